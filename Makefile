@@ -1,0 +1,107 @@
+# edgeinfer: one flat Makefile.
+#   make            native library and CLI in build/
+#   make test       installs what is missing, then every test (native, sanitizers, wasm, browser)
+#   make demo       builds everything and serves the demo on http://127.0.0.1:8080
+#   make wasm       dist/: edgeinfer.wasm + JS loader
+#   make bench      benchmarks side by side with onnxruntime
+#   make conformance  the ONNX backend node suite, native
+#   make fuzz       libFuzzer on the model loader
+
+CC      ?= gcc
+PYTHON  := /usr/bin/python3
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+ALLCFLAGS := -std=c11 $(WARN) $(CFLAGS) -Iinclude -D_DEFAULT_SOURCE
+LDLIBS  := -lm
+
+B := build
+LIB_SRC := $(sort $(wildcard src/loader/*.c src/graph/*.c src/ops/*.c src/kernels/*.c))
+LIB_HDR := $(wildcard include/*.h src/*/*.h)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+ASAN_OBJ := $(LIB_SRC:%.c=$(B)/asan/%.o)
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+ONNX_NODE := $(B)/onnx-node
+CONF_LIST := tests/ops/passing.txt
+
+.PHONY: all lib cli test check-native check-asan conformance conformance-asan setup wasm demo bench fuzz size clean models test-models
+
+all: $(B)/libedgeinfer.a $(B)/edgeinfer
+
+$(B)/obj/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -c $< -o $@
+
+$(B)/asan/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -O1 $(SAN) -c $< -o $@
+
+$(B)/libedgeinfer.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libedgeinfer-asan.a: $(ASAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+CLI_SRC := $(wildcard src/cli/*.c)
+$(B)/edgeinfer: $(CLI_SRC) $(B)/libedgeinfer.a $(LIB_HDR)
+	$(CC) $(ALLCFLAGS) -Isrc $(CLI_SRC) $(B)/libedgeinfer.a $(LDLIBS) -o $@
+
+$(B)/edgeinfer-asan: $(CLI_SRC) $(B)/libedgeinfer-asan.a $(LIB_HDR)
+	$(CC) $(ALLCFLAGS) -O1 $(SAN) -Isrc $(CLI_SRC) $(B)/libedgeinfer-asan.a $(LDLIBS) -o $@
+
+# ---- tests ----
+UNIT_SRC := $(wildcard tests/unit/*.c)
+$(B)/unit_tests: $(UNIT_SRC) $(B)/libedgeinfer.a $(LIB_HDR)
+	$(CC) $(ALLCFLAGS) -Isrc $(UNIT_SRC) $(B)/libedgeinfer.a $(LDLIBS) -o $@
+
+$(B)/unit_tests-asan: $(UNIT_SRC) $(B)/libedgeinfer-asan.a $(LIB_HDR)
+	$(CC) $(ALLCFLAGS) -O1 $(SAN) -Isrc $(UNIT_SRC) $(B)/libedgeinfer-asan.a $(LDLIBS) -o $@
+
+$(B)/conformance: tests/ops/conformance.c $(B)/libedgeinfer.a $(LIB_HDR)
+	$(CC) $(ALLCFLAGS) -Isrc $< $(B)/libedgeinfer.a $(LDLIBS) -o $@
+
+$(B)/conformance-asan: tests/ops/conformance.c $(B)/libedgeinfer-asan.a $(LIB_HDR)
+	$(CC) $(ALLCFLAGS) -O1 $(SAN) -Isrc $< $(B)/libedgeinfer-asan.a $(LDLIBS) -o $@
+
+$(ONNX_NODE)/.stamp: tests/ops/gen_node_tests.py
+	rm -rf $(ONNX_NODE)
+	$(PYTHON) tests/ops/gen_node_tests.py $(ONNX_NODE)
+	touch $@
+
+conformance: $(B)/conformance $(ONNX_NODE)/.stamp
+	$(B)/conformance --suite $(ONNX_NODE)/node --expect $(CONF_LIST) --table
+
+conformance-asan: $(B)/conformance-asan $(ONNX_NODE)/.stamp
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	$(B)/conformance-asan --suite $(ONNX_NODE)/node --expect $(CONF_LIST)
+
+setup:
+	bash tests/setup.sh
+
+check-native: $(B)/unit_tests $(B)/edgeinfer
+	$(B)/unit_tests
+
+check-asan: $(B)/unit_tests-asan $(B)/edgeinfer-asan
+	ASAN_OPTIONS=detect_leaks=1 $(B)/unit_tests-asan
+	bash tests/cli/errors.sh $(B)/edgeinfer-asan
+
+$(B)/models/.stamp: tests/models/export_models.py
+	mkdir -p $(B)/models
+	$(PYTHON) tests/models/export_models.py $(B)/models
+	touch $@
+
+test-models: $(B)/edgeinfer $(B)/models/.stamp
+	node --test tests/models/
+
+test: setup
+	$(MAKE) all
+	$(MAKE) check-native
+	$(MAKE) conformance
+	$(MAKE) check-asan
+	$(MAKE) conformance-asan
+	$(MAKE) test-models
+
+clean:
+	rm -rf $(B) dist

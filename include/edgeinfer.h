@@ -1,0 +1,175 @@
+/*
+ * edgeinfer: a small ONNX inference runtime for the device in front of the user.
+ *
+ * This header is the whole public C API. A model is parsed once from its
+ * serialized bytes; any number of sessions run it. Every function returns an
+ * ei_status; when it is not EI_STATUS_OK, the handle involved keeps a message
+ * that names what went wrong and where (ei_model_errmsg, ei_session_errmsg).
+ * The library never prints, exits or aborts, and a failed call leaves the
+ * handle usable for the next one.
+ *
+ * Example:
+ *
+ *     ei_model *model;
+ *     if (ei_model_load(bytes, size, EI_LOAD_COPY, &model) != EI_STATUS_OK) {
+ *         fprintf(stderr, "%s\n", ei_model_errmsg(model));
+ *         ei_model_free(model);
+ *         return 1;
+ *     }
+ *     ei_session *s;
+ *     if (ei_session_create(model, &s) != EI_STATUS_OK) { ... ei_session_errmsg(s) ... }
+ *
+ *     float pixels[1 * 3 * 224 * 224] = {...};
+ *     int64_t dims[4] = {1, 3, 224, 224};
+ *     ei_tensor x = {EI_DTYPE_FLOAT32, 4, {0}, pixels};
+ *     memcpy(x.dims, dims, sizeof dims);
+ *     ei_session_set_input(s, 0, &x);          // data is borrowed until the run ends
+ *     if (ei_session_run(s) != EI_STATUS_OK) { ... }
+ *     ei_tensor y;
+ *     ei_session_output(s, 0, &y);              // y.data valid until the next run or free
+ *
+ *     ei_session_free(s);
+ *     ei_model_free(model);
+ */
+#ifndef EDGEINFER_H
+#define EDGEINFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EI_VERSION "0.1.0"
+#define EI_MAX_DIMS 8
+
+typedef enum ei_status {
+    EI_STATUS_OK = 0,
+    EI_STATUS_INVALID_ARGUMENT = 1, /* the caller passed something unusable */
+    EI_STATUS_INVALID_MODEL = 2,    /* malformed bytes or an inconsistent graph */
+    EI_STATUS_UNSUPPORTED = 3,      /* valid ONNX that this build does not run */
+    EI_STATUS_INVALID_SHAPE = 4,    /* shapes or dtypes that do not fit together */
+    EI_STATUS_OUT_OF_MEMORY = 5,
+    EI_STATUS_INVALID_STATE = 6     /* e.g. run before every input was set */
+} ei_status;
+
+/* Element types, numbered as ONNX TensorProto.DataType. */
+typedef enum ei_dtype {
+    EI_DTYPE_UNDEFINED = 0,
+    EI_DTYPE_FLOAT32 = 1,
+    EI_DTYPE_UINT8 = 2,
+    EI_DTYPE_INT8 = 3,
+    EI_DTYPE_UINT16 = 4,
+    EI_DTYPE_INT16 = 5,
+    EI_DTYPE_INT32 = 6,
+    EI_DTYPE_INT64 = 7,
+    EI_DTYPE_STRING = 8,
+    EI_DTYPE_BOOL = 9,
+    EI_DTYPE_FLOAT16 = 10,
+    EI_DTYPE_FLOAT64 = 11,
+    EI_DTYPE_UINT32 = 12,
+    EI_DTYPE_UINT64 = 13
+} ei_dtype;
+
+/*
+ * A dense, row-major tensor. The layout is fixed (dtype at byte 0, rank at 4,
+ * dims at 8, data after the dims) so that foreign callers such as the JS
+ * loader can read it without helpers. `data` must be aligned to the element
+ * size. A tensor never owns its data.
+ */
+typedef struct ei_tensor {
+    int32_t dtype; /* ei_dtype */
+    int32_t rank;
+    int64_t dims[EI_MAX_DIMS];
+    void *data;
+} ei_tensor;
+
+typedef struct ei_model ei_model;
+typedef struct ei_session ei_session;
+
+/* How ei_model_load treats the bytes it is given. */
+enum {
+    EI_LOAD_COPY = 0,   /* the library copies them; the caller may free its buffer at once */
+    EI_LOAD_BORROW = 1, /* the caller keeps them alive and unchanged until ei_model_free */
+    EI_LOAD_TAKE = 2    /* the library takes a malloc'd buffer and free()s it with the model */
+};
+
+/*
+ * Parses a serialized ONNX ModelProto. On success *out is the model. On
+ * failure *out is still set (unless memory ran out before it could be made):
+ * it holds only the error message, and must be freed with ei_model_free.
+ * With EI_LOAD_TAKE the buffer belongs to the library even when loading fails.
+ * Weights are read in place from the bytes where their alignment allows.
+ */
+ei_status ei_model_load(const void *bytes, size_t size, int flags, ei_model **out);
+void ei_model_free(ei_model *model);
+const char *ei_model_errmsg(const ei_model *model);
+
+/* Graph inputs (is_output = 0) and outputs (is_output = 1). Initializers are not inputs. */
+int ei_model_io_count(const ei_model *model, int is_output);
+const char *ei_model_io_name(const ei_model *model, int is_output, int index);
+/* Index of the input or output with that name, or -1. */
+int ei_model_io_index(const ei_model *model, int is_output, const char *name);
+/* Declared dtype, rank and dims; a dim is -1 when it is symbolic or unknown, and its
+ * name (or "" when it has none) comes from ei_model_io_dim_name. Rank -1: unknown. */
+ei_dtype ei_model_io_dtype(const ei_model *model, int is_output, int index);
+int ei_model_io_rank(const ei_model *model, int is_output, int index);
+int64_t ei_model_io_dim(const ei_model *model, int is_output, int index, int axis);
+const char *ei_model_io_dim_name(const ei_model *model, int is_output, int index, int axis);
+
+/* Model facts: IR version, producer, the opset of the default domain. */
+int64_t ei_model_ir_version(const ei_model *model);
+const char *ei_model_producer(const ei_model *model);
+int64_t ei_model_opset(const ei_model *model, const char *domain);
+/* Nodes, for tools: op type, domain and name of node i in file order. */
+int ei_model_node_count(const ei_model *model);
+const char *ei_model_node_op(const ei_model *model, int index);
+const char *ei_model_node_domain(const ei_model *model, int index);
+const char *ei_model_node_name(const ei_model *model, int index);
+/* 1 when this build runs node i's op at the model's opset, else 0. */
+int ei_model_node_supported(const ei_model *model, int index);
+/* Bytes of initializer data. */
+size_t ei_model_weight_bytes(const ei_model *model);
+
+/*
+ * A session holds the run-time state of one model: the activation arena, its
+ * plan and the outputs. The model must outlive its sessions. On failure *out
+ * is set like ei_model_load's. Creating a session checks every op; the
+ * activation arena is planned from the declared input shapes when they are
+ * all fixed, otherwise at the first run, and again whenever input shapes change.
+ */
+ei_status ei_session_create(const ei_model *model, ei_session **out);
+void ei_session_free(ei_session *session);
+const char *ei_session_errmsg(const ei_session *session);
+
+/* Binds input `index` to caller data. The data is read during ei_session_run
+ * and must stay valid until it returns; the library never writes to it. */
+ei_status ei_session_set_input(ei_session *session, int index, const ei_tensor *tensor);
+ei_status ei_session_run(ei_session *session);
+/* Output `index` of the last successful run; its data stays valid until the next
+ * run, a failed run, or ei_session_free. */
+ei_status ei_session_output(ei_session *session, int index, ei_tensor *out);
+/* Bytes of the activation arena of the current plan (0 before a plan exists). */
+size_t ei_session_arena_bytes(const ei_session *session);
+
+/*
+ * Decodes a serialized ONNX TensorProto (such as the .pb files of the ONNX
+ * test suites). *out gets dtype, dims and a malloc'd copy of the data that the
+ * caller frees with ei_tensor_free_data. float16 becomes float32. A short
+ * message goes to `err` (size errlen) on failure.
+ */
+ei_status ei_tensor_decode(const void *bytes, size_t size, ei_tensor *out, char *name, size_t namelen,
+                           char *err, size_t errlen);
+void ei_tensor_free_data(ei_tensor *tensor);
+
+/* Helpers. */
+size_t ei_dtype_size(ei_dtype dtype); /* 0 for unsupported types */
+const char *ei_dtype_name(ei_dtype dtype);
+int64_t ei_tensor_numel(const ei_tensor *tensor);
+const char *ei_status_name(ei_status status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,178 @@
+/*
+ * The in-memory graph: what the loader builds from a ModelProto and what a
+ * session plans and runs. A model is immutable once loaded; all run-time
+ * state (shapes, buffers, op state) lives in the session.
+ */
+#ifndef EI_GRAPH_H
+#define EI_GRAPH_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edgeinfer.h"
+
+#define EI_ERRMSG_LEN 1024
+#define EI_ALIGN 64   /* alignment of every buffer the library places */
+#define EI_PAD 16     /* bytes past every buffer, so a vector load may run over a tail */
+
+/* Largest tensor the library agrees to place, in bytes (absurd sizes are errors, not OOM). */
+#define EI_MAX_TENSOR_BYTES ((int64_t)1 << 34)
+
+/* ---- persistent arena: bump allocation in chunks, freed all at once ---- */
+typedef struct arena_block arena_block;
+typedef struct arena {
+    arena_block *head;
+    size_t total;
+} arena;
+
+void *arena_alloc(arena *a, size_t bytes); /* zeroed, EI_ALIGN-aligned, NULL when out of memory */
+char *arena_strndup(arena *a, const char *s, size_t len);
+void arena_free(arena *a);
+
+/* ---- attributes, numbered as AttributeProto.AttributeType ---- */
+enum {
+    ATTR_UNDEFINED = 0,
+    ATTR_FLOAT = 1,
+    ATTR_INT = 2,
+    ATTR_STRING = 3,
+    ATTR_TENSOR = 4,
+    ATTR_GRAPH = 5,
+    ATTR_FLOATS = 6,
+    ATTR_INTS = 7,
+    ATTR_STRINGS = 8,
+    ATTR_TENSORS = 9,
+    ATTR_GRAPHS = 10,
+    ATTR_SPARSE_TENSOR = 11,
+    ATTR_SPARSE_TENSORS = 12,
+    ATTR_TYPE_PROTO = 13,
+    ATTR_TYPE_PROTOS = 14
+};
+
+typedef struct attr {
+    const char *name;
+    int type;
+    int64_t i;
+    float f;
+    const char *s;      /* NUL-terminated copy; s_len excludes the NUL */
+    size_t s_len;
+    int n;              /* element count of a list attribute */
+    int64_t *ints;      /* [n] */
+    float *floats;      /* [n] */
+    const char **strings; /* [n] */
+    ei_tensor *tensors; /* [n] for TENSORS, [1] for TENSOR */
+    const uint8_t *graph; /* raw GraphProto bytes of a GRAPH attribute, kept for later */
+    size_t graph_len;
+} attr;
+
+struct op_def;
+
+typedef struct node {
+    const char *name;   /* may be "" */
+    const char *label;  /* the name, or the first output's name when the node has none */
+    const char *op_type;
+    const char *domain; /* "" for ai.onnx */
+    int n_in, n_out;
+    int *in, *out;      /* value indices; -1 for an absent optional input or output */
+    int n_attr;
+    attr *attrs;
+    const struct op_def *op; /* NULL when this build lacks the op */
+    int opset;          /* opset version of the node's domain in this model */
+} node;
+
+enum { VALUE_ACTIVATION = 0, VALUE_INPUT = 1, VALUE_CONST = 2 };
+
+typedef struct value {
+    const char *name;
+    int kind;
+    int producer;       /* node index, or -1 */
+    int last_use;       /* position in exec order of the last node reading it; -1 if none */
+    bool is_output;
+    ei_tensor init;     /* VALUE_CONST: the initializer (data in the model bytes or arena) */
+    /* declared type from a ValueInfoProto, when there was one */
+    bool has_decl;
+    int32_t decl_dtype;
+    int decl_rank;      /* -1: unknown */
+    int64_t decl_dims[EI_MAX_DIMS]; /* -1: symbolic or unknown */
+    const char *decl_dim_names[EI_MAX_DIMS];
+} value;
+
+typedef struct opset_id {
+    const char *domain;
+    int64_t version;
+} opset_id;
+
+struct ei_model {
+    char errmsg[EI_ERRMSG_LEN];
+    const uint8_t *bytes;
+    size_t size;
+    uint8_t *owned;     /* bytes we free with the model */
+    arena mem;
+    int64_t ir_version;
+    const char *producer;
+    int n_opsets;
+    opset_id *opsets;
+    int n_values;
+    value *values;
+    int n_nodes;
+    node *nodes;        /* file order */
+    int *order;         /* [n_nodes] execution (topological) order of node indices */
+    int n_inputs, n_outputs;
+    int *inputs, *outputs; /* value indices */
+    size_t weight_bytes;
+};
+
+/* ---- session internals ---- */
+typedef struct node_rt {
+    ei_tensor **in, **out; /* [n_in], [n_out]; NULL entries for absent optional ones */
+    void *state;           /* set by the op's prepare, lives until the next plan */
+    size_t scratch_bytes;  /* set by the op's infer */
+    size_t scratch_off;
+    bool folded;           /* computed once at plan time from constants */
+} node_rt;
+
+struct ei_session {
+    char errmsg[EI_ERRMSG_LEN];
+    const ei_model *m;
+    arena mem;             /* per-session structures that live as long as it does */
+    ei_tensor *t;          /* [n_values] current dtype, dims and data of every value */
+    bool *known;           /* [n_values] data known at plan time (constant or folded) */
+    node_rt *rt;           /* [n_nodes], by node index */
+    ei_tensor *bound;      /* [n_inputs] what the caller bound */
+    bool *is_bound;
+    bool planned, dynamic, ran;
+    ei_tensor *plan_inputs; /* [n_inputs] the input shapes the plan was made for */
+    uint8_t *arena_raw;    /* malloc'd activation arena */
+    uint8_t *arena_base;   /* aligned */
+    size_t arena_bytes;
+    arena plan_mem;        /* folded constants and op state of the current plan */
+    void **dyn;            /* [n_values] dynamic mode: malloc'd buffers */
+};
+
+/* Memory planner (planner.c): places buffers in one arena. */
+typedef struct plan_buf {
+    size_t size;
+    int first, last;   /* live from the step that writes it to the last step that reads it */
+    size_t offset;     /* result */
+} plan_buf;
+/* Returns the arena size, or SIZE_MAX when out of memory. */
+size_t plan_place(plan_buf *bufs, int n);
+
+size_t dtype_size(int32_t dtype);
+int64_t shape_numel(int rank, const int64_t *dims);
+/* bytes of a tensor, or -1 when it overflows or exceeds EI_MAX_TENSOR_BYTES */
+int64_t tensor_nbytes(const ei_tensor *t);
+/* "[1,3,224,224]" in a small rotating per-thread buffer, for messages */
+const char *shape_str(const ei_tensor *t);
+const char *node_label(const node *n); /* "node 'conv1' (Conv, opset 13)" rotating buffer */
+
+/* Parses a serialized TensorProto. Data goes to `a` (or is read in place from the
+ * bytes when `in_place` and aligned), or to malloc when a is NULL. */
+ei_status tensor_parse(const uint8_t *p, size_t n, arena *a, bool in_place, ei_tensor *out,
+                       const char **name, char *err, size_t errlen);
+
+ei_status set_error(char *buf, ei_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

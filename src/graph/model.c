@@ -1,0 +1,93 @@
+/* Read-only queries on a loaded model: inputs, outputs, nodes, facts. */
+#include <string.h>
+
+#include "graph.h"
+
+const char *ei_model_errmsg(const ei_model *m)
+{
+    return m ? m->errmsg : "no model (out of memory)";
+}
+
+static const value *io(const ei_model *m, int is_output, int i)
+{
+    if (!m) return NULL;
+    int n = is_output ? m->n_outputs : m->n_inputs;
+    if (i < 0 || i >= n) return NULL;
+    return &m->values[is_output ? m->outputs[i] : m->inputs[i]];
+}
+
+int ei_model_io_count(const ei_model *m, int is_output)
+{
+    return !m ? 0 : is_output ? m->n_outputs : m->n_inputs;
+}
+
+const char *ei_model_io_name(const ei_model *m, int is_output, int i)
+{
+    const value *v = io(m, is_output, i);
+    return v ? v->name : NULL;
+}
+
+int ei_model_io_index(const ei_model *m, int is_output, const char *name)
+{
+    if (!name) return -1;
+    for (int i = 0; i < ei_model_io_count(m, is_output); i++)
+        if (!strcmp(io(m, is_output, i)->name, name)) return i;
+    return -1;
+}
+
+ei_dtype ei_model_io_dtype(const ei_model *m, int is_output, int i)
+{
+    const value *v = io(m, is_output, i);
+    if (!v) return EI_DTYPE_UNDEFINED;
+    if (v->kind == VALUE_CONST && !v->has_decl) return (ei_dtype)v->init.dtype;
+    return v->has_decl && v->decl_dtype > 0 ? (ei_dtype)v->decl_dtype : EI_DTYPE_UNDEFINED;
+}
+
+int ei_model_io_rank(const ei_model *m, int is_output, int i)
+{
+    const value *v = io(m, is_output, i);
+    if (!v) return -1;
+    return v->has_decl ? v->decl_rank : -1;
+}
+
+int64_t ei_model_io_dim(const ei_model *m, int is_output, int i, int axis)
+{
+    const value *v = io(m, is_output, i);
+    if (!v || !v->has_decl || axis < 0 || axis >= v->decl_rank) return -1;
+    return v->decl_dims[axis];
+}
+
+const char *ei_model_io_dim_name(const ei_model *m, int is_output, int i, int axis)
+{
+    const value *v = io(m, is_output, i);
+    if (!v || !v->has_decl || axis < 0 || axis >= v->decl_rank) return "";
+    return v->decl_dim_names[axis] ? v->decl_dim_names[axis] : "";
+}
+
+int64_t ei_model_ir_version(const ei_model *m) { return m ? m->ir_version : 0; }
+const char *ei_model_producer(const ei_model *m) { return m && m->producer ? m->producer : ""; }
+
+int64_t ei_model_opset(const ei_model *m, const char *domain)
+{
+    if (!m) return 0;
+    if (!domain || !strcmp(domain, "ai.onnx")) domain = "";
+    for (int i = 0; i < m->n_opsets; i++) {
+        const char *d = m->opsets[i].domain;
+        if (!strcmp(d, "ai.onnx")) d = "";
+        if (!strcmp(d, domain)) return m->opsets[i].version;
+    }
+    return 0;
+}
+
+int ei_model_node_count(const ei_model *m) { return m ? m->n_nodes : 0; }
+
+static const node *nd(const ei_model *m, int i)
+{
+    return m && i >= 0 && i < m->n_nodes ? &m->nodes[i] : NULL;
+}
+
+const char *ei_model_node_op(const ei_model *m, int i) { return nd(m, i) ? nd(m, i)->op_type : NULL; }
+const char *ei_model_node_domain(const ei_model *m, int i) { return nd(m, i) ? nd(m, i)->domain : NULL; }
+const char *ei_model_node_name(const ei_model *m, int i) { return nd(m, i) ? nd(m, i)->name : NULL; }
+int ei_model_node_supported(const ei_model *m, int i) { return nd(m, i) && nd(m, i)->op ? 1 : 0; }
+size_t ei_model_weight_bytes(const ei_model *m) { return m ? m->weight_bytes : 0; }

@@ -1,0 +1,503 @@
+/*
+ * Sessions: plan once, run many times.
+ *
+ * Planning walks the nodes in execution order with the actual input shapes:
+ * each op infers its output shapes; nodes whose inputs are all known (weights,
+ * or shape arithmetic such as Shape -> Gather -> Concat -> Reshape) run right
+ * there and become constants. The remaining activations get fixed offsets in
+ * one arena (planner.c), in-place where an op allows it and the input dies at
+ * that node. A run then only calls the ops' run functions.
+ *
+ * When an output shape depends on data that is only known while running
+ * (NonZero, or a Reshape fed by computed values), the session is "dynamic":
+ * each run infers and allocates node by node, freeing buffers after their last
+ * use. The plan is made again only when the input shapes change.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ops/op.h"
+#include "graph.h"
+
+#define FAIL(s, st, ...) set_error((s)->errmsg, (st), __VA_ARGS__)
+
+static uint8_t empty_data[EI_ALIGN + EI_PAD];
+
+static void ctx_init(op_ctx *c, ei_session *s, int i, bool at_plan)
+{
+    const node *n = &s->m->nodes[i];
+    node_rt *rt = &s->rt[i];
+    memset(c, 0, sizeof *c);
+    c->s = s;
+    c->n = n;
+    c->opset = n->opset;
+    c->n_in = n->n_in;
+    c->n_out = n->n_out;
+    c->in = rt->in;
+    c->out = rt->out;
+    c->state = rt->state;
+    c->at_plan = at_plan;
+}
+
+/* Runs an op's infer and checks that it described every wanted output. */
+static ei_status infer_node(ei_session *s, int i, op_ctx *c)
+{
+    const node *n = &s->m->nodes[i];
+    for (int k = 0; k < n->n_out; k++)
+        if (c->out[k]) {
+            c->out[k]->dtype = 0;
+            c->out[k]->data = NULL;
+        }
+    ei_status st = n->op->infer(c);
+    if (st != EI_STATUS_OK) return st;
+    for (int k = 0; k < n->n_out; k++)
+        if (c->out[k] && c->out[k]->dtype == 0)
+            return FAIL(s, EI_STATUS_UNSUPPORTED, "%s: output %d was not produced (not supported in this form)",
+                        node_label(n), k);
+    return EI_STATUS_OK;
+}
+
+static void free_dynamic(ei_session *s)
+{
+    if (!s->dyn) return;
+    for (int v = 0; v < s->m->n_values; v++) {
+        free(s->dyn[v]);
+        s->dyn[v] = NULL;
+    }
+}
+
+static void reset_values(ei_session *s)
+{
+    const ei_model *m = s->m;
+    free_dynamic(s);
+    arena_free(&s->plan_mem);
+    for (int v = 0; v < m->n_values; v++) {
+        const value *val = &m->values[v];
+        s->known[v] = val->kind == VALUE_CONST;
+        if (val->kind == VALUE_CONST) s->t[v] = val->init;
+        else memset(&s->t[v], 0, sizeof s->t[v]);
+    }
+    for (int i = 0; i < m->n_nodes; i++) {
+        s->rt[i].state = NULL;
+        s->rt[i].folded = false;
+        s->rt[i].scratch_bytes = 0;
+        s->rt[i].scratch_off = 0;
+    }
+    s->planned = s->dynamic = s->ran = false;
+}
+
+/* Places the non-constant activations and scratch buffers of a static plan. */
+static ei_status place_activations(ei_session *s)
+{
+    const ei_model *m = s->m;
+    int nv = m->n_values, nn = m->n_nodes;
+    plan_buf *bufs = calloc((size_t)(nv + nn) + 1, sizeof *bufs);
+    int *buf_of = malloc(((size_t)nv + 1) * sizeof(int));
+    if (!bufs || !buf_of) {
+        free(bufs);
+        free(buf_of);
+        return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "out of memory while planning");
+    }
+    int nb = 0;
+    for (int v = 0; v < nv; v++) buf_of[v] = -1;
+    for (int pos = 0; pos < nn; pos++) {
+        int i = m->order[pos];
+        const node *n = &m->nodes[i];
+        node_rt *rt = &s->rt[i];
+        if (rt->folded) continue;
+        for (int k = 0; k < n->n_out; k++) {
+            int v = n->out[k];
+            if (v < 0) continue;
+            const value *val = &m->values[v];
+            size_t bytes = (size_t)tensor_nbytes(&s->t[v]);
+            int last = val->is_output ? nn : val->last_use >= 0 ? val->last_use : pos;
+            int src = k == 0 && (n->op->flags & OP_INPLACE) && n->n_in > 0 ? n->in[0] : -1;
+            if (src >= 0 && buf_of[src] >= 0 && !s->known[src] && m->values[src].kind == VALUE_ACTIVATION &&
+                !m->values[src].is_output && m->values[src].last_use == pos &&
+                tensor_nbytes(&s->t[src]) == (int64_t)bytes) {
+                buf_of[v] = buf_of[src];
+                if (bufs[buf_of[v]].last < last) bufs[buf_of[v]].last = last;
+                continue;
+            }
+            buf_of[v] = nb;
+            bufs[nb++] = (plan_buf){(bytes + EI_PAD + EI_ALIGN - 1) & ~(size_t)(EI_ALIGN - 1), pos, last, 0};
+        }
+        if (rt->scratch_bytes) {
+            bufs[nb] = (plan_buf){(rt->scratch_bytes + EI_PAD + EI_ALIGN - 1) & ~(size_t)(EI_ALIGN - 1), pos, pos, 0};
+            rt->scratch_off = (size_t)nb++; /* a buffer index until placed */
+        }
+    }
+    size_t total = plan_place(bufs, nb);
+    if (total == SIZE_MAX) {
+        free(bufs);
+        free(buf_of);
+        return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "out of memory while planning");
+    }
+    if (total < EI_ALIGN) total = EI_ALIGN;
+    if (total > s->arena_bytes || !s->arena_raw) {
+        free(s->arena_raw);
+        s->arena_raw = malloc(total + EI_ALIGN);
+        s->arena_base = NULL;
+        s->arena_bytes = 0;
+        if (!s->arena_raw) {
+            free(bufs);
+            free(buf_of);
+            return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "out of memory: the activation arena needs %zu bytes", total);
+        }
+        s->arena_base = (uint8_t *)(((uintptr_t)s->arena_raw + EI_ALIGN - 1) & ~(uintptr_t)(EI_ALIGN - 1));
+    }
+    s->arena_bytes = total;
+    for (int v = 0; v < nv; v++)
+        if (buf_of[v] >= 0) s->t[v].data = s->arena_base + bufs[buf_of[v]].offset;
+    for (int i = 0; i < nn; i++)
+        if (!s->rt[i].folded && s->rt[i].scratch_bytes) s->rt[i].scratch_off = bufs[s->rt[i].scratch_off].offset;
+    free(bufs);
+    free(buf_of);
+    return EI_STATUS_OK;
+}
+
+/* Runs a node at plan time because all its inputs are known: its outputs become constants. */
+static ei_status fold_node(ei_session *s, int i, op_ctx *c)
+{
+    const node *n = &s->m->nodes[i];
+    for (int k = 0; k < n->n_out; k++) {
+        if (!c->out[k]) continue;
+        c->out[k]->data = arena_alloc(&s->plan_mem, (size_t)tensor_nbytes(c->out[k]));
+        if (!c->out[k]->data) return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "%s: out of memory", node_label(n));
+    }
+    if (c->scratch_bytes) {
+        c->scratch = arena_alloc(&s->plan_mem, c->scratch_bytes);
+        if (!c->scratch) return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "%s: out of memory", node_label(n));
+    }
+    if (n->op->prepare) {
+        TRY(n->op->prepare(c));
+        s->rt[i].state = c->state;
+    }
+    TRY(n->op->run(c));
+    for (int k = 0; k < n->n_out; k++)
+        if (n->out[k] >= 0) s->known[n->out[k]] = true;
+    s->rt[i].folded = true;
+    return EI_STATUS_OK;
+}
+
+/* Plans for the given input shapes (data is not looked at). */
+static ei_status plan(ei_session *s, const ei_tensor *inputs)
+{
+    const ei_model *m = s->m;
+    reset_values(s);
+    for (int k = 0; k < m->n_inputs; k++) {
+        ei_tensor *t = &s->t[m->inputs[k]];
+        *t = inputs[k];
+        t->data = NULL;
+        s->plan_inputs[k] = inputs[k];
+        s->plan_inputs[k].data = NULL;
+    }
+    for (int pos = 0; pos < m->n_nodes; pos++) {
+        int i = m->order[pos];
+        const node *n = &m->nodes[i];
+        op_ctx c;
+        ctx_init(&c, s, i, true);
+        ei_status st = infer_node(s, i, &c);
+        if (st == EI_STATUS_NEEDS_DATA) {
+            reset_values(s);
+            for (int k = 0; k < m->n_inputs; k++) s->plan_inputs[k] = inputs[k];
+            s->dynamic = s->planned = true;
+            return EI_STATUS_OK;
+        }
+        if (st != EI_STATUS_OK) return st;
+        bool all_known = true;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0 && !s->known[n->in[k]]) all_known = false;
+        if (all_known || (n->op->flags & OP_SHAPE_ONLY)) {
+            TRY(fold_node(s, i, &c));
+        } else {
+            s->rt[i].scratch_bytes = c.scratch_bytes;
+        }
+    }
+    TRY(place_activations(s));
+    for (int pos = 0; pos < m->n_nodes; pos++) {
+        int i = m->order[pos];
+        const node *n = &m->nodes[i];
+        if (s->rt[i].folded || !n->op->prepare) continue;
+        op_ctx c;
+        ctx_init(&c, s, i, true);
+        TRY(n->op->prepare(&c));
+        s->rt[i].state = c.state;
+    }
+    s->planned = true;
+    return EI_STATUS_OK;
+}
+
+static bool all_dims_fixed(const ei_model *m)
+{
+    for (int k = 0; k < m->n_inputs; k++) {
+        const value *v = &m->values[m->inputs[k]];
+        if (!v->has_decl || v->decl_rank < 0 || dtype_size(v->decl_dtype) == 0) return false;
+        for (int d = 0; d < v->decl_rank; d++)
+            if (v->decl_dims[d] < 0) return false;
+    }
+    return true;
+}
+
+ei_status ei_session_create(const ei_model *m, ei_session **out)
+{
+    if (!out) return EI_STATUS_INVALID_ARGUMENT;
+    ei_session *s = calloc(1, sizeof *s);
+    *out = s;
+    if (!s) return EI_STATUS_OUT_OF_MEMORY;
+    if (!m) return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "ei_session_create: no model");
+    if (m->n_nodes == 0 && m->n_outputs == 0)
+        return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "ei_session_create: the model did not load (%s)",
+                    m->errmsg[0] ? m->errmsg : "empty graph");
+    s->m = m;
+    int nv = m->n_values, nn = m->n_nodes, ni = m->n_inputs;
+    s->t = arena_alloc(&s->mem, ((size_t)nv + 1) * sizeof(ei_tensor));
+    s->known = arena_alloc(&s->mem, ((size_t)nv + 1) * sizeof(bool));
+    s->rt = arena_alloc(&s->mem, ((size_t)nn + 1) * sizeof(node_rt));
+    s->bound = arena_alloc(&s->mem, ((size_t)ni + 1) * sizeof(ei_tensor));
+    s->is_bound = arena_alloc(&s->mem, ((size_t)ni + 1) * sizeof(bool));
+    s->plan_inputs = arena_alloc(&s->mem, ((size_t)ni + 1) * sizeof(ei_tensor));
+    s->dyn = arena_alloc(&s->mem, ((size_t)nv + 1) * sizeof(void *));
+    if (!s->t || !s->known || !s->rt || !s->bound || !s->is_bound || !s->plan_inputs || !s->dyn)
+        return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "out of memory creating the session");
+
+    int unsupported = 0, first = -1;
+    for (int i = 0; i < nn; i++) {
+        const node *n = &m->nodes[i];
+        if (!n->op && unsupported++ == 0) first = i;
+        node_rt *rt = &s->rt[i];
+        rt->in = arena_alloc(&s->mem, ((size_t)n->n_in + 1) * sizeof(ei_tensor *));
+        rt->out = arena_alloc(&s->mem, ((size_t)n->n_out + 1) * sizeof(ei_tensor *));
+        if (!rt->in || !rt->out) return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "out of memory creating the session");
+        for (int k = 0; k < n->n_in; k++) rt->in[k] = n->in[k] >= 0 ? &s->t[n->in[k]] : NULL;
+        for (int k = 0; k < n->n_out; k++) rt->out[k] = n->out[k] >= 0 ? &s->t[n->out[k]] : NULL;
+    }
+    if (unsupported) {
+        const node *n = &m->nodes[first];
+        char more[64] = "";
+        if (unsupported > 1) snprintf(more, sizeof more, " (and %d more unsupported nodes)", unsupported - 1);
+        return FAIL(s, EI_STATUS_UNSUPPORTED, "%s: op %s%s%s is not supported by edgeinfer%s", node_label(n),
+                    n->domain[0] ? n->domain : "", n->domain[0] ? "." : "", n->op_type, more);
+    }
+    reset_values(s);
+    if (all_dims_fixed(m)) {
+        for (int k = 0; k < ni; k++) {
+            const value *v = &m->values[m->inputs[k]];
+            ei_tensor *t = &s->bound[k];
+            t->dtype = v->decl_dtype;
+            t->rank = v->decl_rank;
+            memcpy(t->dims, v->decl_dims, sizeof t->dims);
+        }
+        ei_status st = plan(s, s->bound);
+        memset(s->bound, 0, ((size_t)ni + 1) * sizeof(ei_tensor));
+        if (st != EI_STATUS_OK) return st;
+    }
+    return EI_STATUS_OK;
+}
+
+void ei_session_free(ei_session *s)
+{
+    if (!s) return;
+    if (s->m) reset_values(s);
+    arena_free(&s->plan_mem);
+    arena_free(&s->mem);
+    free(s->arena_raw);
+    free(s);
+}
+
+const char *ei_session_errmsg(const ei_session *s)
+{
+    return s ? s->errmsg : "no session (out of memory)";
+}
+
+size_t ei_session_arena_bytes(const ei_session *s)
+{
+    return s && s->planned && !s->dynamic ? s->arena_bytes : 0;
+}
+
+static const char *decl_str(const value *v)
+{
+    static _Thread_local char buf[256];
+    size_t k = 0;
+    k += (size_t)snprintf(buf, sizeof buf, "%s [", ei_dtype_name(v->decl_dtype));
+    for (int d = 0; d < v->decl_rank && k < 200; d++) {
+        if (d) buf[k++] = ',';
+        if (v->decl_dims[d] >= 0) k += (size_t)snprintf(buf + k, sizeof buf - k, "%lld", (long long)v->decl_dims[d]);
+        else k += (size_t)snprintf(buf + k, sizeof buf - k, "%s", v->decl_dim_names[d][0] ? v->decl_dim_names[d] : "?");
+    }
+    snprintf(buf + k, sizeof buf - k, "]");
+    return buf;
+}
+
+ei_status ei_session_set_input(ei_session *s, int index, const ei_tensor *t)
+{
+    if (!s) return EI_STATUS_INVALID_ARGUMENT;
+    if (!s->m) return FAIL(s, EI_STATUS_INVALID_STATE, "the session was not created");
+    const ei_model *m = s->m;
+    if (index < 0 || index >= m->n_inputs)
+        return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "input index %d is out of range: the model has %d inputs", index,
+                    m->n_inputs);
+    const value *v = &m->values[m->inputs[index]];
+    if (!t) return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "input '%s': no tensor given", v->name);
+    if (t->rank < 0 || t->rank > EI_MAX_DIMS)
+        return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "input '%s': rank %d is out of range (0..%d)", v->name, t->rank,
+                    EI_MAX_DIMS);
+    if (dtype_size(t->dtype) == 0)
+        return FAIL(s, EI_STATUS_UNSUPPORTED, "input '%s': dtype %s is not supported", v->name,
+                    ei_dtype_name(t->dtype));
+    if (tensor_nbytes(t) < 0)
+        return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "input '%s': shape %s is invalid or too large", v->name,
+                    shape_str(t));
+    if (v->has_decl) {
+        bool ok = v->decl_dtype == t->dtype || v->decl_dtype == 0;
+        if (ok && v->decl_rank >= 0) {
+            ok = v->decl_rank == t->rank;
+            for (int d = 0; ok && d < t->rank; d++)
+                if (v->decl_dims[d] >= 0 && v->decl_dims[d] != t->dims[d]) ok = false;
+        }
+        if (!ok)
+            return FAIL(s, EI_STATUS_INVALID_SHAPE, "input '%s': expected %s, got %s %s", v->name, decl_str(v),
+                        ei_dtype_name(t->dtype), shape_str(t));
+    }
+    if (!t->data && ei_tensor_numel(t) > 0)
+        return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "input '%s': data is NULL", v->name);
+    if (t->data && ((uintptr_t)t->data % dtype_size(t->dtype)))
+        return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "input '%s': data is not aligned to its %zu-byte elements",
+                    v->name, dtype_size(t->dtype));
+    s->bound[index] = *t;
+    if (!t->data) s->bound[index].data = empty_data;
+    s->is_bound[index] = true;
+    return EI_STATUS_OK;
+}
+
+static bool same_shape(const ei_tensor *a, const ei_tensor *b)
+{
+    if (a->dtype != b->dtype || a->rank != b->rank) return false;
+    for (int d = 0; d < a->rank; d++)
+        if (a->dims[d] != b->dims[d]) return false;
+    return true;
+}
+
+/* Symbolic dims with the same name must agree across inputs. */
+static ei_status check_symbols(ei_session *s)
+{
+    const ei_model *m = s->m;
+    for (int a = 0; a < m->n_inputs; a++) {
+        const value *va = &m->values[m->inputs[a]];
+        for (int da = 0; va->has_decl && da < va->decl_rank; da++) {
+            const char *name = va->decl_dim_names[da];
+            if (va->decl_dims[da] >= 0 || !name[0]) continue;
+            for (int b = a; b < m->n_inputs; b++) {
+                const value *vb = &m->values[m->inputs[b]];
+                for (int db = 0; vb->has_decl && db < vb->decl_rank; db++) {
+                    if ((b == a && db <= da) || strcmp(vb->decl_dim_names[db], name)) continue;
+                    int64_t x = s->bound[a].dims[da], y = s->bound[b].dims[db];
+                    if (x != y)
+                        return FAIL(s, EI_STATUS_INVALID_SHAPE,
+                                    "dim '%s' is %lld in input '%s' but %lld in input '%s'", name, (long long)x,
+                                    va->name, (long long)y, vb->name);
+                }
+            }
+        }
+    }
+    return EI_STATUS_OK;
+}
+
+static ei_status run_dynamic(ei_session *s)
+{
+    const ei_model *m = s->m;
+    reset_values(s);
+    s->dynamic = s->planned = true;
+    for (int k = 0; k < m->n_inputs; k++) {
+        s->t[m->inputs[k]] = s->bound[k];
+        s->known[m->inputs[k]] = true;
+    }
+    for (int pos = 0; pos < m->n_nodes; pos++) {
+        int i = m->order[pos];
+        const node *n = &m->nodes[i];
+        op_ctx c;
+        ctx_init(&c, s, i, false);
+        ei_status st = infer_node(s, i, &c);
+        if (st == EI_STATUS_NEEDS_DATA)
+            return FAIL(s, EI_STATUS_INVALID_STATE, "%s: an input value is missing at run time", node_label(n));
+        TRY(st);
+        for (int k = 0; k < n->n_out; k++) {
+            int v = n->out[k];
+            if (v < 0) continue;
+            size_t bytes = (size_t)tensor_nbytes(&s->t[v]);
+            s->dyn[v] = malloc(bytes + EI_PAD);
+            if (!s->dyn[v]) return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "%s: out of memory for output %d (%zu bytes)",
+                                        node_label(n), k, bytes);
+            s->t[v].data = s->dyn[v];
+        }
+        void *scratch = NULL;
+        if (c.scratch_bytes) {
+            scratch = aligned_alloc(EI_ALIGN, (c.scratch_bytes + EI_PAD + EI_ALIGN - 1) & ~(size_t)(EI_ALIGN - 1));
+            if (!scratch) return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "%s: out of memory for scratch", node_label(n));
+            c.scratch = scratch;
+        }
+        if (n->op->prepare) st = n->op->prepare(&c);
+        if (st == EI_STATUS_OK) st = n->op->run(&c);
+        free(scratch);
+        TRY(st);
+        for (int k = 0; k < n->n_in; k++) {
+            int v = n->in[k];
+            if (v >= 0 && s->dyn[v] && m->values[v].last_use == pos && !m->values[v].is_output) {
+                free(s->dyn[v]);
+                s->dyn[v] = NULL;
+                s->t[v].data = NULL;
+            }
+        }
+    }
+    return EI_STATUS_OK;
+}
+
+ei_status ei_session_run(ei_session *s)
+{
+    if (!s) return EI_STATUS_INVALID_ARGUMENT;
+    if (!s->m) return FAIL(s, EI_STATUS_INVALID_STATE, "the session was not created");
+    const ei_model *m = s->m;
+    s->ran = false;
+    for (int k = 0; k < m->n_inputs; k++)
+        if (!s->is_bound[k])
+            return FAIL(s, EI_STATUS_INVALID_STATE, "input '%s' was not set (the model has %d inputs)",
+                        m->values[m->inputs[k]].name, m->n_inputs);
+    TRY(check_symbols(s));
+    bool replan = !s->planned;
+    for (int k = 0; k < m->n_inputs && !replan; k++)
+        if (!same_shape(&s->bound[k], &s->plan_inputs[k])) replan = true;
+    ei_status st = EI_STATUS_OK;
+    if (replan) st = plan(s, s->bound);
+    if (st == EI_STATUS_OK && s->dynamic) st = run_dynamic(s);
+    else if (st == EI_STATUS_OK) {
+        for (int k = 0; k < m->n_inputs; k++) s->t[m->inputs[k]].data = s->bound[k].data;
+        for (int pos = 0; pos < m->n_nodes && st == EI_STATUS_OK; pos++) {
+            int i = m->order[pos];
+            if (s->rt[i].folded) continue;
+            op_ctx c;
+            ctx_init(&c, s, i, false);
+            c.scratch_bytes = s->rt[i].scratch_bytes;
+            c.scratch = c.scratch_bytes ? s->arena_base + s->rt[i].scratch_off : NULL;
+            st = m->nodes[i].op->run(&c);
+        }
+    }
+    if (st != EI_STATUS_OK) {
+        if (replan || s->dynamic) s->planned = false; /* plan again next time, from a clean state */
+        return st;
+    }
+    s->ran = true;
+    return EI_STATUS_OK;
+}
+
+ei_status ei_session_output(ei_session *s, int index, ei_tensor *out)
+{
+    if (!s || !out) return EI_STATUS_INVALID_ARGUMENT;
+    if (!s->m) return FAIL(s, EI_STATUS_INVALID_STATE, "the session was not created");
+    if (index < 0 || index >= s->m->n_outputs)
+        return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "output index %d is out of range: the model has %d outputs", index,
+                    s->m->n_outputs);
+    if (!s->ran) return FAIL(s, EI_STATUS_INVALID_STATE, "no output yet: the last run did not succeed");
+    *out = s->t[s->m->outputs[index]];
+    return EI_STATUS_OK;
+}

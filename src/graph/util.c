@@ -1,0 +1,155 @@
+/*
+ * Small shared pieces: the persistent arena, dtype facts, and the helpers
+ * that format shapes and node names for error messages.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph.h"
+
+struct arena_block {
+    arena_block *next;
+    size_t used, cap;
+    _Alignas(EI_ALIGN) unsigned char data[];
+};
+
+#define ARENA_CHUNK ((size_t)64 << 10)
+
+void *arena_alloc(arena *a, size_t bytes)
+{
+    size_t need = (bytes + EI_PAD + EI_ALIGN - 1) & ~(size_t)(EI_ALIGN - 1);
+    if (bytes > ((size_t)1 << 40)) return NULL;
+    arena_block *b = a->head;
+    if (!b || b->cap - b->used < need) {
+        size_t cap = need > ARENA_CHUNK ? need : ARENA_CHUNK;
+        b = aligned_alloc(EI_ALIGN, (sizeof *b + cap + EI_ALIGN - 1) & ~(size_t)(EI_ALIGN - 1));
+        if (!b) return NULL;
+        b->cap = cap;
+        b->used = 0;
+        /* Keep a partly used head in front when the new block is a one-off large one. */
+        if (a->head && cap > ARENA_CHUNK) {
+            b->next = a->head->next;
+            a->head->next = b;
+        } else {
+            b->next = a->head;
+            a->head = b;
+        }
+        a->total += cap;
+    }
+    void *p = b->data + b->used;
+    b->used += need;
+    memset(p, 0, need);
+    return p;
+}
+
+char *arena_strndup(arena *a, const char *s, size_t len)
+{
+    char *p = arena_alloc(a, len + 1);
+    if (!p) return NULL;
+    if (len) memcpy(p, s, len);
+    p[len] = 0;
+    return p;
+}
+
+void arena_free(arena *a)
+{
+    arena_block *b = a->head;
+    while (b) {
+        arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    a->head = NULL;
+    a->total = 0;
+}
+
+size_t dtype_size(int32_t dtype)
+{
+    switch (dtype) {
+    case EI_DTYPE_FLOAT32: case EI_DTYPE_INT32: case EI_DTYPE_UINT32: return 4;
+    case EI_DTYPE_UINT8: case EI_DTYPE_INT8: case EI_DTYPE_BOOL: return 1;
+    case EI_DTYPE_UINT16: case EI_DTYPE_INT16: case EI_DTYPE_FLOAT16: return 2;
+    case EI_DTYPE_INT64: case EI_DTYPE_FLOAT64: case EI_DTYPE_UINT64: return 8;
+    default: return 0;
+    }
+}
+
+size_t ei_dtype_size(ei_dtype dtype) { return dtype_size(dtype); }
+
+const char *ei_dtype_name(ei_dtype dtype)
+{
+    static const char *names[] = {"undefined", "float32", "uint8", "int8", "uint16", "int16", "int32",
+                                  "int64", "string", "bool", "float16", "float64", "uint32", "uint64",
+                                  "complex64", "complex128", "bfloat16"};
+    if ((unsigned)dtype < sizeof names / sizeof names[0]) return names[dtype];
+    return "unknown";
+}
+
+const char *ei_status_name(ei_status st)
+{
+    switch (st) {
+    case EI_STATUS_OK: return "ok";
+    case EI_STATUS_INVALID_ARGUMENT: return "invalid argument";
+    case EI_STATUS_INVALID_MODEL: return "invalid model";
+    case EI_STATUS_UNSUPPORTED: return "unsupported";
+    case EI_STATUS_INVALID_SHAPE: return "invalid shape";
+    case EI_STATUS_OUT_OF_MEMORY: return "out of memory";
+    case EI_STATUS_INVALID_STATE: return "invalid state";
+    default: return "unknown status";
+    }
+}
+
+int64_t shape_numel(int rank, const int64_t *dims)
+{
+    int64_t n = 1;
+    for (int d = 0; d < rank; d++) {
+        if (dims[d] < 0) return -1;
+        if (dims[d] && n > INT64_MAX / dims[d]) return -1;
+        n *= dims[d];
+    }
+    return n;
+}
+
+int64_t ei_tensor_numel(const ei_tensor *t) { return shape_numel(t->rank, t->dims); }
+
+int64_t tensor_nbytes(const ei_tensor *t)
+{
+    int64_t n = shape_numel(t->rank, t->dims);
+    int64_t es = (int64_t)dtype_size(t->dtype);
+    if (n < 0 || es == 0 || n > EI_MAX_TENSOR_BYTES / es) return -1;
+    return n * es;
+}
+
+static _Thread_local char label_buf[4][160];
+static _Thread_local unsigned label_next;
+
+const char *shape_str(const ei_tensor *t)
+{
+    char *b = label_buf[label_next++ & 3];
+    size_t k = 0;
+    b[k++] = '[';
+    for (int d = 0; d < t->rank && k < 140; d++)
+        k += (size_t)snprintf(b + k, 160 - k, d ? ",%lld" : "%lld", (long long)t->dims[d]);
+    snprintf(b + k, 160 - k, "]");
+    return b;
+}
+
+const char *node_label(const node *n)
+{
+    char *b = label_buf[label_next++ & 3];
+    if (n->name[0])
+        snprintf(b, 160, "node '%.80s' (%.40s, opset %d)", n->name, n->op_type, n->opset);
+    else
+        snprintf(b, 160, "node with output '%.60s' (%.40s, opset %d)", n->label, n->op_type, n->opset);
+    return b;
+}
+
+ei_status set_error(char *buf, ei_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, EI_ERRMSG_LEN, fmt, ap);
+    va_end(ap);
+    return st;
+}

@@ -1,0 +1,134 @@
+/*
+ * The operator interface. Every ONNX op is one row of a registry table:
+ *
+ *   {op_type, domain, since_version, infer, prepare, run, flags}
+ *
+ * looked up by name and the highest since_version <= the model's opset. Opset
+ * differences live inside the op's own code (read ctx->opset), not in copies.
+ *
+ * Lifecycle (tflite-micro's init/prepare/invoke):
+ *  - infer: pure. Checks dtypes, shapes and attributes, sets every output's
+ *    dtype and dims with set_output, and may ask for scratch memory (bytes the
+ *    run may use, valid during that run only) in ctx->scratch_bytes. At plan time
+ *    an input whose value is not known yet has data == NULL; an infer that needs
+ *    a value (Reshape's shape, Slice's starts ...) returns NEED_DATA(ctx, i) and
+ *    the session then plans at every run instead.
+ *  - prepare (optional): may allocate persistent memory with op_alloc (packed
+ *    weights, tables) and keep it in ctx->state. Constant inputs have data here.
+ *  - run: computes outputs from inputs. Never allocates. Returns an error only
+ *    for data-dependent faults (an index out of range), never on valid shapes.
+ */
+#ifndef EI_OP_H
+#define EI_OP_H
+
+#include <math.h>
+#include <string.h>
+
+#include "../graph/graph.h"
+
+/* An infer asking for the value of an input that is not known at plan time. */
+#define EI_STATUS_NEEDS_DATA ((ei_status)100)
+
+typedef struct op_ctx {
+    ei_session *s;
+    const node *n;
+    int opset;           /* the model's opset for this node's domain */
+    int n_in, n_out;     /* as written in the node, absent optional ones included */
+    ei_tensor **in;      /* in[i] is NULL when input i is absent */
+    ei_tensor **out;     /* out[i] is NULL when output i is not wanted */
+    size_t scratch_bytes; /* infer: set to the scratch bytes run needs */
+    void *scratch;       /* run: EI_ALIGN-aligned scratch of scratch_bytes */
+    void *state;         /* prepare sets, run reads */
+    bool at_plan;        /* infer/prepare called while planning (values may be unknown) */
+} op_ctx;
+
+typedef ei_status (*op_fn)(op_ctx *ctx);
+
+enum {
+    OP_INPLACE = 1,    /* output 0 may share input 0's buffer (same byte size) */
+    OP_SHAPE_ONLY = 2  /* run reads only the shapes of its inputs (Shape, Size): fold at plan */
+};
+
+typedef struct op_def {
+    const char *op_type;
+    const char *domain; /* "" for ai.onnx */
+    int since;
+    op_fn infer, prepare, run;
+    unsigned flags;
+} op_def;
+
+/* Registry: one table per op family file, gathered in registry.c. */
+const op_def *op_lookup(const char *op_type, const char *domain, int64_t opset);
+
+/* ---- errors: "node 'conv1' (Conv, opset 13): <message>" into the session ---- */
+ei_status op_fail(op_ctx *ctx, ei_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#define CHECK(ctx, cond, ...) \
+    do { if (!(cond)) return op_fail((ctx), EI_STATUS_INVALID_MODEL, __VA_ARGS__); } while (0)
+#define CHECK_SHAPE(ctx, cond, ...) \
+    do { if (!(cond)) return op_fail((ctx), EI_STATUS_INVALID_SHAPE, __VA_ARGS__); } while (0)
+#define CHECK_SUPPORTED(ctx, cond, ...) \
+    do { if (!(cond)) return op_fail((ctx), EI_STATUS_UNSUPPORTED, __VA_ARGS__); } while (0)
+#define TRY(expr) \
+    do { ei_status try_st_ = (expr); if (try_st_ != EI_STATUS_OK) return try_st_; } while (0)
+/* Inside infer: return this when input i is present but its value is not known yet. */
+#define NEED_DATA(ctx, i) \
+    do { if ((ctx)->in[(i)] && !(ctx)->in[(i)]->data) return EI_STATUS_NEEDS_DATA; } while (0)
+
+/* ---- inputs, outputs ---- */
+static inline bool has_in(const op_ctx *ctx, int i) { return i < ctx->n_in && ctx->in[i]; }
+static inline bool has_out(const op_ctx *ctx, int i) { return i < ctx->n_out && ctx->out[i]; }
+/* Checks the input count is in [lo, hi] and inputs [0, required) are present. */
+ei_status check_arity(op_ctx *ctx, int lo, int hi, int required);
+/* Sets output i's dtype and dims (a no-op when the output is not wanted). */
+ei_status set_output(op_ctx *ctx, int i, int32_t dtype, int rank, const int64_t *dims);
+/* Fails unless input i has one of the listed dtypes (list ends with 0). */
+ei_status check_dtype(op_ctx *ctx, int i, const int32_t *allowed);
+/* Persistent memory for prepare; lives until the session re-plans or is freed. */
+void *op_alloc(op_ctx *ctx, size_t bytes);
+
+/* ---- attributes (def is returned when the attribute is absent) ---- */
+const attr *attr_find(const node *n, const char *name);
+int64_t attr_int(const node *n, const char *name, int64_t def);
+float attr_float(const node *n, const char *name, float def);
+const char *attr_str(const node *n, const char *name, const char *def);
+/* Count of a list attribute and its values in *v, or -1 when absent. */
+int attr_ints(const node *n, const char *name, const int64_t **v);
+int attr_floats(const node *n, const char *name, const float **v);
+const ei_tensor *attr_tensor(const node *n, const char *name);
+
+/* ---- tensors ---- */
+static inline int64_t numel(const ei_tensor *t) { return shape_numel(t->rank, t->dims); }
+/* Element i of an integer or float tensor of any numeric dtype, converted. */
+int64_t tensor_get_i64(const ei_tensor *t, int64_t i);
+double tensor_get_f64(const ei_tensor *t, int64_t i);
+void tensor_set_f64(ei_tensor *t, int64_t i, double v);
+/* Normalises a possibly negative axis into [0, rank); false when out of range. */
+bool norm_axis(int64_t *axis, int rank);
+/* Row-major element strides of a shape. */
+void shape_strides(int rank, const int64_t *dims, int64_t *strides);
+bool dtype_is_float(int32_t dtype);
+bool dtype_is_int(int32_t dtype); /* signed or unsigned integers, not bool */
+
+/* ---- numpy broadcasting, shared by every elementwise op ----
+ * bcast_shape computes the broadcast of n shapes (false if incompatible).
+ * bcast_init prepares an iteration over the output; bcast_run then calls
+ * fn once per innermost row with the row's pointers and per-input element
+ * strides (0 for a broadcast input, 1 otherwise). Dimensions that are
+ * contiguous for every operand are merged, so a same-shape op is one row. */
+#define BCAST_MAX_IN 4
+bool bcast_shape(int n, const ei_tensor *const *ins, int *rank, int64_t *dims);
+
+typedef struct bcast {
+    int n;               /* inputs */
+    int rank;            /* after merging */
+    int64_t dims[EI_MAX_DIMS];
+    int64_t stride[BCAST_MAX_IN][EI_MAX_DIMS]; /* element strides of each input, 0 where broadcast */
+    size_t esize[BCAST_MAX_IN + 1]; /* element sizes of inputs, then output */
+} bcast;
+
+typedef void (*bcast_row_fn)(void *arg, void *out, const void *const *in, const int64_t *in_stride, int64_t n);
+void bcast_init(bcast *b, const ei_tensor *out, int n, const ei_tensor *const *ins);
+void bcast_run(const bcast *b, void *out, const void *const *in, bcast_row_fn fn, void *arg);
+
+#endif
