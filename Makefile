@@ -80,11 +80,11 @@ conformance-asan: $(B)/conformance-asan $(ONNX_NODE)/.stamp
 setup:
 	bash tests/setup.sh
 
-check-native: $(B)/unit_tests $(B)/edgeinfer
-	$(B)/unit_tests
+check-native: $(B)/unit_tests $(B)/edgeinfer $(ONNX_NODE)/.stamp
+	$(B)/unit_tests $(ONNX_NODE)/node
 
-check-asan: $(B)/unit_tests-asan $(B)/edgeinfer-asan
-	ASAN_OPTIONS=detect_leaks=1 $(B)/unit_tests-asan
+check-asan: $(B)/unit_tests-asan $(B)/edgeinfer-asan $(ONNX_NODE)/.stamp
+	ASAN_OPTIONS=detect_leaks=1 $(B)/unit_tests-asan $(ONNX_NODE)/node
 	bash tests/cli/errors.sh $(B)/edgeinfer-asan
 
 $(B)/models/.stamp: tests/models/export_models.py

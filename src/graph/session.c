@@ -240,12 +240,8 @@ static bool all_dims_fixed(const ei_model *m)
     return true;
 }
 
-ei_status ei_session_create(const ei_model *m, ei_session **out)
+static ei_status create(ei_session *s, const ei_model *m)
 {
-    if (!out) return EI_STATUS_INVALID_ARGUMENT;
-    ei_session *s = calloc(1, sizeof *s);
-    *out = s;
-    if (!s) return EI_STATUS_OUT_OF_MEMORY;
     if (!m) return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "ei_session_create: no model");
     if (m->n_nodes == 0 && m->n_outputs == 0)
         return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "ei_session_create: the model did not load (%s)",
@@ -294,6 +290,21 @@ ei_status ei_session_create(const ei_model *m, ei_session **out)
         if (st != EI_STATUS_OK) return st;
     }
     return EI_STATUS_OK;
+}
+
+ei_status ei_session_create(const ei_model *m, ei_session **out)
+{
+    if (!out) return EI_STATUS_INVALID_ARGUMENT;
+    ei_session *s = calloc(1, sizeof *s);
+    *out = s;
+    if (!s) return EI_STATUS_OUT_OF_MEMORY;
+    ei_status st = create(s, m);
+    if (st != EI_STATUS_OK && s->m) {
+        /* A failed session keeps only its message: every later call says it was not created. */
+        reset_values(s);
+        s->m = NULL;
+    }
+    return st;
 }
 
 void ei_session_free(ei_session *s)

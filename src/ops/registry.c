@@ -34,7 +34,8 @@ const op_def *op_lookup(const char *op_type, const char *domain, int64_t opset)
     for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
         for (int i = 0; i < *families[f].count; i++) {
             const op_def *d = &families[f].ops[i];
-            if (strcmp(d->op_type, op_type) || !same_domain(d->domain, domain) || d->since > opset)
+            if (!d->infer || !d->run || strcmp(d->op_type, op_type) || !same_domain(d->domain, domain) ||
+                d->since > opset)
                 continue;
             if (!best || d->since > best->since) best = d;
         }

@@ -1,0 +1,268 @@
+/*
+ * float32 GEMM: packing, the blocked driver, and the 4x8 register-tiled
+ * microkernels (WebAssembly SIMD128; natively through SIMDe). The layout of
+ * packed operands is described in f32_gemm.h.
+ *
+ * Loop order (Goto's): for each KC block of K, for each MC block of A rows,
+ * for each NR panel of B, for each MR panel of A: one microkernel call. The B
+ * panel (KC*NR floats) stays in L1 across the inner loop and the A block
+ * (MC*KC floats) in L2 across the middle one. The microkernel keeps the 4x8
+ * tile of C in eight vector registers; wasm has no fused multiply-add, so
+ * each step is a multiply then an add.
+ */
+#include <string.h>
+
+#include "f32_gemm.h"
+#include "simd.h"
+
+#define MR F32_GEMM_MR
+#define NR F32_GEMM_NR
+#define KC F32_GEMM_KC
+#define MC 128 /* rows of A per L2 block; a multiple of MR */
+
+static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+
+size_t f32_gemm_packed_a_size(size_t M, size_t K) { return round_up(M, MR) * K; }
+size_t f32_gemm_packed_b_size(size_t K, size_t N) { return round_up(N, NR) * K; }
+
+void f32_gemm_pack_a(size_t M, size_t K, const float *A, ptrdiff_t rs, ptrdiff_t cs, float *pa)
+{
+    size_t mpad = round_up(M, MR);
+    for (size_t k0 = 0; k0 < K; k0 += KC) {
+        size_t kc = min_sz(KC, K - k0);
+        float *blk = pa + k0 * mpad;
+        for (size_t m0 = 0; m0 < mpad; m0 += MR) {
+            float *dst = blk + m0 * kc;
+            size_t mr = min_sz(MR, M - min_sz(m0, M));
+            for (size_t r = 0; r < MR; r++) {
+                if (r < mr) {
+                    const float *src = A + (ptrdiff_t)(m0 + r) * rs + (ptrdiff_t)k0 * cs;
+                    for (size_t k = 0; k < kc; k++) dst[k * MR + r] = src[(ptrdiff_t)k * cs];
+                } else {
+                    for (size_t k = 0; k < kc; k++) dst[k * MR + r] = 0.0f;
+                }
+            }
+        }
+    }
+}
+
+void f32_gemm_pack_b(size_t K, size_t N, const float *B, ptrdiff_t rs, ptrdiff_t cs, float *pb)
+{
+    size_t npad = round_up(N, NR);
+    for (size_t k0 = 0; k0 < K; k0 += KC) {
+        size_t kc = min_sz(KC, K - k0);
+        float *blk = pb + k0 * npad;
+        for (size_t n0 = 0; n0 < npad; n0 += NR) {
+            float *dst = blk + n0 * kc;
+            size_t nr = min_sz(NR, N - min_sz(n0, N));
+            for (size_t k = 0; k < kc; k++, dst += NR) {
+                const float *src = B + (ptrdiff_t)(k0 + k) * rs + (ptrdiff_t)n0 * cs;
+                size_t c = 0;
+                if (cs == 1) {
+                    memcpy(dst, src, nr * sizeof(float));
+                    c = nr;
+                } else {
+                    for (; c < nr; c++) dst[c] = src[(ptrdiff_t)c * cs];
+                }
+                for (; c < NR; c++) dst[c] = 0.0f;
+            }
+        }
+    }
+}
+
+/* Writes (or adds) the valid mr x nr corner of a full MR x NR tile into C. */
+static void store_tile(const float *tile, size_t mr, size_t nr, float *c, ptrdiff_t c_rs, ptrdiff_t c_cs,
+                       int accumulate)
+{
+    for (size_t r = 0; r < mr; r++) {
+        float *row = c + (ptrdiff_t)r * c_rs;
+        for (size_t j = 0; j < nr; j++) {
+            float v = tile[r * NR + j];
+            row[(ptrdiff_t)j * c_cs] = accumulate ? row[(ptrdiff_t)j * c_cs] + v : v;
+        }
+    }
+}
+
+/* ---- SIMD128 ---- */
+
+static void ukernel_4x8_simd128(size_t kc, const float *a, const float *b, float *c, ptrdiff_t c_rs,
+                                ptrdiff_t c_cs, size_t mr, size_t nr, int accumulate)
+{
+    v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c10 = c00, c11 = c00;
+    v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    for (size_t k = 0; k < kc; k++) {
+        v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+        v128_t a0 = wasm_v128_load32_splat(a), a1 = wasm_v128_load32_splat(a + 1);
+        v128_t a2 = wasm_v128_load32_splat(a + 2), a3 = wasm_v128_load32_splat(a + 3);
+        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a0, b0));
+        c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a0, b1));
+        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a1, b0));
+        c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a1, b1));
+        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(a2, b0));
+        c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(a2, b1));
+        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(a3, b0));
+        c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(a3, b1));
+        a += MR;
+        b += NR;
+    }
+    if (mr == MR && nr == NR && c_cs == 1) {
+        float *r0 = c, *r1 = c + c_rs, *r2 = c + 2 * c_rs, *r3 = c + 3 * c_rs;
+        if (accumulate) {
+            c00 = wasm_f32x4_add(c00, wasm_v128_load(r0));
+            c01 = wasm_f32x4_add(c01, wasm_v128_load(r0 + 4));
+            c10 = wasm_f32x4_add(c10, wasm_v128_load(r1));
+            c11 = wasm_f32x4_add(c11, wasm_v128_load(r1 + 4));
+            c20 = wasm_f32x4_add(c20, wasm_v128_load(r2));
+            c21 = wasm_f32x4_add(c21, wasm_v128_load(r2 + 4));
+            c30 = wasm_f32x4_add(c30, wasm_v128_load(r3));
+            c31 = wasm_f32x4_add(c31, wasm_v128_load(r3 + 4));
+        }
+        wasm_v128_store(r0, c00);
+        wasm_v128_store(r0 + 4, c01);
+        wasm_v128_store(r1, c10);
+        wasm_v128_store(r1 + 4, c11);
+        wasm_v128_store(r2, c20);
+        wasm_v128_store(r2 + 4, c21);
+        wasm_v128_store(r3, c30);
+        wasm_v128_store(r3 + 4, c31);
+        return;
+    }
+    float tile[MR * NR];
+    wasm_v128_store(tile + 0, c00);
+    wasm_v128_store(tile + 4, c01);
+    wasm_v128_store(tile + 8, c10);
+    wasm_v128_store(tile + 12, c11);
+    wasm_v128_store(tile + 16, c20);
+    wasm_v128_store(tile + 20, c21);
+    wasm_v128_store(tile + 24, c30);
+    wasm_v128_store(tile + 28, c31);
+    store_tile(tile, mr, nr, c, c_rs, c_cs, accumulate);
+}
+
+/* One row: a lone last row (M % MR == 1) or a matrix-vector product would
+ * waste three quarters of the 4-row kernel. Reads row 0 of the packed panel. */
+static void ukernel_1x8_simd128(size_t kc, const float *a, const float *b, float *c, ptrdiff_t c_rs,
+                                ptrdiff_t c_cs, size_t mr, size_t nr, int accumulate)
+{
+    v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0;
+    for (size_t k = 0; k < kc; k++) {
+        v128_t a0 = wasm_v128_load32_splat(a);
+        c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(a0, wasm_v128_load(b)));
+        c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(a0, wasm_v128_load(b + 4)));
+        a += MR;
+        b += NR;
+    }
+    if (nr == NR && c_cs == 1) {
+        if (accumulate) {
+            c0 = wasm_f32x4_add(c0, wasm_v128_load(c));
+            c1 = wasm_f32x4_add(c1, wasm_v128_load(c + 4));
+        }
+        wasm_v128_store(c, c0);
+        wasm_v128_store(c + 4, c1);
+        return;
+    }
+    float tile[MR * NR];
+    wasm_v128_store(tile, c0);
+    wasm_v128_store(tile + 4, c1);
+    store_tile(tile, mr, nr, c, c_rs, c_cs, accumulate);
+}
+
+/* ---- scalar twin: the same blocking and packed layout, plain arithmetic ---- */
+
+static void ukernel_4x8_scalar(size_t kc, const float *a, const float *b, float *c, ptrdiff_t c_rs,
+                               ptrdiff_t c_cs, size_t mr, size_t nr, int accumulate)
+{
+    float tile[MR * NR] = {0};
+    for (size_t k = 0; k < kc; k++) {
+        for (size_t r = 0; r < MR; r++)
+            for (size_t j = 0; j < NR; j++) tile[r * NR + j] += a[r] * b[j];
+        a += MR;
+        b += NR;
+    }
+    store_tile(tile, mr, nr, c, c_rs, c_cs, accumulate);
+}
+
+typedef void (*ukernel_fn)(size_t kc, const float *a, const float *b, float *c, ptrdiff_t c_rs, ptrdiff_t c_cs,
+                           size_t mr, size_t nr, int accumulate);
+
+/* Zeroes (or leaves alone) C when K == 0: the empty sum. */
+static void gemm_empty(size_t M, size_t N, float *C, ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate)
+{
+    if (accumulate) return;
+    for (size_t m = 0; m < M; m++)
+        for (size_t n = 0; n < N; n++) C[(ptrdiff_t)m * c_rs + (ptrdiff_t)n * c_cs] = 0.0f;
+}
+
+static void gemm_packed(size_t M, size_t N, size_t K, const float *pa, const float *pb, float *C, ptrdiff_t c_rs,
+                        ptrdiff_t c_cs, int accumulate, ukernel_fn kernel_mr, ukernel_fn kernel_1)
+{
+    if (M == 0 || N == 0) return;
+    if (K == 0) {
+        gemm_empty(M, N, C, c_rs, c_cs, accumulate);
+        return;
+    }
+    size_t mpad = round_up(M, MR), npad = round_up(N, NR);
+    for (size_t k0 = 0; k0 < K; k0 += KC) {
+        size_t kc = min_sz(KC, K - k0);
+        int acc = accumulate || k0 > 0;
+        const float *pa_blk = pa + k0 * mpad, *pb_blk = pb + k0 * npad;
+        for (size_t m0 = 0; m0 < M; m0 += MC) {
+            size_t m1 = min_sz(m0 + MC, M);
+            for (size_t n = 0; n < N; n += NR) {
+                size_t nr = min_sz(NR, N - n);
+                const float *b = pb_blk + n * kc;
+                for (size_t m = m0; m < m1; m += MR) {
+                    size_t mr = min_sz(MR, M - m);
+                    float *c = C + (ptrdiff_t)m * c_rs + (ptrdiff_t)n * c_cs;
+                    ukernel_fn f = mr == 1 ? kernel_1 : kernel_mr;
+                    f(kc, pa_blk + m * kc, b, c, c_rs, c_cs, mr, nr, acc);
+                }
+            }
+        }
+    }
+}
+
+void f32_gemm_packed_simd128(size_t M, size_t N, size_t K, const float *pa, const float *pb, float *C,
+                             ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate)
+{
+    gemm_packed(M, N, K, pa, pb, C, c_rs, c_cs, accumulate, ukernel_4x8_simd128, ukernel_1x8_simd128);
+}
+
+void f32_gemm_packed_scalar(size_t M, size_t N, size_t K, const float *pa, const float *pb, float *C,
+                            ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate)
+{
+    gemm_packed(M, N, K, pa, pb, C, c_rs, c_cs, accumulate, ukernel_4x8_scalar, ukernel_4x8_scalar);
+}
+
+size_t f32_gemm_work_size(size_t M, size_t N, size_t K)
+{
+    return f32_gemm_packed_a_size(M, K) + f32_gemm_packed_b_size(K, N);
+}
+
+void f32_gemm_simd128(size_t M, size_t N, size_t K, const float *A, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                      const float *B, ptrdiff_t b_rs, ptrdiff_t b_cs, float *C, ptrdiff_t c_rs,
+                      ptrdiff_t c_cs, int accumulate, float *work)
+{
+    if (M == 0 || N == 0) return;
+    float *pa = work, *pb = work + f32_gemm_packed_a_size(M, K);
+    f32_gemm_pack_a(M, K, A, a_rs, a_cs, pa);
+    f32_gemm_pack_b(K, N, B, b_rs, b_cs, pb);
+    f32_gemm_packed_simd128(M, N, K, pa, pb, C, c_rs, c_cs, accumulate);
+}
+
+void f32_gemm_scalar(size_t M, size_t N, size_t K, const float *A, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                     const float *B, ptrdiff_t b_rs, ptrdiff_t b_cs, float *C, ptrdiff_t c_rs,
+                     ptrdiff_t c_cs, int accumulate, float *work)
+{
+    (void)work;
+    for (size_t m = 0; m < M; m++) {
+        for (size_t n = 0; n < N; n++) {
+            float acc = 0.0f;
+            for (size_t k = 0; k < K; k++)
+                acc += A[(ptrdiff_t)m * a_rs + (ptrdiff_t)k * a_cs] * B[(ptrdiff_t)k * b_rs + (ptrdiff_t)n * b_cs];
+            float *c = C + (ptrdiff_t)m * c_rs + (ptrdiff_t)n * c_cs;
+            *c = accumulate ? *c + acc : acc;
+        }
+    }
+}
