@@ -105,3 +105,14 @@ test: setup
 
 clean:
 	rm -rf $(B) dist
+
+# ---- fuzzing: libFuzzer over the model loader and the whole run, seeded with the node suite ----
+FUZZ_SECONDS ?= 60
+$(B)/fuzz_model: tests/fuzz/fuzz_model.c $(LIB_SRC) $(LIB_HDR)
+	clang-14 -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_DEFAULT_SOURCE -Iinclude \
+		tests/fuzz/fuzz_model.c $(LIB_SRC) -lm -o $@
+
+fuzz: $(B)/fuzz_model $(ONNX_NODE)/.stamp
+	mkdir -p $(B)/fuzz-corpus
+	for d in $(ONNX_NODE)/node/*/; do cp "$$d/model.onnx" "$(B)/fuzz-corpus/$$(basename $$d).onnx"; done
+	$(B)/fuzz_model -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536 $(B)/fuzz-corpus

@@ -641,6 +641,12 @@ static int cmd_info(int argc, char **argv)
     if (n_unsupported) {
         printf("%-10s not planned (unsupported ops)\n", "arena");
         printf("unsupported ops: %d\n", n_unsupported);
+        int opw = 4;
+        for (int i = 0; i < n_nodes; i++) {
+            const char *d = ei_model_node_domain(m, i);
+            int len = (int)(strlen(ei_model_node_op(m, i)) + (is_default_domain(d) ? 0 : strlen(d) + 1));
+            if (!ei_model_node_supported(m, i) && len > opw) opw = len;
+        }
         char line[1024];
         size_t len = 0;
         int listed = 0;
@@ -652,8 +658,10 @@ static int cmd_info(int argc, char **argv)
             char opset[64] = "";
             int64_t v = ei_model_opset(m, is_default_domain(d) ? "" : d);
             if (v > 0) snprintf(opset, sizeof opset, ", opset %lld", (long long)v);
-            printf("  %s%s%s  %s\n", is_default_domain(d) ? "" : d, is_default_domain(d) ? "" : ":",
-                   ei_model_node_op(m, i), ref);
+            char label[512];
+            snprintf(label, sizeof label, "%s%s%s", is_default_domain(d) ? "" : d, is_default_domain(d) ? "" : ":",
+                     ei_model_node_op(m, i));
+            printf("  %-*s  %s%s\n", opw, label, ref, opset);
             if (listed < 5 && len < sizeof line) {
                 len += (size_t)snprintf(line + len, sizeof line - len, "%s%s (%s%s)", listed ? ", " : "",
                                         ei_model_node_op(m, i), ref, opset);
@@ -723,11 +731,6 @@ static int write_outputs(ei_session *s, const ei_model *m, const char *outdir, c
         errorf(outdir, "out of memory");
         return -1;
     }
-    if (make_dirs(outdir)) {
-        errorf(outdir, "cannot create the output directory: %s", strerror(errno));
-        free(files);
-        return -1;
-    }
     for (int i = 0; i < n && !rc; i++) {
         const char *name = ei_model_io_name(m, 1, i);
         ei_tensor t;
@@ -787,8 +790,11 @@ static void print_inputs(const ei_model *m, const bound_input *b)
     for (int i = 0; i < ei_model_io_count(m, 0); i++) {
         char shape[256];
         tensor_shape(&b[i].t, shape, sizeof shape);
-        printf("input  %s: %s %s %s %s\n", ei_model_io_name(m, 0, i), dtype_str((ei_dtype)b[i].t.dtype), shape,
-               b[i].source ? "<-" : "(filled)", b[i].source ? b[i].source : "");
+        if (b[i].source)
+            printf("input  %s: %s %s <- %s\n", ei_model_io_name(m, 0, i), dtype_str((ei_dtype)b[i].t.dtype), shape,
+                   b[i].source);
+        else
+            printf("input  %s: %s %s (filled)\n", ei_model_io_name(m, 0, i), dtype_str((ei_dtype)b[i].t.dtype), shape);
     }
 }
 
@@ -806,6 +812,11 @@ static int cmd_run(int argc, char **argv)
     ei_model *m = load_model(o.model);
     if (!m) goto done;
     if (prepare_inputs(m, &o, &b)) goto done;
+    /* before the run, which may take a while: a bad -o is reported at once */
+    if (make_dirs(o.outdir)) {
+        errorf(o.outdir, "cannot create the output directory: %s", strerror(errno));
+        goto done;
+    }
     s = create_session(m, o.model);
     if (!s) goto done;
     if (bind_inputs(s, m, b, o.model)) goto done;

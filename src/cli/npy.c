@@ -237,8 +237,8 @@ int npy_parse(const void *bytes, size_t size, ei_tensor *out, char *err, size_t 
     if (h.fortran)
         return fail(err, errlen, "fortran_order is True: only C-order arrays are supported "
                                  "(save np.ascontiguousarray(a))");
-    ei_dtype dtype;
-    size_t esize;
+    ei_dtype dtype = EI_DTYPE_UNDEFINED;
+    size_t esize = 1;
     if (parse_descr(h.descr, &dtype, &esize, err, errlen)) return -1;
 
     /* element count and byte size, refusing anything that overflows or exceeds the file */

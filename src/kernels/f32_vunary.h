@@ -15,7 +15,8 @@
 
 #include "kernels.h"
 
-/* Op parameters; each op documents which fields it reads. */
+/* Op parameters; each op documents which fields it reads. Kernels take a
+ * pointer that must not be NULL, even for ops that read nothing. */
 typedef struct f32_vunary_params {
     float alpha, beta, gamma;
     float lo, hi; /* clip bounds */
@@ -93,5 +94,34 @@ void f32_vsigmoid_simd128(const float *x, float *y, size_t n, const f32_vunary_p
 void f32_vhardswish_simd128(const float *x, float *y, size_t n, const f32_vunary_params *p);
 void f32_vtanh_simd128(const float *x, float *y, size_t n, const f32_vunary_params *p);
 void f32_vclip_simd128(const float *x, float *y, size_t n, const f32_vunary_params *p);
+
+/* Scalar-only kernels. */
+void f32_vlog_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vreciprocal_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vfloor_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vceil_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vround_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vsign_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vsin_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vcos_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vtan_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vasin_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vacos_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vatan_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vsinh_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vcosh_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vasinh_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vacosh_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vatanh_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_verf_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_velu_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vselu_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vcelu_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vthresholdedrelu_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vhardsigmoid_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vsoftplus_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vsoftsign_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vmish_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vshrink_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
 
 #endif

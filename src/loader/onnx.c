@@ -128,6 +128,15 @@ static ei_status parse_attr(loader *L, const uint8_t *p, size_t n, attr *a, cons
             MALFORMED(where);
         }
     }
+    if (a->type == ATTR_UNDEFINED) {
+        /* Very old writers leave the type out; infer it from what is set. */
+        if (a->tensors) a->type = ATTR_TENSOR;
+        else if (a->graph) a->type = ATTR_GRAPH;
+        else if (a->s) a->type = ATTR_STRING;
+        else if (n_ints) a->type = ATTR_INTS;
+        else if (n_floats) a->type = ATTR_FLOATS;
+        else a->type = ATTR_INT;
+    }
     /* Lists: a second walk fills them now that their lengths are known. */
     if (a->type == ATTR_FLOATS || a->type == ATTR_INTS || a->type == ATTR_STRINGS || a->type == ATTR_TENSORS) {
         size_t count = a->type == ATTR_FLOATS ? n_floats : a->type == ATTR_INTS ? n_ints
@@ -177,16 +186,7 @@ static ei_status parse_attr(loader *L, const uint8_t *p, size_t n, attr *a, cons
     }
     if (a->type == ATTR_TENSOR && !a->tensors)
         FAIL(EI_STATUS_INVALID_MODEL, "%s: tensor attribute '%s' has no tensor", where, a->name);
-    if (a->type == ATTR_UNDEFINED) {
-        /* Very old writers leave the type out; infer it from what is set. */
-        if (a->tensors) a->type = ATTR_TENSOR;
-        else if (a->graph) a->type = ATTR_GRAPH;
-        else if (a->s) a->type = ATTR_STRING;
-        else if (n_ints) a->type = ATTR_INTS;
-        else if (n_floats) a->type = ATTR_FLOATS;
-        else a->type = ATTR_INT;
-        if (a->type == ATTR_INTS || a->type == ATTR_FLOATS) return parse_attr(L, p, n, a, where);
-    }
+    if (a->type == ATTR_STRING && !a->s) a->s = ""; /* ops may rely on a string being there */
     return EI_STATUS_OK;
 }
 

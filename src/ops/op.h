@@ -35,7 +35,7 @@ typedef struct op_ctx {
     int opset;           /* the model's opset for this node's domain */
     int n_in, n_out;     /* as written in the node, absent optional ones included */
     ei_tensor **in;      /* in[i] is NULL when input i is absent */
-    ei_tensor **out;     /* out[i] is NULL when output i is not wanted */
+    ei_tensor **out;     /* out[i] is NULL when output i is not wanted; out[0] is always there */
     size_t scratch_bytes; /* infer: set to the scratch bytes run needs */
     void *scratch;       /* run: EI_ALIGN-aligned scratch of scratch_bytes */
     void *state;         /* prepare sets, run reads */
