@@ -24,7 +24,8 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 ONNX_NODE := $(B)/onnx-node
 CONF_LIST := tests/ops/passing.txt
 
-.PHONY: all lib cli test check-native check-asan conformance conformance-asan setup wasm demo bench fuzz size clean models test-models
+
+.PHONY: check-kernels all lib cli test check-native check-asan conformance conformance-asan setup wasm demo bench fuzz size clean models test-models
 
 all: $(B)/libedgeinfer.a $(B)/edgeinfer
 
@@ -59,6 +60,16 @@ $(B)/unit_tests: $(UNIT_SRC) $(B)/libedgeinfer.a $(LIB_HDR)
 $(B)/unit_tests-asan: $(UNIT_SRC) $(B)/libedgeinfer-asan.a $(LIB_HDR)
 	$(CC) $(ALLCFLAGS) -O1 $(SAN) -Isrc $(UNIT_SRC) $(B)/libedgeinfer-asan.a $(LDLIBS) -o $@
 
+# Kernel tests: each tests/kernels/test_*.c is a program comparing SIMD kernels with their scalar twins.
+KTEST_SRC := $(wildcard tests/kernels/test_*.c)
+KTEST_BIN := $(KTEST_SRC:tests/kernels/%.c=$(B)/kernels/%)
+$(B)/kernels/%: tests/kernels/%.c $(B)/libedgeinfer.a $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -Isrc $< $(B)/libedgeinfer.a $(LDLIBS) -o $@
+
+check-kernels: $(KTEST_BIN)
+	@set -e; for t in $(KTEST_BIN); do echo "$$t"; $$t; done
+
 $(B)/conformance: tests/ops/conformance.c $(B)/libedgeinfer.a $(LIB_HDR)
 	$(CC) $(ALLCFLAGS) -Isrc $< $(B)/libedgeinfer.a $(LDLIBS) -o $@
 
@@ -80,7 +91,7 @@ conformance-asan: $(B)/conformance-asan $(ONNX_NODE)/.stamp
 setup:
 	bash tests/setup.sh
 
-check-native: $(B)/unit_tests $(B)/edgeinfer $(ONNX_NODE)/.stamp
+check-native: $(B)/unit_tests $(B)/edgeinfer $(ONNX_NODE)/.stamp check-kernels
 	$(B)/unit_tests $(ONNX_NODE)/node
 
 check-asan: $(B)/unit_tests-asan $(B)/edgeinfer-asan $(ONNX_NODE)/.stamp
