@@ -127,3 +127,50 @@ fuzz: $(B)/fuzz_model $(ONNX_NODE)/.stamp
 	mkdir -p $(B)/fuzz-corpus
 	for d in $(ONNX_NODE)/node/*/; do cp "$$d/model.onnx" "$(B)/fuzz-corpus/$$(basename $$d).onnx"; done
 	$(B)/fuzz_model -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536 $(B)/fuzz-corpus
+
+# ==== WebAssembly build, JS loader and their tests ====
+#   make wasm          dist/: edgeinfer.wasm (standalone, SIMD) + edgeinfer.mjs, edgeinfer.js,
+#                      edgeinfer-worker.js, edgeinfer.d.ts (written from web/ by web/build.mjs)
+#   make size          bytes of edgeinfer.wasm and edgeinfer.js, raw and gzip -9
+#   make test-js       node --test tests/js: JS API, memory, wasm/native conformance parity, models
+#   make test-browser  the same loader in headless Chromium (tests/browser)
+#   make bench-js      cold start and latency against onnxruntime-web (tests/bench/coldstart.mjs)
+# The wasm objects are built from the same sources as the native library (LIB_SRC).
+EMCC ?= emcc
+DIST := dist
+WASM_OBJ := $(LIB_SRC:%.c=$(B)/wasm/%.o)
+WASM_CFLAGS := -std=c11 $(filter-out -Werror,$(WARN)) -O3 -msimd128 -Iinclude -D_DEFAULT_SOURCE
+WASM_LDFLAGS := -O3 -msimd128 --no-entry -sSTANDALONE_WASM -sALLOW_MEMORY_GROWTH \
+	-sEXPORTED_FUNCTIONS=@web/exports.json
+EMENV := NODE_PATH=/usr/share/nodejs
+WEB_SRC := web/build.mjs web/edgeinfer.core.js web/edgeinfer.worker.js web/edgeinfer.d.ts
+DIST_JS := $(DIST)/edgeinfer.mjs $(DIST)/edgeinfer.js $(DIST)/edgeinfer-worker.js $(DIST)/edgeinfer.d.ts
+
+.PHONY: test-js test-browser bench-js
+
+wasm: $(DIST)/edgeinfer.wasm $(DIST_JS)
+
+$(B)/wasm/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(EMENV) $(EMCC) $(WASM_CFLAGS) -c $< -o $@
+
+$(DIST)/edgeinfer.wasm: $(WASM_OBJ) web/exports.json
+	@mkdir -p $(DIST)
+	$(EMENV) $(EMCC) $(WASM_LDFLAGS) $(WASM_OBJ) -o $@
+
+$(DIST_JS) &: $(WEB_SRC)
+	node web/build.mjs $(DIST)
+
+size: wasm
+	@for f in $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer.js; do \
+	  printf '%-24s %9d bytes raw %9d bytes gzip -9\n' $$f $$(wc -c < $$f) $$(gzip -9 -c $$f | wc -c); \
+	done
+
+test-js: wasm $(ONNX_NODE)/.stamp $(B)/models/.stamp $(if $(wildcard tests/ops/conformance.c),$(B)/conformance)
+	node --test tests/js/
+
+test-browser: wasm $(B)/models/.stamp
+	node --test tests/browser/
+
+bench-js: wasm $(B)/models/.stamp
+	node tests/bench/coldstart.mjs

@@ -79,9 +79,9 @@ static void errorf(const char *file, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    /* keep it one line whatever the message holds */
+    /* one line, and no terminal control codes from names inside a hostile model */
     for (char *p = msg; *p; p++)
-        if (*p == '\n' || *p == '\r') *p = ' ';
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
     if (file) fprintf(stderr, "edgeinfer: %s: %s\n", file, msg);
     else fprintf(stderr, "edgeinfer: %s\n", msg);
 }
@@ -269,7 +269,7 @@ typedef struct options {
 enum { ALLOW_INPUTS = 1, ALLOW_OUTDIR = 2, ALLOW_RUNS = 4 };
 
 /* The value of an option given as "-x VALUE", "--long VALUE" or "--long=VALUE". */
-static const char *option_value(int argc, char **argv, int *i, const char *arg, const char *eq)
+static const char *option_value(int argc, char **argv, int *i, const char *eq)
 {
     if (eq) return eq + 1;
     if (*i + 1 >= argc) return NULL;
@@ -308,7 +308,7 @@ static int parse_args(int argc, char **argv, int allow, const char *cmd, options
 
         if (!strcmp(key, "-i") || !strcmp(key, "--input")) {
             if (!(allow & ALLOW_INPUTS)) return usage_error("%s does not take %s", cmd, key);
-            const char *v = option_value(argc, argv, &i, arg, eq);
+            const char *v = option_value(argc, argv, &i, eq);
             if (!v) return usage_error("%s needs NAME=FILE.npy", key);
             const char *sep = strchr(v, '=');
             if (!sep || sep == v || !sep[1]) return usage_error("%s expects NAME=FILE.npy, got '%s'", key, v);
@@ -323,12 +323,12 @@ static int parse_args(int argc, char **argv, int allow, const char *cmd, options
             o->n_inputs++;
         } else if (!strcmp(key, "-o") || !strcmp(key, "--outdir") || !strcmp(key, "--output-dir")) {
             if (!(allow & ALLOW_OUTDIR)) return usage_error("%s does not take %s", cmd, key);
-            const char *v = option_value(argc, argv, &i, arg, eq);
+            const char *v = option_value(argc, argv, &i, eq);
             if (!v || !*v) return usage_error("%s needs a directory", key);
             o->outdir = v;
         } else if (!strcmp(key, "-n") || !strcmp(key, "--runs")) {
             if (!(allow & ALLOW_RUNS)) return usage_error("%s does not take %s", cmd, key);
-            const char *v = option_value(argc, argv, &i, arg, eq);
+            const char *v = option_value(argc, argv, &i, eq);
             if (!v) return usage_error("%s needs a number", key);
             char *end;
             errno = 0;

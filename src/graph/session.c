@@ -115,7 +115,9 @@ static ei_status place_activations(ei_session *s)
             int src = k == 0 && (n->op->flags & OP_INPLACE) && n->n_in > 0 ? n->in[0] : -1;
             if (src >= 0 && buf_of[src] >= 0 && !s->known[src] && m->values[src].kind == VALUE_ACTIVATION &&
                 !m->values[src].is_output && m->values[src].last_use == pos &&
-                tensor_nbytes(&s->t[src]) == (int64_t)bytes) {
+                s->t[src].dtype == s->t[v].dtype && tensor_nbytes(&s->t[src]) == (int64_t)bytes) {
+                /* Same dtype and byte size means the same element count: no input element is
+                 * broadcast, so each is read before the op writes the same index. */
                 buf_of[v] = buf_of[src];
                 if (bufs[buf_of[v]].last < last) bufs[buf_of[v]].last = last;
                 continue;

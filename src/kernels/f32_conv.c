@@ -107,13 +107,21 @@ void f32_im2col_packed(const f32_conv_geom *g, const float *x, float *pb)
                 size_t base = 0;
                 int inside = line_offset(&w, outer, kpos, &base);
                 const float *src = plane + base;
+                size_t a = inside ? lo : ow, b = inside ? hi : ow; /* [a, b) reads the image */
                 for (size_t o = 0; o < ow;) {
-                    size_t lane = n % F32_GEMM_NR, seg = min_sz(ow - o, F32_GEMM_NR - lane);
-                    float *dst = row + n / F32_GEMM_NR * panel_step + lane;
-                    for (size_t j = 0; j < seg; j++, o++) {
-                        dst[j] = inside && o >= lo && o < hi ? src[(ptrdiff_t)(o * sw) + off] : 0.0f;
+                    /* One run inside a panel: zeros before a, image values in [a, b), zeros after b. */
+                    size_t lane = n % F32_GEMM_NR, end = o + min_sz(ow - o, F32_GEMM_NR - lane);
+                    float *dst = row + n / F32_GEMM_NR * panel_step + lane; /* dst[j - o] is column j */
+                    size_t va = a < o ? o : a > end ? end : a, vb = b < va ? va : b > end ? end : b;
+                    for (size_t j = o; j < va; j++) dst[j - o] = 0.0f;
+                    if (sw == 1) {
+                        for (size_t j = va; j < vb; j++) dst[j - o] = src[(ptrdiff_t)j + off];
+                    } else {
+                        for (size_t j = va; j < vb; j++) dst[j - o] = src[(ptrdiff_t)(j * sw) + off];
                     }
-                    n += seg;
+                    for (size_t j = vb; j < end; j++) dst[j - o] = 0.0f;
+                    n += end - o;
+                    o = end;
                 }
                 odometer_next(last, g->grid, outer);
             }

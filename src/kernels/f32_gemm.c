@@ -86,11 +86,17 @@ static void store_tile(const float *tile, size_t mr, size_t nr, float *c, ptrdif
 
 /* ---- SIMD128 ---- */
 
-static void ukernel_4x8_simd128(size_t kc, const float *a, const float *b, float *c, ptrdiff_t c_rs,
-                                ptrdiff_t c_cs, size_t mr, size_t nr, int accumulate)
+static void ukernel_4x8_simd128(size_t kc, const float *a, const float *b, const float *bias, float *c,
+                                ptrdiff_t c_rs, ptrdiff_t c_cs, size_t mr, size_t nr, int accumulate)
 {
-    v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c10 = c00, c11 = c00;
-    v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    v128_t c00 = wasm_f32x4_splat(0.0f), c10 = c00, c20 = c00, c30 = c00;
+    if (bias) {
+        c00 = wasm_v128_load32_splat(bias);
+        c10 = wasm_v128_load32_splat(bias + 1);
+        c20 = wasm_v128_load32_splat(bias + 2);
+        c30 = wasm_v128_load32_splat(bias + 3);
+    }
+    v128_t c01 = c00, c11 = c10, c21 = c20, c31 = c30;
     for (size_t k = 0; k < kc; k++) {
         v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
         v128_t a0 = wasm_v128_load32_splat(a), a1 = wasm_v128_load32_splat(a + 1);
@@ -142,10 +148,10 @@ static void ukernel_4x8_simd128(size_t kc, const float *a, const float *b, float
 
 /* One row: a lone last row (M % MR == 1) or a matrix-vector product would
  * waste three quarters of the 4-row kernel. Reads row 0 of the packed panel. */
-static void ukernel_1x8_simd128(size_t kc, const float *a, const float *b, float *c, ptrdiff_t c_rs,
-                                ptrdiff_t c_cs, size_t mr, size_t nr, int accumulate)
+static void ukernel_1x8_simd128(size_t kc, const float *a, const float *b, const float *bias, float *c,
+                                ptrdiff_t c_rs, ptrdiff_t c_cs, size_t mr, size_t nr, int accumulate)
 {
-    v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0;
+    v128_t c0 = wasm_f32x4_splat(bias ? bias[0] : 0.0f), c1 = c0;
     for (size_t k = 0; k < kc; k++) {
         v128_t a0 = wasm_v128_load32_splat(a);
         c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(a0, wasm_v128_load(b)));
@@ -170,10 +176,12 @@ static void ukernel_1x8_simd128(size_t kc, const float *a, const float *b, float
 
 /* ---- scalar twin: the same blocking and packed layout, plain arithmetic ---- */
 
-static void ukernel_4x8_scalar(size_t kc, const float *a, const float *b, float *c, ptrdiff_t c_rs,
-                               ptrdiff_t c_cs, size_t mr, size_t nr, int accumulate)
+static void ukernel_4x8_scalar(size_t kc, const float *a, const float *b, const float *bias, float *c,
+                               ptrdiff_t c_rs, ptrdiff_t c_cs, size_t mr, size_t nr, int accumulate)
 {
-    float tile[MR * NR] = {0};
+    float tile[MR * NR];
+    for (size_t r = 0; r < MR; r++)
+        for (size_t j = 0; j < NR; j++) tile[r * NR + j] = bias ? bias[r] : 0.0f;
     for (size_t k = 0; k < kc; k++) {
         for (size_t r = 0; r < MR; r++)
             for (size_t j = 0; j < NR; j++) tile[r * NR + j] += a[r] * b[j];
@@ -183,23 +191,29 @@ static void ukernel_4x8_scalar(size_t kc, const float *a, const float *b, float 
     store_tile(tile, mr, nr, c, c_rs, c_cs, accumulate);
 }
 
-typedef void (*ukernel_fn)(size_t kc, const float *a, const float *b, float *c, ptrdiff_t c_rs, ptrdiff_t c_cs,
-                           size_t mr, size_t nr, int accumulate);
+/* bias: MR values (one per tile row) added once, or NULL. */
+typedef void (*ukernel_fn)(size_t kc, const float *a, const float *b, const float *bias, float *c, ptrdiff_t c_rs,
+                           ptrdiff_t c_cs, size_t mr, size_t nr, int accumulate);
 
-/* Zeroes (or leaves alone) C when K == 0: the empty sum. */
-static void gemm_empty(size_t M, size_t N, float *C, ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate)
+/* K == 0: the product is the empty sum, so C gets only the bias. */
+static void gemm_empty(size_t M, size_t N, const float *bias, float *C, ptrdiff_t c_rs, ptrdiff_t c_cs,
+                       int accumulate)
 {
-    if (accumulate) return;
-    for (size_t m = 0; m < M; m++)
-        for (size_t n = 0; n < N; n++) C[(ptrdiff_t)m * c_rs + (ptrdiff_t)n * c_cs] = 0.0f;
+    for (size_t m = 0; m < M; m++) {
+        float b = bias ? bias[m] : 0.0f;
+        for (size_t n = 0; n < N; n++) {
+            float *c = C + (ptrdiff_t)m * c_rs + (ptrdiff_t)n * c_cs;
+            *c = accumulate ? *c + b : b;
+        }
+    }
 }
 
-static void gemm_packed(size_t M, size_t N, size_t K, const float *pa, const float *pb, float *C, ptrdiff_t c_rs,
-                        ptrdiff_t c_cs, int accumulate, ukernel_fn kernel_mr, ukernel_fn kernel_1)
+static void gemm_packed(size_t M, size_t N, size_t K, const float *pa, const float *pb, const float *bias, float *C,
+                        ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate, ukernel_fn kernel_mr, ukernel_fn kernel_1)
 {
     if (M == 0 || N == 0) return;
     if (K == 0) {
-        gemm_empty(M, N, C, c_rs, c_cs, accumulate);
+        gemm_empty(M, N, bias, C, c_rs, c_cs, accumulate);
         return;
     }
     size_t mpad = round_up(M, MR), npad = round_up(N, NR);
@@ -216,23 +230,33 @@ static void gemm_packed(size_t M, size_t N, size_t K, const float *pa, const flo
                     size_t mr = min_sz(MR, M - m);
                     float *c = C + (ptrdiff_t)m * c_rs + (ptrdiff_t)n * c_cs;
                     ukernel_fn f = mr == 1 ? kernel_1 : kernel_mr;
-                    f(kc, pa_blk + m * kc, b, c, c_rs, c_cs, mr, nr, acc);
+                    /* The bias goes in with the first K block; a partial tile gets a padded copy. */
+                    const float *tb = NULL;
+                    float tail_bias[MR] = {0};
+                    if (bias && k0 == 0) {
+                        tb = bias + m;
+                        if (mr < MR) {
+                            for (size_t r = 0; r < mr; r++) tail_bias[r] = bias[m + r];
+                            tb = tail_bias;
+                        }
+                    }
+                    f(kc, pa_blk + m * kc, b, tb, c, c_rs, c_cs, mr, nr, acc);
                 }
             }
         }
     }
 }
 
-void f32_gemm_packed_simd128(size_t M, size_t N, size_t K, const float *pa, const float *pb, float *C,
-                             ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate)
+void f32_gemm_packed_simd128(size_t M, size_t N, size_t K, const float *pa, const float *pb, const float *bias,
+                             float *C, ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate)
 {
-    gemm_packed(M, N, K, pa, pb, C, c_rs, c_cs, accumulate, ukernel_4x8_simd128, ukernel_1x8_simd128);
+    gemm_packed(M, N, K, pa, pb, bias, C, c_rs, c_cs, accumulate, ukernel_4x8_simd128, ukernel_1x8_simd128);
 }
 
-void f32_gemm_packed_scalar(size_t M, size_t N, size_t K, const float *pa, const float *pb, float *C,
-                            ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate)
+void f32_gemm_packed_scalar(size_t M, size_t N, size_t K, const float *pa, const float *pb, const float *bias,
+                            float *C, ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate)
 {
-    gemm_packed(M, N, K, pa, pb, C, c_rs, c_cs, accumulate, ukernel_4x8_scalar, ukernel_4x8_scalar);
+    gemm_packed(M, N, K, pa, pb, bias, C, c_rs, c_cs, accumulate, ukernel_4x8_scalar, ukernel_4x8_scalar);
 }
 
 size_t f32_gemm_work_size(size_t M, size_t N, size_t K)
@@ -248,7 +272,7 @@ void f32_gemm_simd128(size_t M, size_t N, size_t K, const float *A, ptrdiff_t a_
     float *pa = work, *pb = work + f32_gemm_packed_a_size(M, K);
     f32_gemm_pack_a(M, K, A, a_rs, a_cs, pa);
     f32_gemm_pack_b(K, N, B, b_rs, b_cs, pb);
-    f32_gemm_packed_simd128(M, N, K, pa, pb, C, c_rs, c_cs, accumulate);
+    f32_gemm_packed_simd128(M, N, K, pa, pb, NULL, C, c_rs, c_cs, accumulate);
 }
 
 void f32_gemm_scalar(size_t M, size_t N, size_t K, const float *A, ptrdiff_t a_rs, ptrdiff_t a_cs,

@@ -42,13 +42,14 @@ void f32_gemm_pack_a(size_t M, size_t K, const float *A, ptrdiff_t rs, ptrdiff_t
 void f32_gemm_pack_b(size_t K, size_t N, const float *B, ptrdiff_t rs, ptrdiff_t cs, float *pb);
 
 /*
- * C[m*c_rs + n*c_cs] = sum_k A(m,k) B(k,n) from packed operands, or += when
- * `accumulate` is non-zero. With K == 0 the product is zero.
+ * C[m*c_rs + n*c_cs] = bias[m] + sum_k A(m,k) B(k,n) from packed operands, or
+ * += when `accumulate` is non-zero. `bias` (one value per row, for a
+ * convolution's per-channel bias) may be NULL. With K == 0 the sum is zero.
  */
-void f32_gemm_packed_simd128(size_t M, size_t N, size_t K, const float *pa, const float *pb, float *C,
-                             ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate);
-void f32_gemm_packed_scalar(size_t M, size_t N, size_t K, const float *pa, const float *pb, float *C,
-                            ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate);
+void f32_gemm_packed_simd128(size_t M, size_t N, size_t K, const float *pa, const float *pb, const float *bias,
+                             float *C, ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate);
+void f32_gemm_packed_scalar(size_t M, size_t N, size_t K, const float *pa, const float *pb, const float *bias,
+                            float *C, ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate);
 
 /* Floats of work memory f32_gemm_simd128 needs for these sizes. */
 size_t f32_gemm_work_size(size_t M, size_t N, size_t K);

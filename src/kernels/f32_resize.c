@@ -1,8 +1,8 @@
 /*
  * Resize kernels over float32 (see f32_resize.h). The bilinear kernel blends
- * the two horizontal interpolations of a row pair; the N-D kernel walks every
- * combination of taps and serves cubic modes, 1-D and 3-D resizes and
- * tf_crop_and_resize.
+ * the two horizontal interpolations of a row pair; the 2-D kernel does the
+ * same for any tap count (bicubic); the N-D kernel walks every combination of
+ * taps and serves 1-D, 3-D and other resizes and tf_crop_and_resize.
  */
 #include "f32_resize.h"
 
@@ -20,6 +20,30 @@ void f32_resize_bilinear_scalar(size_t planes, size_t ih, size_t iw, size_t oh, 
                 float top = r0[c0] * a + r0[c1] * b;
                 float bottom = r1[c0] * a + r1[c1] * b;
                 *out++ = top * w0 + bottom * w1;
+            }
+        }
+    }
+}
+
+void f32_resize_2d_scalar(size_t planes, size_t ih, size_t iw, size_t oh, size_t ow, size_t taps, const float *in,
+                          const int64_t *ry, const float *wy, const int64_t *cx, const float *wx, float *out)
+{
+    for (size_t p = 0; p < planes; p++) {
+        const float *plane = in + p * ih * iw;
+        for (size_t y = 0; y < oh; y++) {
+            const int64_t *rows = ry + taps * y;
+            const float *wrow = wy + taps * y;
+            for (size_t x = 0; x < ow; x++) {
+                const int64_t *cols = cx + taps * x;
+                const float *wcol = wx + taps * x;
+                float acc = 0.0f;
+                for (size_t a = 0; a < taps; a++) {
+                    const float *r = plane + rows[a];
+                    float h = 0.0f;
+                    for (size_t b = 0; b < taps; b++) h += r[cols[b]] * wcol[b];
+                    acc += h * wrow[a];
+                }
+                *out++ = acc;
             }
         }
     }

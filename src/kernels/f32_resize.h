@@ -20,6 +20,13 @@ void f32_resize_bilinear_scalar(size_t planes, size_t ih, size_t iw, size_t oh, 
                                 const int64_t *ry, const float *wy, const int64_t *cx, const float *wx, float *out);
 
 /*
+ * 2-D interpolation with `taps` taps per axis (4 for cubic), same layout as above:
+ *   out[y][x] = sum over a, b < taps of wy[taps*y+a] * wx[taps*x+b] * plane[ry[taps*y+a] + cx[taps*x+b]]
+ */
+void f32_resize_2d_scalar(size_t planes, size_t ih, size_t iw, size_t oh, size_t ow, size_t taps, const float *in,
+                          const int64_t *ry, const float *wy, const int64_t *cx, const float *wx, float *out);
+
+/*
  * N-D separable interpolation. For the output element at position p:
  *   out[p] = sum over t_d < ntaps[d] of (prod_d w[d][p_d * ntaps[d] + t_d]) * in[sum_d off[d][p_d * ntaps[d] + t_d]]
  * unless outside (when not NULL) has outside[d][p_d] != 0 for some d: then out[p] = extrapolation.

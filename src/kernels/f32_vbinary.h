@@ -11,8 +11,8 @@
  * overlaps are not allowed.
  *
  * Every op has a scalar variant and, for the hot ones, a SIMD128 variant
- * with the same results up to float rounding (identical for add, sub, mul,
- * div, max, min and prelu). Callers pick a variant through the tables below.
+ * with identical results (natively, SIMDe's max/min may differ from wasm in
+ * the sign of a zero result). Callers pick a variant through the tables below.
  */
 #ifndef EI_KERNELS_F32_VBINARY_H
 #define EI_KERNELS_F32_VBINARY_H

@@ -151,12 +151,20 @@ static inline v128_t hardswish4(v128_t x, const f32_vunary_params *q)
  * overflow (n = 128) and in the subnormal range (n down to -150) still come
  * out right, rounded once. Clamping first makes out-of-range inputs give
  * inf and 0; wasm min/max keep NaN.
+ *
+ * n is rounded by adding 1.5 * 2^23, which leaves round-to-nearest-even(v)
+ * in the low mantissa bits for |v| < 2^22: one add gives n both as a float
+ * and, by subtracting the constant's bit pattern, as an integer. That is
+ * cheaper than f32x4.nearest plus a conversion, most of all natively, where
+ * SIMDe emulates those two on plain SSE2.
  */
 static inline v128_t exp4(v128_t x)
 {
     const v128_t ln2_hi = wasm_f32x4_splat(0.693359375f), ln2_lo = wasm_f32x4_splat(-2.12194440e-4f);
     x = wasm_f32x4_min(wasm_f32x4_max(x, wasm_f32x4_splat(-104.0f)), wasm_f32x4_splat(89.0f));
-    v128_t nf = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504f)));
+    const v128_t magic = wasm_f32x4_splat(12582912.0f);
+    v128_t shifted = wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504f)), magic);
+    v128_t nf = wasm_f32x4_sub(shifted, magic);
     v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(nf, ln2_hi));
     r = wasm_f32x4_sub(r, wasm_f32x4_mul(nf, ln2_lo));
 
@@ -168,7 +176,7 @@ static inline v128_t exp4(v128_t x)
     v128_t e = wasm_f32x4_add(r, wasm_f32x4_mul(wasm_f32x4_mul(r, r), p));
     e = wasm_f32x4_add(e, wasm_f32x4_splat(1.0f));
 
-    v128_t n = wasm_i32x4_trunc_sat_f32x4(nf);
+    v128_t n = wasm_i32x4_sub(shifted, magic);
     v128_t n1 = wasm_i32x4_shr(n, 1);
     v128_t n2 = wasm_i32x4_sub(n, n1);
     v128_t bias = wasm_i32x4_splat(127);

@@ -21,6 +21,7 @@ ei_status op_fail(op_ctx *ctx, ei_status st, const char *fmt, ...)
 
 ei_status check_arity(op_ctx *ctx, int lo, int hi, int required)
 {
+    if (lo == hi) CHECK(ctx, ctx->n_in == lo, "has %d inputs, expected %d", ctx->n_in, lo);
     CHECK(ctx, ctx->n_in >= lo && ctx->n_in <= hi, "has %d inputs, expected %d to %d", ctx->n_in, lo, hi);
     for (int i = 0; i < required; i++) CHECK(ctx, ctx->in[i], "input %d is required but absent", i);
     return EI_STATUS_OK;

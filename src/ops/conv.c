@@ -1,5 +1,425 @@
-/* conv ops: placeholder table until the family is written. */
+/*
+ * Convolutions: Conv and ConvTranspose, float32, channel-major (NCHW), any
+ * number of spatial dims (1-D, 2-D, 3-D ... up to F32_CONV_MAX_ND).
+ *
+ * Conv is one packed GEMM per image and group: the weights [M/group, C/group
+ * * prod(kernel)] are the A operand (packed once in prepare when constant),
+ * im2col writes the B operand straight into the packed layout in scratch,
+ * and the product lands in the output planes. Depthwise 3x3 convolutions
+ * (mobilenet's) use a direct kernel instead: with one output channel per
+ * group a GEMM would be a matrix-vector product per channel.
+ *
+ * ConvTranspose is the adjoint: a GEMM W^T x X gives, for every input pixel,
+ * its contribution at every kernel position, and col2im adds those into the
+ * output. Padding, output_padding, output_shape and auto_pad follow the ONNX
+ * reference implementation.
+ */
+#include <stdint.h>
+
+#include "../kernels/f32_conv.h"
+#include "../kernels/f32_gemm.h"
 #include "op.h"
 
-const op_def conv_ops[] = {{"", "", 0, NULL, NULL, NULL, 0}};
-const int conv_ops_count = 0;
+#define ATTR_LIMIT ((int64_t)1 << 31) /* strides, dilations, pads and output sizes beyond this are absurd */
+
+typedef struct conv_geom {
+    bool transpose;
+    int nd;                        /* spatial dims */
+    int64_t batch, cin, cout, group;
+    int64_t in[F32_CONV_MAX_ND];   /* input spatial dims */
+    int64_t out[F32_CONV_MAX_ND];  /* output spatial dims */
+    int64_t kernel[F32_CONV_MAX_ND], stride[F32_CONV_MAX_ND], dilation[F32_CONV_MAX_ND];
+    int64_t pad[F32_CONV_MAX_ND];  /* leading padding (ConvTranspose: may be negative) */
+    int64_t ksize, in_pix, out_pix; /* prod(kernel), prod(in), prod(out) */
+} conv_geom;
+
+/* Reads an optional per-dim INTS attribute into v (default def), checking
+ * its length is nd (or 2*nd when twice) and its values lie in [lo, ATTR_LIMIT). */
+static ei_status spatial_attr(op_ctx *ctx, const char *name, int nd, bool twice, int64_t def, int64_t lo,
+                              int64_t *v, bool *present)
+{
+    const int64_t *a;
+    int n = attr_ints(ctx->n, name, &a);
+    int want = twice ? 2 * nd : nd;
+    if (present) *present = n >= 0;
+    if (n < 0) {
+        for (int i = 0; i < want; i++) v[i] = def;
+        return EI_STATUS_OK;
+    }
+    CHECK(ctx, n == want, "attribute '%s' has %d values, expected %d for %d spatial dims", name, n, want, nd);
+    for (int i = 0; i < n; i++) {
+        CHECK(ctx, a[i] >= lo && a[i] < ATTR_LIMIT, "attribute '%s'[%d] = %lld is out of range (expected >= %lld)",
+              name, i, (long long)a[i], (long long)lo);
+        v[i] = a[i];
+    }
+    return EI_STATUS_OK;
+}
+
+typedef enum { PAD_NOTSET, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID } auto_pad_kind;
+
+static ei_status parse_auto_pad(op_ctx *ctx, auto_pad_kind *k)
+{
+    const char *s = attr_str(ctx->n, "auto_pad", "NOTSET");
+    if (!strcmp(s, "NOTSET") || !*s) *k = PAD_NOTSET;
+    else if (!strcmp(s, "SAME_UPPER")) *k = PAD_SAME_UPPER;
+    else if (!strcmp(s, "SAME_LOWER")) *k = PAD_SAME_LOWER;
+    else if (!strcmp(s, "VALID")) *k = PAD_VALID;
+    else return op_fail(ctx, EI_STATUS_INVALID_MODEL, "attribute 'auto_pad' is '%s', expected NOTSET, SAME_UPPER, "
+                        "SAME_LOWER or VALID", s);
+    return EI_STATUS_OK;
+}
+
+/* floor(a / 2) for any sign, as Python's // does. */
+static int64_t floor_half(int64_t a) { return a >= 0 ? a / 2 : -((-a + 1) / 2); }
+
+/* Validates X, W, B and the attributes, and computes the geometry. */
+static ei_status conv_geometry(op_ctx *ctx, bool transpose, conv_geom *g)
+{
+    TRY(check_arity(ctx, 2, 3, 2));
+    const ei_tensor *x = ctx->in[0], *w = ctx->in[1];
+    static const int32_t f32_only[] = {EI_DTYPE_FLOAT32, 0};
+    TRY(check_dtype(ctx, 0, f32_only));
+    CHECK_SHAPE(ctx, w->dtype == x->dtype, "weight W has dtype %s but X has %s", ei_dtype_name(w->dtype),
+                ei_dtype_name(x->dtype));
+    CHECK_SHAPE(ctx, x->rank >= 3 && x->rank <= F32_CONV_MAX_ND + 2,
+                "input X has shape %s, expected [N, C, spatial...] with 1 to %d spatial dims", shape_str(x),
+                F32_CONV_MAX_ND);
+    CHECK_SHAPE(ctx, w->rank == x->rank, "weight W has shape %s, expected %d dims like X %s", shape_str(w), x->rank,
+                shape_str(x));
+    memset(g, 0, sizeof *g);
+    g->transpose = transpose;
+    int nd = g->nd = x->rank - 2;
+    g->batch = x->dims[0];
+    g->cin = x->dims[1];
+    g->group = attr_int(ctx->n, "group", 1);
+    CHECK(ctx, g->group >= 1 && g->group < ATTR_LIMIT, "attribute 'group' = %lld, expected >= 1",
+          (long long)g->group);
+    CHECK_SHAPE(ctx, g->cin % g->group == 0, "input X %s has %lld channels, not divisible by group = %lld",
+                shape_str(x), (long long)g->cin, (long long)g->group);
+    if (!transpose) {
+        CHECK_SHAPE(ctx, w->dims[1] * g->group == g->cin,
+                    "weight W %s expects %lld input channels (%lld x group %lld) but X %s has %lld", shape_str(w),
+                    (long long)(w->dims[1] * g->group), (long long)w->dims[1], (long long)g->group, shape_str(x),
+                    (long long)g->cin);
+        g->cout = w->dims[0];
+        CHECK_SHAPE(ctx, g->cout % g->group == 0, "weight W %s has %lld output channels, not divisible by group = %lld",
+                    shape_str(w), (long long)g->cout, (long long)g->group);
+    } else {
+        CHECK_SHAPE(ctx, w->dims[0] == g->cin, "weight W %s expects %lld input channels but X %s has %lld",
+                    shape_str(w), (long long)w->dims[0], shape_str(x), (long long)g->cin);
+        g->cout = w->dims[1] * g->group;
+    }
+    if (has_in(ctx, 2)) {
+        const ei_tensor *b = ctx->in[2];
+        CHECK_SHAPE(ctx, b->dtype == x->dtype, "bias B has dtype %s but X has %s", ei_dtype_name(b->dtype),
+                    ei_dtype_name(x->dtype));
+        CHECK_SHAPE(ctx, b->rank == 1 && b->dims[0] == g->cout, "bias B has shape %s, expected [%lld]", shape_str(b),
+                    (long long)g->cout);
+    }
+
+    bool has_kernel;
+    TRY(spatial_attr(ctx, "kernel_shape", nd, false, 0, 1, g->kernel, &has_kernel));
+    for (int d = 0; d < nd; d++) {
+        CHECK_SHAPE(ctx, w->dims[d + 2] >= 1, "weight W %s has an empty kernel", shape_str(w));
+        CHECK_SHAPE(ctx, !has_kernel || g->kernel[d] == w->dims[d + 2],
+                    "attribute kernel_shape does not match weight W %s at spatial dim %d (%lld)", shape_str(w), d,
+                    (long long)g->kernel[d]);
+        g->kernel[d] = w->dims[d + 2];
+    }
+    TRY(spatial_attr(ctx, "strides", nd, false, 1, 1, g->stride, NULL));
+    TRY(spatial_attr(ctx, "dilations", nd, false, 1, 1, g->dilation, NULL));
+    int64_t pads[2 * F32_CONV_MAX_ND];
+    bool has_pads;
+    TRY(spatial_attr(ctx, "pads", nd, true, 0, 0, pads, &has_pads));
+    auto_pad_kind ap = PAD_NOTSET;
+    TRY(parse_auto_pad(ctx, &ap));
+
+    int64_t op[F32_CONV_MAX_ND] = {0}, os[F32_CONV_MAX_ND] = {0};
+    bool has_os = false;
+    if (transpose) {
+        TRY(spatial_attr(ctx, "output_padding", nd, false, 0, 0, op, NULL));
+        const int64_t *osv;
+        int n_os = attr_ints(ctx->n, "output_shape", &osv);
+        if (n_os >= 0) {
+            /* spatial dims; some exporters write the full [N, C, spatial...] */
+            CHECK(ctx, n_os == nd || n_os == nd + 2, "attribute 'output_shape' has %d values, expected %d", n_os, nd);
+            for (int i = 0; i < nd; i++) {
+                os[i] = osv[n_os - nd + i];
+                CHECK(ctx, os[i] >= 0 && os[i] < ATTR_LIMIT, "attribute 'output_shape'[%d] = %lld is out of range", i,
+                      (long long)os[i]);
+            }
+            has_os = true;
+        }
+    }
+
+    g->ksize = g->in_pix = g->out_pix = 1;
+    for (int d = 0; d < nd; d++) {
+        int64_t in = x->dims[d + 2], k = g->kernel[d], s = g->stride[d];
+        int64_t ek = (k - 1) * g->dilation[d] + 1; /* extent of the dilated kernel */
+        CHECK_SHAPE(ctx, ek < ATTR_LIMIT, "dilated kernel extent %lld at spatial dim %d is absurd", (long long)ek, d);
+        g->in[d] = in;
+        int64_t out, begin;
+        if (!transpose) {
+            if (ap == PAD_SAME_UPPER || ap == PAD_SAME_LOWER) {
+                out = (in + s - 1) / s;
+                int64_t total = (out - 1) * s + ek - in;
+                if (total < 0) total = 0;
+                begin = ap == PAD_SAME_UPPER ? total / 2 : total - total / 2;
+            } else {
+                int64_t pb = ap == PAD_VALID ? 0 : pads[d], pe = ap == PAD_VALID ? 0 : pads[d + nd];
+                CHECK_SHAPE(ctx, in + pb + pe >= ek,
+                            "kernel extent %lld at spatial dim %d is larger than the padded input (%lld + %lld + "
+                            "%lld) of X %s",
+                            (long long)ek, d, (long long)in, (long long)pb, (long long)pe, shape_str(x));
+                out = (in + pb + pe - ek) / s + 1;
+                begin = pb;
+            }
+        } else {
+            CHECK(ctx, op[d] < s || op[d] < g->dilation[d],
+                  "output_padding %lld at spatial dim %d must be smaller than the stride or the dilation",
+                  (long long)op[d], d);
+            int64_t full = s * (in - 1) + op[d] + ek; /* length of the unpadded result */
+            if (in == 0) full = 0;
+            if (ap == PAD_SAME_UPPER || ap == PAD_SAME_LOWER) {
+                out = has_os ? os[d] : in * s;
+                int64_t total = full - out;
+                begin = ap == PAD_SAME_UPPER ? floor_half(total) : total - floor_half(total);
+            } else {
+                int64_t pb = ap == PAD_VALID ? 0 : pads[d], pe = ap == PAD_VALID ? 0 : pads[d + nd];
+                out = has_os ? os[d] : full - pb - pe;
+                begin = pb;
+                CHECK_SHAPE(ctx, out >= 0, "output would have %lld elements at spatial dim %d (pads %lld + %lld "
+                            "exceed the full output %lld)", (long long)out, d, (long long)pb, (long long)pe,
+                            (long long)full);
+            }
+        }
+        g->out[d] = out;
+        g->pad[d] = begin;
+        g->ksize *= k;
+        g->in_pix *= in;
+        g->out_pix *= out;
+    }
+    return EI_STATUS_OK;
+}
+
+static void set_dims(const conv_geom *g, int64_t *dims)
+{
+    dims[0] = g->batch;
+    dims[1] = g->cout;
+    for (int d = 0; d < g->nd; d++) dims[d + 2] = g->out[d];
+}
+
+/* Per-group GEMM sizes: Conv: [Mg, Kg] x [Kg, pixels]; ConvTranspose: [Mg*ksize, Cg] x [Cg, in pixels]. */
+static void gemm_sizes(const conv_geom *g, size_t *M, size_t *K, size_t *N)
+{
+    size_t cg = (size_t)(g->cin / g->group), mg = (size_t)(g->cout / g->group);
+    if (!g->transpose) {
+        *M = mg;
+        *K = cg * (size_t)g->ksize;
+        *N = (size_t)g->out_pix;
+    } else {
+        *M = mg * (size_t)g->ksize;
+        *K = cg;
+        *N = (size_t)g->in_pix;
+    }
+}
+
+static bool is_depthwise3x3(const conv_geom *g)
+{
+    return !g->transpose && g->nd == 2 && g->group == g->cin && g->cout == g->cin && g->kernel[0] == 3 &&
+           g->kernel[1] == 3 && g->dilation[0] == 1 && g->dilation[1] == 1 && g->stride[0] == g->stride[1] &&
+           (g->stride[0] == 1 || g->stride[0] == 2);
+}
+
+/* A 1x1 convolution with stride 1 and no padding: the image already is the column matrix. */
+static bool is_pointwise(const conv_geom *g)
+{
+    for (int d = 0; d < g->nd; d++)
+        if (g->kernel[d] != 1 || g->stride[d] != 1 || g->pad[d] != 0 || g->out[d] != g->in[d]) return false;
+    return !g->transpose;
+}
+
+static size_t floats_aligned(size_t n) { return (n + 15) / 16 * 16; }
+
+/* True when input i's value is fixed for the life of the plan (a weight, or
+ * computed from weights at plan time): only then may prepare pack it. While
+ * planning, the other activations already point into the arena, so a non-NULL
+ * data pointer alone does not make an input constant. */
+static bool input_is_constant(const op_ctx *ctx, int i)
+{
+    if (!ctx->at_plan || !has_in(ctx, i) || !ctx->in[i]->data) return false;
+    int v = ctx->n->in[i];
+    return v >= 0 && ctx->s->known && ctx->s->known[v];
+}
+
+typedef struct conv_state {
+    float *pa; /* group packed weight matrices, each packed_a_floats */
+} conv_state;
+
+static size_t packed_a_floats(const conv_geom *g)
+{
+    size_t M, K, N;
+    gemm_sizes(g, &M, &K, &N);
+    return floats_aligned(f32_gemm_packed_a_size(M, K));
+}
+
+/* Scratch layout (floats): [packed weights unless prepacked][packed B][ConvTranspose: col]
+ * or, for depthwise, the kernel's work plane. */
+static uint64_t conv_scratch(const conv_geom *g, bool weights_packed)
+{
+    if (is_depthwise3x3(g))
+        return f32_dwconv_work_size((size_t)g->out[0], (size_t)g->out[1], (size_t)g->stride[0]);
+    size_t M, K, N;
+    gemm_sizes(g, &M, &K, &N);
+    uint64_t f = weights_packed ? 0 : (uint64_t)packed_a_floats(g) * (uint64_t)g->group;
+    f += floats_aligned(f32_gemm_packed_b_size(K, N));
+    if (g->transpose) f += (uint64_t)M * N;
+    return f;
+}
+
+static ei_status conv_infer_common(op_ctx *ctx, bool transpose)
+{
+    conv_geom g;
+    TRY(conv_geometry(ctx, transpose, &g));
+    int64_t dims[EI_MAX_DIMS];
+    set_dims(&g, dims);
+    TRY(set_output(ctx, 0, ctx->in[0]->dtype, g.nd + 2, dims));
+    /* Every GEMM operand must be addressable in this build (wasm's size_t is 32 bits). */
+    uint64_t f = conv_scratch(&g, input_is_constant(ctx, 1));
+    CHECK_SHAPE(ctx, f <= (uint64_t)EI_MAX_TENSOR_BYTES / sizeof(float) && f <= SIZE_MAX / sizeof(float),
+                "needs %llu floats of temporary memory, more than the library places", (unsigned long long)f);
+    ctx->scratch_bytes = (size_t)f * sizeof(float);
+    return EI_STATUS_OK;
+}
+
+/* Packs every group's weight matrix into dst (group * packed_a_floats). */
+static void pack_weights(const conv_geom *g, const float *w, float *dst)
+{
+    size_t M, K, N;
+    gemm_sizes(g, &M, &K, &N);
+    size_t each = packed_a_floats(g);
+    size_t cg = (size_t)(g->cin / g->group);
+    for (int64_t gi = 0; gi < g->group; gi++) {
+        if (!g->transpose) {
+            f32_gemm_pack_a(M, K, w + (size_t)gi * M * K, (ptrdiff_t)K, 1, dst + (size_t)gi * each);
+        } else {
+            /* W [C, Mg*ksize]: row r of W_g^T is column r of the group's [Cg, Mg*ksize] block. */
+            f32_gemm_pack_a(M, K, w + (size_t)gi * cg * M, 1, (ptrdiff_t)M, dst + (size_t)gi * each);
+        }
+    }
+}
+
+static ei_status conv_prepare(op_ctx *ctx)
+{
+    ctx->state = NULL;
+    if (!input_is_constant(ctx, 1)) return EI_STATUS_OK;
+    conv_geom g;
+    TRY(conv_geometry(ctx, strcmp(ctx->n->op_type, "ConvTranspose") == 0, &g));
+    if (is_depthwise3x3(&g)) return EI_STATUS_OK; /* the direct kernel reads W as it is */
+    conv_state *st = op_alloc(ctx, sizeof *st);
+    size_t n = packed_a_floats(&g) * (size_t)g.group;
+    if (st) st->pa = op_alloc(ctx, n * sizeof(float) + EI_PAD);
+    if (!st || !st->pa) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory packing W (%zu floats)", n);
+    pack_weights(&g, ctx->in[1]->data, st->pa);
+    ctx->state = st;
+    return EI_STATUS_OK;
+}
+
+static f32_conv_geom kernel_geom(const conv_geom *g)
+{
+    f32_conv_geom k;
+    memset(&k, 0, sizeof k);
+    k.nd = g->nd;
+    k.channels = (size_t)(g->transpose ? g->cout / g->group : g->cin / g->group);
+    for (int d = 0; d < g->nd; d++) {
+        /* im2col gathers from the input; col2im scatters into the output */
+        k.img[d] = (size_t)(g->transpose ? g->out[d] : g->in[d]);
+        k.grid[d] = (size_t)(g->transpose ? g->in[d] : g->out[d]);
+        k.kernel[d] = (size_t)g->kernel[d];
+        k.stride[d] = (size_t)g->stride[d];
+        k.dilation[d] = (size_t)g->dilation[d];
+        k.pad[d] = (ptrdiff_t)g->pad[d];
+    }
+    return k;
+}
+
+/* Output planes start at the bias (or zero). */
+static void fill_bias(float *y, const float *bias, size_t channels, size_t pix)
+{
+    for (size_t c = 0; c < channels; c++) {
+        float b = bias ? bias[c] : 0.0f;
+        for (size_t i = 0; i < pix; i++) y[c * pix + i] = b;
+    }
+}
+
+static ei_status conv_run_common(op_ctx *ctx, bool transpose)
+{
+    conv_geom g;
+    TRY(conv_geometry(ctx, transpose, &g));
+    const float *x = ctx->in[0]->data, *w = ctx->in[1]->data;
+    const float *bias = has_in(ctx, 2) ? ctx->in[2]->data : NULL;
+    float *y = ctx->out[0]->data;
+    if (g.batch == 0 || g.cout == 0 || g.out_pix == 0) return EI_STATUS_OK;
+    const conv_state *st = ctx->state;
+    uint64_t need = conv_scratch(&g, st != NULL) * sizeof(float);
+    if (need > ctx->scratch_bytes)
+        return op_fail(ctx, EI_STATUS_INVALID_STATE, "needs %llu bytes of scratch at run but was given %zu",
+                       (unsigned long long)need, ctx->scratch_bytes);
+    size_t cin = (size_t)g.cin, cout = (size_t)g.cout, in_pix = (size_t)g.in_pix, out_pix = (size_t)g.out_pix;
+
+    if (is_depthwise3x3(&g)) {
+        for (int64_t n = 0; n < g.batch; n++)
+            f32_dwconv_simd128(cin, (size_t)g.in[0], (size_t)g.in[1], (size_t)g.out[0], (size_t)g.out[1],
+                               (size_t)g.stride[0], (size_t)g.pad[0], (size_t)g.pad[1], x + (size_t)n * cin * in_pix,
+                               w, bias, y + (size_t)n * cout * out_pix, ctx->scratch);
+        return EI_STATUS_OK;
+    }
+
+    size_t M, K, N;
+    gemm_sizes(&g, &M, &K, &N);
+    size_t each = packed_a_floats(&g);
+    float *s = ctx->scratch;
+    const float *pa = st ? st->pa : NULL;
+    if (!pa) {
+        pack_weights(&g, w, s);
+        pa = s;
+        s += each * (size_t)g.group;
+    }
+    float *pb = s;
+    float *col = pb + floats_aligned(f32_gemm_packed_b_size(K, N));
+    f32_conv_geom kg = kernel_geom(&g);
+    size_t cg = cin / (size_t)g.group, mg = cout / (size_t)g.group;
+
+    for (int64_t n = 0; n < g.batch; n++) {
+        const float *xn = x + (size_t)n * cin * in_pix;
+        float *yn = y + (size_t)n * cout * out_pix;
+        for (int64_t gi = 0; gi < g.group; gi++) {
+            const float *xg = xn + (size_t)gi * cg * in_pix;
+            float *yg = yn + (size_t)gi * mg * out_pix;
+            const float *bg = bias ? bias + (size_t)gi * mg : NULL;
+            const float *pag = pa + (size_t)gi * each;
+            if (!transpose) {
+                if (is_pointwise(&g)) f32_gemm_pack_b(K, N, xg, (ptrdiff_t)in_pix, 1, pb);
+                else f32_im2col_packed(&kg, xg, pb);
+                f32_gemm_packed_simd128(M, N, K, pag, pb, bg, yg, (ptrdiff_t)out_pix, 1, 0);
+            } else {
+                f32_gemm_pack_b(K, N, xg, (ptrdiff_t)in_pix, 1, pb);
+                f32_gemm_packed_simd128(M, N, K, pag, pb, NULL, col, (ptrdiff_t)N, 1, 0);
+                fill_bias(yg, bg, mg, out_pix);
+                f32_col2im_add(&kg, col, yg);
+            }
+        }
+    }
+    return EI_STATUS_OK;
+}
+
+static ei_status conv_infer(op_ctx *ctx) { return conv_infer_common(ctx, false); }
+static ei_status conv_run(op_ctx *ctx) { return conv_run_common(ctx, false); }
+static ei_status convt_infer(op_ctx *ctx) { return conv_infer_common(ctx, true); }
+static ei_status convt_run(op_ctx *ctx) { return conv_run_common(ctx, true); }
+
+const op_def conv_ops[] = {
+    {"Conv", "", 1, conv_infer, conv_prepare, conv_run, 0},
+    {"ConvTranspose", "", 1, convt_infer, conv_prepare, convt_run, 0},
+};
+const int conv_ops_count = sizeof conv_ops / sizeof conv_ops[0];

@@ -22,8 +22,8 @@
  * bool output (comparisons, IsNaN, IsInf) are not flagged: an int64 input
  * of 2 elements and a broadcast bool output of 16 have the same byte size.
  */
-#include <float.h>
 #include <limits.h>
+#include <stdio.h>
 
 #include "op.h"
 #include "../kernels/f32_vbinary.h"

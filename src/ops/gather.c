@@ -111,6 +111,7 @@ static ei_status gather_run(op_ctx *ctx)
     int64_t n = numel(ind), idx;
     for (int64_t j = 0; j < n; j++)
         if (!norm_index(index_at(ind, j), n_axis, &idx)) return bad_index(ctx, j, index_at(ind, j), n_axis, (int)axis);
+    if (row == 0) return EI_STATUS_OK; /* empty slices: nothing to copy, and the data may be absent */
     const char *src = x->data;
     char *dst = ctx->out[0]->data;
     for (int64_t o = 0; o < outer; o++) {
@@ -269,8 +270,9 @@ static void combine(int32_t dt, int red, char *dst, const char *src)
 /* The output starts as a copy of data, unless it already is data's buffer. */
 static void copy_input(op_ctx *ctx)
 {
-    if (ctx->out[0]->data != ctx->in[0]->data)
-        memcpy(ctx->out[0]->data, ctx->in[0]->data, (size_t)tensor_nbytes(ctx->in[0]));
+    int64_t bytes = tensor_nbytes(ctx->in[0]);
+    if (bytes > 0 && ctx->out[0]->data != ctx->in[0]->data)
+        memcpy(ctx->out[0]->data, ctx->in[0]->data, (size_t)bytes);
 }
 
 /* ---- ScatterElements (and Scatter, its older name) ---- */
@@ -372,7 +374,7 @@ static ei_status gather_nd_run(op_ctx *ctx)
                 if (!norm_index(v, x->dims[b + j], &idx)) return bad_index(ctx, t * k + j, v, x->dims[b + j], b + j);
                 off += idx * xs[b + j];
             }
-            memcpy(dst + t * slice, src + bi * batch_bytes + off * (int64_t)es, (size_t)slice);
+            if (slice > 0) memcpy(dst + t * slice, src + bi * batch_bytes + off * (int64_t)es, (size_t)slice);
         }
     }
     return EI_STATUS_OK;
@@ -431,7 +433,7 @@ static ei_status scatter_nd_run(op_ctx *ctx)
         char *d = dst + off * (int64_t)es;
         const char *s = src + t * slice * (int64_t)es;
         if (red == RED_NONE) {
-            memcpy(d, s, (size_t)(slice * (int64_t)es));
+            if (slice > 0) memcpy(d, s, (size_t)(slice * (int64_t)es));
         } else {
             for (int64_t e = 0; e < slice; e++) combine(x->dtype, red, d + e * (int64_t)es, s + e * (int64_t)es);
         }

@@ -5,9 +5,11 @@
  *
  * Cast follows numpy on x86, which is what onnxruntime does too: floats
  * convert to integers by truncation toward zero, and a NaN or a value the
- * integer cannot hold gives the same bit pattern x86 gives (the smallest
- * int32 or int64, then wrapped to the narrower type), without the undefined
- * behaviour of a plain C cast. float16 and bfloat16 round to nearest even.
+ * integer cannot hold gives the bit pattern numpy gives there (the x86
+ * "integer indefinite", the smallest int32 or int64, wrapped to narrower
+ * types), so results do not depend on the machine and there is none of the
+ * undefined behaviour of a plain C cast. float16 and bfloat16 round to
+ * nearest even.
  * Strings are not supported.
  */
 #include "op.h"
@@ -110,10 +112,17 @@ static int64_t f64_to_i64(double v)
     return v >= -9223372036854775808.0 && v < 9223372036854775808.0 ? (int64_t)v : INT64_MIN;
 }
 
+/* Unsigned targets: values from 2^(N-1) up convert shifted down by 2^(N-1), then get the top bit back. */
+static uint32_t f64_to_u32(double v)
+{
+    if (!(v >= 2147483648.0)) return (uint32_t)f64_to_i32(v);
+    return (uint32_t)f64_to_i32(v - 2147483648.0) ^ 0x80000000u;
+}
+
 static uint64_t f64_to_u64(double v)
 {
-    if (v >= 9223372036854775808.0 && v < 18446744073709551616.0) return (uint64_t)v;
-    return (uint64_t)f64_to_i64(v);
+    if (!(v >= 9223372036854775808.0)) return (uint64_t)f64_to_i64(v);
+    return (uint64_t)f64_to_i64(v - 9223372036854775808.0) ^ ((uint64_t)1 << 63);
 }
 
 /* ---- Cast: blocks of elements go through a double or an int64 buffer ---- */
@@ -159,13 +168,13 @@ static void store_from_f64(int32_t dt, void *dst, int64_t n, const double *v)
     case EI_DTYPE_FLOAT16: for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = f64_to_f16(v[i]); break;
     case DTYPE_BFLOAT16: for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = f32_to_bf16((float)v[i]); break;
     case EI_DTYPE_BOOL: for (int64_t i = 0; i < n; i++) ((uint8_t *)dst)[i] = v[i] != 0; break;
-    /* the narrow types go through int32 and the 32-bit unsigned through int64, as x86 code does */
+    /* the narrow types go through int32, as x86 code does */
     case EI_DTYPE_INT8: for (int64_t i = 0; i < n; i++) ((int8_t *)dst)[i] = (int8_t)f64_to_i32(v[i]); break;
     case EI_DTYPE_INT16: for (int64_t i = 0; i < n; i++) ((int16_t *)dst)[i] = (int16_t)f64_to_i32(v[i]); break;
     case EI_DTYPE_INT32: for (int64_t i = 0; i < n; i++) ((int32_t *)dst)[i] = f64_to_i32(v[i]); break;
     case EI_DTYPE_UINT8: for (int64_t i = 0; i < n; i++) ((uint8_t *)dst)[i] = (uint8_t)f64_to_i32(v[i]); break;
     case EI_DTYPE_UINT16: for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = (uint16_t)f64_to_i32(v[i]); break;
-    case EI_DTYPE_UINT32: for (int64_t i = 0; i < n; i++) ((uint32_t *)dst)[i] = (uint32_t)f64_to_i64(v[i]); break;
+    case EI_DTYPE_UINT32: for (int64_t i = 0; i < n; i++) ((uint32_t *)dst)[i] = f64_to_u32(v[i]); break;
     case EI_DTYPE_INT64: for (int64_t i = 0; i < n; i++) ((int64_t *)dst)[i] = f64_to_i64(v[i]); break;
     case EI_DTYPE_UINT64: for (int64_t i = 0; i < n; i++) ((uint64_t *)dst)[i] = f64_to_u64(v[i]); break;
     default: break;
@@ -365,7 +374,9 @@ static ei_status range_count(op_ctx *ctx, int64_t *count)
     if (dtype_is_float(s->dtype)) {
         double start = tensor_get_f64(s, 0), limit = tensor_get_f64(l, 0), delta = tensor_get_f64(d, 0);
         CHECK(ctx, delta != 0, "delta is 0");
-        double n = ceil((limit - start) / delta);
+        /* the length comes from the input's precision, as numpy and onnxruntime compute it */
+        double n = s->dtype == EI_DTYPE_FLOAT32 ? (double)ceilf(((float)limit - (float)start) / (float)delta)
+                                                : ceil((limit - start) / delta);
         CHECK_SHAPE(ctx, !isnan(n) && n < 1e15, "start %g, limit %g and delta %g give no valid length", start,
                     limit, delta);
         *count = n > 0 ? (int64_t)n : 0;
@@ -468,7 +479,8 @@ static ei_status eyelike_run(op_ctx *ctx)
     char *dst = y->data;
     if (rows * cols > 0) memset(dst, 0, (size_t)(rows * cols) * es); /* zero bits are zero in every dtype */
     if (k >= cols || k <= -rows) return EI_STATUS_OK;
-    for (int64_t i = k < 0 ? -k : 0; i < rows && i + k < cols; i++) store_one(y->dtype, dst + (i * cols + i + k) * (int64_t)es);
+    for (int64_t i = k < 0 ? -k : 0; i < rows && i + k < cols; i++)
+        store_one(y->dtype, dst + (i * cols + i + k) * (int64_t)es);
     return EI_STATUS_OK;
 }
 

@@ -20,10 +20,15 @@
 /* Scratch regions are carved in multiples of 64 bytes so each stays aligned. */
 static size_t floats_aligned(size_t n) { return (n + 15) / 16 * 16; }
 
-/* True when input i is a constant whose value the planner already knows. */
-static bool known_at_plan(const op_ctx *ctx, int i)
+/* True when input i's value is fixed for the life of the plan (a weight, or
+ * computed from weights at plan time): only then may prepare pack it. While
+ * planning, the other activations already point into the arena, so a non-NULL
+ * data pointer alone does not make an input constant. */
+static bool input_is_constant(const op_ctx *ctx, int i)
 {
-    return ctx->at_plan && has_in(ctx, i) && ctx->in[i]->data;
+    if (!ctx->at_plan || !has_in(ctx, i) || !ctx->in[i]->data) return false;
+    int v = ctx->n->in[i];
+    return v >= 0 && ctx->s->known && ctx->s->known[v];
 }
 
 static ei_status set_scratch_floats(op_ctx *ctx, uint64_t floats)
@@ -163,8 +168,8 @@ static ei_status gemm_infer(op_ctx *ctx)
     TRY(set_output(ctx, 0, ctx->in[0]->dtype, 2, dims));
     if (ctx->in[0]->dtype == EI_DTYPE_FLOAT32) {
         uint64_t floats = 0;
-        if (!known_at_plan(ctx, 0)) floats += floats_aligned(f32_gemm_packed_a_size((size_t)g.M, (size_t)g.K));
-        if (!known_at_plan(ctx, 1)) floats += floats_aligned(f32_gemm_packed_b_size((size_t)g.K, (size_t)g.N));
+        if (!input_is_constant(ctx, 0)) floats += floats_aligned(f32_gemm_packed_a_size((size_t)g.M, (size_t)g.K));
+        if (!input_is_constant(ctx, 1)) floats += floats_aligned(f32_gemm_packed_b_size((size_t)g.K, (size_t)g.N));
         TRY(set_scratch_floats(ctx, floats));
     }
     return EI_STATUS_OK;
@@ -179,14 +184,14 @@ static ei_status gemm_prepare(op_ctx *ctx)
     size_t M = (size_t)g.M, N = (size_t)g.N, K = (size_t)g.K;
     gemm_state *st = op_alloc(ctx, sizeof *st);
     if (!st) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory");
-    if (known_at_plan(ctx, 1)) {
+    if (input_is_constant(ctx, 1)) {
         size_t n = f32_gemm_packed_b_size(K, N);
         st->pb = op_alloc(ctx, n * sizeof(float) + EI_PAD);
         if (!st->pb) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory packing B (%zu floats)", n);
         f32_gemm_pack_b(K, N, ctx->in[1]->data, g.b_rs, g.b_cs, st->pb);
         scale_floats(st->pb, n, attr_float(ctx->n, "alpha", 1.0f));
     }
-    if (known_at_plan(ctx, 0)) {
+    if (input_is_constant(ctx, 0)) {
         size_t n = f32_gemm_packed_a_size(M, K);
         st->pa = op_alloc(ctx, n * sizeof(float) + EI_PAD);
         if (!st->pa) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory packing A (%zu floats)", n);
@@ -237,7 +242,7 @@ static ei_status gemm_run(op_ctx *ctx)
                 out[m * N + n] = beta * cf[(int64_t)m * g.c_rs + (int64_t)n * g.c_cs];
         accumulate = 1;
     }
-    f32_gemm_packed_simd128(M, N, K, pa, pb, out, (ptrdiff_t)N, 1, accumulate);
+    f32_gemm_packed_simd128(M, N, K, pa, pb, NULL, out, (ptrdiff_t)N, 1, accumulate);
     return EI_STATUS_OK;
 }
 
@@ -320,14 +325,14 @@ static ei_status matmul_infer(op_ctx *ctx)
     int rank;
     TRY(matmul_plan(ctx, &p, dims, &rank));
     TRY(set_output(ctx, 0, ctx->in[0]->dtype, rank, dims));
-    if (ctx->in[0]->dtype == EI_DTYPE_FLOAT32) TRY(set_scratch_floats(ctx, matmul_scratch(&p, known_at_plan(ctx, 1))));
+    if (ctx->in[0]->dtype == EI_DTYPE_FLOAT32) TRY(set_scratch_floats(ctx, matmul_scratch(&p, input_is_constant(ctx, 1))));
     return EI_STATUS_OK;
 }
 
 static ei_status matmul_prepare(op_ctx *ctx)
 {
     ctx->state = NULL;
-    if (ctx->in[0]->dtype != EI_DTYPE_FLOAT32 || !known_at_plan(ctx, 1)) return EI_STATUS_OK;
+    if (ctx->in[0]->dtype != EI_DTYPE_FLOAT32 || !input_is_constant(ctx, 1)) return EI_STATUS_OK;
     mm_plan p;
     int64_t dims[EI_MAX_DIMS + 2];
     int rank;
@@ -373,7 +378,7 @@ static ei_status matmul_run(op_ctx *ctx)
         const float *pb = st ? st->pb : pb_scratch;
         if (!st) f32_gemm_pack_b(K, N, (const float *)b, (ptrdiff_t)N, 1, pb_scratch);
         f32_gemm_pack_a(rows, K, (const float *)a, (ptrdiff_t)K, 1, pa);
-        f32_gemm_packed_simd128(rows, N, K, pa, pb, (float *)out, (ptrdiff_t)N, 1, 0);
+        f32_gemm_packed_simd128(rows, N, K, pa, pb, NULL, (float *)out, (ptrdiff_t)N, 1, 0);
         return EI_STATUS_OK;
     }
 
@@ -396,7 +401,7 @@ static ei_status matmul_run(op_ctx *ctx)
                 if (bo != last_b) f32_gemm_pack_b(K, N, (const float *)b + bo, (ptrdiff_t)N, 1, pb_scratch);
                 pb = pb_scratch;
             }
-            f32_gemm_packed_simd128(M, N, K, pa, pb, (float *)yo, (ptrdiff_t)N, 1, 0);
+            f32_gemm_packed_simd128(M, N, K, pa, pb, NULL, (float *)yo, (ptrdiff_t)N, 1, 0);
         } else {
             mm_args g = {p.M, p.N, p.K, p.K, 1, p.N, 1, 0, 0, 1.0, 1.0};
             CHECK_SUPPORTED(ctx, mm_loop(y->dtype, &g, a + (size_t)ao * es, b + (size_t)bo * es, NULL, yo),

@@ -5,8 +5,8 @@
  * input coordinate (coordinate_transformation_mode), and from there to one
  * tap (nearest), two (linear) or four (cubic), each an input index clamped to
  * the axis and a weight. This file builds those tap tables in the run's
- * scratch memory; float32 kernels in f32_resize.c do the arithmetic, with a
- * fast path for the usual 2-D bilinear case. Nearest only copies elements, so
+ * scratch memory; float32 kernels in f32_resize.c do the arithmetic, with
+ * fast paths for the usual case where only the last two axes change. Nearest only copies elements, so
  * it runs here for every dtype. Linear and cubic on other numeric dtypes go
  * through float32 and are rounded back.
  *
@@ -140,8 +140,8 @@ static ei_status parse_sizes(op_ctx *ctx, bool is_resize, resize_params *p)
         } else {
             double s = scales[d];
             CHECK(ctx, s > 0 && isfinite(s), "scale %g for axis %d must be a positive number", s, d);
+            /* floor(in * scale) even for tf_crop_and_resize, as onnxruntime and the ONNX reference do */
             double len = (double)in * s;
-            if (p->coord == CT_CROP) len *= p->roi_end[d] - p->roi_start[d];
             CHECK_SHAPE(ctx, len >= 0 && len < 1e12, "scale %g for axis %d of X %s gives an absurd size", s, d,
                         shape_str(x));
             p->out_dims[d] = (int64_t)floor(len);
@@ -165,16 +165,16 @@ static int ntaps_of(int mode)
     return mode == MODE_NEAREST ? 1 : mode == MODE_LINEAR ? 2 : 4;
 }
 
-static size_t align8(size_t n)
+static uint64_t align8(uint64_t n)
 {
-    return (n + 7) & ~(size_t)7;
+    return (n + 7) & ~(uint64_t)7;
 }
 
-/* Scratch bytes of one axis's tables: offsets, weights, outside flags. */
-static size_t axis_table_bytes(int64_t out_len, int taps)
+/* Scratch bytes of one axis's tables: offsets, weights, outside flags (64-bit: size_t is 32 in wasm). */
+static uint64_t axis_table_bytes(int64_t out_len, int taps)
 {
-    size_t n = (size_t)out_len * (size_t)taps;
-    return align8(n * sizeof(int64_t)) + align8(n * sizeof(float)) + align8((size_t)out_len);
+    uint64_t n = (uint64_t)out_len * (uint64_t)taps;
+    return align8(n * sizeof(int64_t)) + align8(n * sizeof(float)) + align8((uint64_t)out_len);
 }
 
 /* Linear and cubic on dtypes other than float32 run in float32 copies of input and output. */
@@ -190,8 +190,8 @@ static ei_status resize_infer_common(op_ctx *ctx, bool is_resize)
     else TRY(check_arity(ctx, 1, 1, 1));
     const ei_tensor *x = ctx->in[0];
     int32_t dt = x->dtype;
-    CHECK_SUPPORTED(ctx, dt != EI_DTYPE_STRING && dtype_size(dt) > 0, "input X has dtype %s, which this build does not support",
-                    ei_dtype_name(dt));
+    CHECK_SUPPORTED(ctx, dt != EI_DTYPE_STRING && dtype_size(dt) > 0,
+                    "input X has dtype %s, which this build does not support", ei_dtype_name(dt));
     resize_params p;
     TRY(parse_all(ctx, is_resize, &p));
     if (p.mode != MODE_NEAREST)
@@ -200,11 +200,16 @@ static ei_status resize_infer_common(op_ctx *ctx, bool is_resize)
     CHECK_SUPPORTED(ctx, dt != EI_DTYPE_FLOAT16 || (p.mode == MODE_NEAREST && p.coord != CT_CROP),
                     "float16 input is supported only in nearest mode without tf_crop_and_resize");
     TRY(set_output(ctx, 0, dt, x->rank, p.out_dims));
-    size_t bytes = 0;
+    ctx->scratch_bytes = 0;
+    int64_t out_n = shape_numel(x->rank, p.out_dims);
+    if (out_n == 0) return EI_STATUS_OK; /* run returns at once */
+    uint64_t bytes = 0;
     for (int d = 0; d < x->rank; d++) bytes += axis_table_bytes(p.out_dims[d], ntaps_of(p.mode));
-    if (needs_f32_copy(&p, dt))
-        bytes += align8((size_t)numel(x) * sizeof(float)) + align8((size_t)shape_numel(x->rank, p.out_dims) * sizeof(float));
-    ctx->scratch_bytes = bytes;
+    if (needs_f32_copy(&p, dt)) bytes += align8((uint64_t)numel(x) * 4) + align8((uint64_t)out_n * 4);
+    CHECK_SHAPE(ctx, bytes <= (uint64_t)EI_MAX_TENSOR_BYTES && bytes <= SIZE_MAX,
+                "resizing %s to %lld elements needs %llu bytes of scratch, too many", shape_str(x),
+                (long long)out_n, (unsigned long long)bytes);
+    ctx->scratch_bytes = (size_t)bytes;
     return EI_STATUS_OK;
 }
 
@@ -314,6 +319,25 @@ static bool axis_is_identity(int64_t out_len, int64_t in_len, int64_t stride, in
 
 /* ---- nearest: element copies for every dtype ---- */
 
+/* dst[j] = src[base + col[j]] for j < n, elements of es bytes; typed so that each copy is one load and store. */
+static void copy_row(char *dst, const char *src, int64_t base, const int64_t *col, int64_t n, size_t es)
+{
+    switch (es) {
+    case 1:
+        for (int64_t j = 0; j < n; j++) ((uint8_t *)dst)[j] = ((const uint8_t *)src)[base + col[j]];
+        break;
+    case 2:
+        for (int64_t j = 0; j < n; j++) ((uint16_t *)dst)[j] = ((const uint16_t *)src)[base + col[j]];
+        break;
+    case 4:
+        for (int64_t j = 0; j < n; j++) ((uint32_t *)dst)[j] = ((const uint32_t *)src)[base + col[j]];
+        break;
+    default:
+        for (int64_t j = 0; j < n; j++) ((uint64_t *)dst)[j] = ((const uint64_t *)src)[base + col[j]];
+        break;
+    }
+}
+
 static void nearest_run(const ei_tensor *x, ei_tensor *y, const int64_t *const *off, const uint8_t *const *outside,
                         bool any_outside, float extrapolation)
 {
@@ -336,9 +360,14 @@ static void nearest_run(const ei_tensor *x, ei_tensor *y, const int64_t *const *
             row_outside |= any_outside && outside[d][pos[d]];
         }
         const int64_t *col = off[r - 1];
-        for (int64_t j = 0; j < last; j++, dst += es) {
-            if (row_outside || (any_outside && outside[r - 1][j])) memcpy(dst, extra, es);
-            else memcpy(dst, src + (base + col[j]) * (int64_t)es, es);
+        if (any_outside) {
+            for (int64_t j = 0; j < last; j++, dst += es) {
+                if (row_outside || outside[r - 1][j]) memcpy(dst, extra, es);
+                else memcpy(dst, src + (base + col[j]) * (int64_t)es, es);
+            }
+        } else {
+            copy_row(dst, src, base, col, last, es);
+            dst += last * (int64_t)es;
         }
         for (int d = r - 2; d >= 0; d--) {
             if (++pos[d] < y->dims[d]) break;
@@ -399,7 +428,7 @@ static ei_status resize_run_common(op_ctx *ctx, bool is_resize)
     char *sp = ctx->scratch;
     bool any_outside = false, ident[EI_MAX_DIMS];
     for (int d = 0; d < r; d++) {
-        size_t n = (size_t)y->dims[d] * (size_t)taps;
+        size_t n = (size_t)y->dims[d] * (size_t)taps; /* infer checked the tables fit in size_t */
         off[d] = (int64_t *)sp;
         sp += align8(n * sizeof(int64_t));
         w[d] = (float *)sp;
@@ -419,19 +448,25 @@ static ei_status resize_run_common(op_ctx *ctx, bool is_resize)
     float *out = y->data;
     if (needs_f32_copy(&p, x->dtype)) {
         float *xin = (float *)sp;
-        sp += align8((size_t)numel(x) * sizeof(float));
+        sp += align8((uint64_t)numel(x) * 4);
         out = (float *)sp;
         to_f32(x, xin);
         in = xin;
     }
-    bool bilinear = p.mode == MODE_LINEAR && !any_outside && r >= 2;
-    for (int d = 0; bilinear && d < r - 2; d++) bilinear = ident[d];
-    if (bilinear) {
+    /* the usual case: only the last two axes change (NCHW images), every coordinate inside */
+    bool planar = !any_outside && r >= 2;
+    for (int d = 0; planar && d < r - 2; d++) planar = ident[d];
+    if (planar) {
         int64_t planes = 1;
         for (int d = 0; d < r - 2; d++) planes *= x->dims[d];
-        f32_resize_bilinear_scalar((size_t)planes, (size_t)x->dims[r - 2], (size_t)x->dims[r - 1],
-                                   (size_t)y->dims[r - 2], (size_t)y->dims[r - 1], in, off[r - 2], w[r - 2],
-                                   off[r - 1], w[r - 1], out);
+        size_t ih = (size_t)x->dims[r - 2], iw = (size_t)x->dims[r - 1];
+        size_t oh = (size_t)y->dims[r - 2], ow = (size_t)y->dims[r - 1];
+        if (taps == 2)
+            f32_resize_bilinear_scalar((size_t)planes, ih, iw, oh, ow, in, off[r - 2], w[r - 2], off[r - 1],
+                                       w[r - 1], out);
+        else
+            f32_resize_2d_scalar((size_t)planes, ih, iw, oh, ow, (size_t)taps, in, off[r - 2], w[r - 2],
+                                 off[r - 1], w[r - 1], out);
     } else {
         /* identity axes shrink to one tap so that the kernel does not walk their zero weights */
         int ntaps[EI_MAX_DIMS];

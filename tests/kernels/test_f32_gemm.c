@@ -85,11 +85,13 @@ static void run_gemm_case(const gemm_case *t)
     size_t c_rows = t->c_col_major ? N : M;
     size_t c_len = c_rows * ldc;
     float *A = alloc_f(M * K), *B = alloc_f(K * N);
-    float *C1 = alloc_f(c_len), *C2 = alloc_f(c_len), *C3 = alloc_f(c_len);
+    float *C1 = alloc_f(c_len), *C2 = alloc_f(c_len), *C3 = alloc_f(c_len), *C4 = alloc_f(c_len);
+    float *bias = alloc_f(M);
     float *work = alloc_f(f32_gemm_work_size(M, N, K));
     float *pa = alloc_f(f32_gemm_packed_a_size(M, K)), *pb = alloc_f(f32_gemm_packed_b_size(K, N));
     fill_rand(A, M * K);
     fill_rand(B, K * N);
+    fill_rand(bias, M);
     ptrdiff_t a_rs = t->trans_a ? 1 : (ptrdiff_t)K, a_cs = t->trans_a ? (ptrdiff_t)M : 1;
     ptrdiff_t b_rs = t->trans_b ? 1 : (ptrdiff_t)N, b_cs = t->trans_b ? (ptrdiff_t)K : 1;
     ptrdiff_t c_rs = t->c_col_major ? 1 : (ptrdiff_t)ldc, c_cs = t->c_col_major ? (ptrdiff_t)ldc : 1;
@@ -98,7 +100,7 @@ static void run_gemm_case(const gemm_case *t)
         for (size_t n = 0; n < N; n++) {
             float v = frand();
             size_t i = m * (size_t)c_rs + n * (size_t)c_cs;
-            C1[i] = C2[i] = C3[i] = v;
+            C1[i] = C2[i] = C3[i] = C4[i] = v;
         }
     }
 
@@ -106,18 +108,20 @@ static void run_gemm_case(const gemm_case *t)
     f32_gemm_simd128(M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, C2, c_rs, c_cs, t->accumulate, work);
     f32_gemm_pack_a(M, K, A, a_rs, a_cs, pa);
     f32_gemm_pack_b(K, N, B, b_rs, b_cs, pb);
-    f32_gemm_packed_scalar(M, N, K, pa, pb, C3, c_rs, c_cs, t->accumulate);
+    f32_gemm_packed_scalar(M, N, K, pa, pb, NULL, C3, c_rs, c_cs, t->accumulate);
+    f32_gemm_packed_simd128(M, N, K, pa, pb, bias, C4, c_rs, c_cs, t->accumulate); /* with a row bias */
 
     char what[160];
     snprintf(what, sizeof what, "gemm M=%zu N=%zu K=%zu tA=%d tB=%d extra=%zu ccol=%d acc=%d", M, N, K, t->trans_a,
              t->trans_b, t->c_extra, t->c_col_major, t->accumulate);
-    int ok = check_guard(C2, c_len, what) && check_guard(C3, c_len, what) &&
+    int ok = check_guard(C2, c_len, what) && check_guard(C3, c_len, what) && check_guard(C4, c_len, what) &&
+             check_guard(bias, M, what) &&
              check_guard(work, f32_gemm_work_size(M, N, K), what) &&
              check_guard(pa, f32_gemm_packed_a_size(M, K), what) && check_guard(pb, f32_gemm_packed_b_size(K, N), what);
     for (size_t i = 0; ok && i < c_len; i++) {
         size_t m = t->c_col_major ? i % ldc : i / ldc, n = t->c_col_major ? i / ldc : i % ldc;
         if (m >= M || n >= N) { /* a gap between rows: must be untouched */
-            if (C2[i] != CANARY || C3[i] != CANARY) {
+            if (C2[i] != CANARY || C3[i] != CANARY || C4[i] != CANARY) {
                 fprintf(stderr, "FAIL %s: wrote the gap at %zu\n", what, i);
                 failures++;
                 ok = 0;
@@ -127,14 +131,15 @@ static void run_gemm_case(const gemm_case *t)
         float scale = 1.0f;
         for (size_t k = 0; k < K; k++)
             scale += fabsf(A[(ptrdiff_t)m * a_rs + (ptrdiff_t)k * a_cs] * B[(ptrdiff_t)k * b_rs + (ptrdiff_t)n * b_cs]);
-        if (!close_enough(C2[i], C1[i], scale) || !close_enough(C3[i], C1[i], scale)) {
-            fprintf(stderr, "FAIL %s: C[%zu,%zu] simd %g packed-scalar %g reference %g\n", what, m, n, C2[i], C3[i],
-                    C1[i]);
+        if (!close_enough(C2[i], C1[i], scale) || !close_enough(C3[i], C1[i], scale) ||
+            !close_enough(C4[i], C1[i] + bias[m], scale + 1.0f)) {
+            fprintf(stderr, "FAIL %s: C[%zu,%zu] simd %g packed-scalar %g reference %g; with bias %g, expected %g\n",
+                    what, m, n, C2[i], C3[i], C1[i], C4[i], C1[i] + bias[m]);
             failures++;
             ok = 0;
         }
     }
-    free(A), free(B), free(C1), free(C2), free(C3), free(work), free(pa), free(pb);
+    free(A), free(B), free(C1), free(C2), free(C3), free(C4), free(bias), free(work), free(pa), free(pb);
 }
 
 static void test_gemm(void)
@@ -281,7 +286,7 @@ static void run_conv_case(const conv_case *t)
     /* Forward: y = W * im2col(x). */
     f32_im2col_packed(&g, x, pb);
     f32_gemm_pack_a(M, K, w, (ptrdiff_t)K, 1, pa);
-    f32_gemm_packed_simd128(M, npix, K, pa, pb, y, (ptrdiff_t)npix, 1, 0);
+    f32_gemm_packed_simd128(M, npix, K, pa, pb, NULL, y, (ptrdiff_t)npix, 1, 0);
     size_t o[3] = {0}, k[3];
     for (size_t p = 0; p < npix; p++) {
         for (size_t m = 0; m < M; m++) {
@@ -364,7 +369,7 @@ static void bench(void)
     clock_t t0 = clock();
     double secs;
     do {
-        f32_gemm_packed_simd128(n, n, n, pa, pb, C, (ptrdiff_t)n, 1, 0);
+        f32_gemm_packed_simd128(n, n, n, pa, pb, NULL, C, (ptrdiff_t)n, 1, 0);
         reps++;
         secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
     } while (secs < 1.0);

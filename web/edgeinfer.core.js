@@ -1,0 +1,890 @@
+// The JavaScript side of edgeinfer: loads edgeinfer.wasm and wraps the C API of
+// include/edgeinfer.h in a subset of onnxruntime-web's API (InferenceSession, Tensor, env).
+//
+// This text is not loaded by itself. web/build.mjs wraps it, unchanged, into
+//   dist/edgeinfer.mjs         ES module (import.meta.url locates the wasm)
+//   dist/edgeinfer.js          classic script: defines the global `edgeinfer`
+//   dist/edgeinfer-worker.js   the script a `{ worker: true }` session runs in (with worker.js)
+// Each wrapper defines SCRIPT_URL, the URL this script was loaded from (or undefined when it
+// cannot tell), before this text; edgeinfer.wasm and edgeinfer-worker.js are looked for next to it.
+//
+// Memory: the wasm instance's memory may grow during any call that allocates, and growing
+// detaches every view of the old buffer, so views are taken from `memory.buffer` afresh after
+// such calls (Runtime.heap()). Model bytes are copied into wasm memory once and handed to the C
+// side with EI_LOAD_TAKE, so weights are read in place. Input buffers are malloc'd once per
+// session input and reused while they are large enough; outputs are copied out after each run.
+//
+// The loader evaluates no strings as code, imports no modules at run time and makes no object
+// URLs, so it runs under a Content-Security-Policy of script-src 'self' 'wasm-unsafe-eval'.
+
+const VERSION = '0.1.0';
+
+// ---- environment ----
+
+const IS_NODE = typeof process === 'object' && process !== null &&
+  typeof process.versions === 'object' && process.versions !== null &&
+  typeof process.versions.node === 'string';
+
+// Node's built-in modules without a module import: process.getBuiltinModule (Node >= 20.16), or
+// `require` where this script runs as CommonJS.
+function nodeBuiltin(name) {
+  if (typeof process.getBuiltinModule === 'function') return process.getBuiltinModule(name);
+  if (typeof require === 'function') return require(name); // eslint-disable-line no-undef
+  throw new EdgeInferError(`edgeinfer needs Node.js >= 20.16 (process.getBuiltinModule) to load ${name}; ` +
+    `this is Node.js ${process.versions.node}`, 'UNSUPPORTED');
+}
+
+// ---- errors ----
+
+// Status names in the order of ei_status in include/edgeinfer.h.
+const STATUS_CODES = ['OK', 'INVALID_ARGUMENT', 'INVALID_MODEL', 'UNSUPPORTED', 'INVALID_SHAPE',
+  'OUT_OF_MEMORY', 'INVALID_STATE'];
+
+/**
+ * Every error edgeinfer throws. `code` is the C status name ('INVALID_MODEL', 'INVALID_SHAPE', ...)
+ * for errors the C library reported, and for JS-side errors one of 'INVALID_ARGUMENT',
+ * 'INVALID_STATE', 'UNSUPPORTED', 'OUT_OF_MEMORY', 'LOAD_FAILED' (the wasm, the worker or a model
+ * could not be fetched or compiled) and 'RUNTIME_ERROR' (the wasm instance trapped or a worker died).
+ */
+class EdgeInferError extends Error {
+  constructor(message, code = 'RUNTIME_ERROR') {
+    super(message);
+    this.name = 'EdgeInferError';
+    this.code = code;
+  }
+}
+
+function fail(code, message) {
+  return new EdgeInferError(message, code);
+}
+
+// ---- tensors ----
+
+// ONNX element types by onnxruntime's type name. `id` is ei_dtype (= TensorProto.DataType).
+const DTYPES = {
+  float32: { id: 1, ctor: Float32Array },
+  uint8: { id: 2, ctor: Uint8Array },
+  int8: { id: 3, ctor: Int8Array },
+  uint16: { id: 4, ctor: Uint16Array },
+  int16: { id: 5, ctor: Int16Array },
+  int32: { id: 6, ctor: Int32Array },
+  int64: { id: 7, ctor: BigInt64Array },
+  bool: { id: 9, ctor: Uint8Array },
+  float16: { id: 10, ctor: Uint16Array }, // raw IEEE half bits, as in onnxruntime-web
+  float64: { id: 11, ctor: Float64Array },
+  uint32: { id: 12, ctor: Uint32Array },
+  uint64: { id: 13, ctor: BigUint64Array },
+};
+const TYPE_BY_ID = [];
+for (const [name, info] of Object.entries(DTYPES)) TYPE_BY_ID[info.id] = name;
+const ONNX_TYPE_NAMES = ['undefined', 'float32', 'uint8', 'int8', 'uint16', 'int16', 'int32', 'int64',
+  'string', 'bool', 'float16', 'float64', 'uint32', 'uint64', 'complex64', 'complex128', 'bfloat16'];
+const MAX_DIMS = 8; // EI_MAX_DIMS
+
+// The type a typed array stands for when no type is given (Uint8Array is uint8, not bool).
+const TYPE_BY_CTOR = new Map([[Float32Array, 'float32'], [Float64Array, 'float64'],
+  [Int8Array, 'int8'], [Uint8Array, 'uint8'], [Int16Array, 'int16'], [Uint16Array, 'uint16'],
+  [Int32Array, 'int32'], [Uint32Array, 'uint32'], [BigInt64Array, 'int64'],
+  [BigUint64Array, 'uint64']]);
+
+function describe(x) {
+  if (x === null) return 'null';
+  if (typeof x !== 'object') return typeof x;
+  return (x.constructor && x.constructor.name) || 'object';
+}
+
+function checkDims(dims, what) {
+  if (!Array.isArray(dims) && !ArrayBuffer.isView(dims)) {
+    throw fail('INVALID_ARGUMENT', `${what}: dims must be an array of numbers, got ${describe(dims)}`);
+  }
+  const out = Array.from(dims, Number);
+  if (out.length > MAX_DIMS) {
+    throw fail('INVALID_ARGUMENT', `${what}: rank ${out.length} is more than edgeinfer's ${MAX_DIMS}`);
+  }
+  for (const d of out) {
+    if (!Number.isSafeInteger(d) || d < 0) {
+      throw fail('INVALID_ARGUMENT', `${what}: bad dimension ${d} in [${Array.from(dims)}]`);
+    }
+  }
+  return out;
+}
+
+function fromPlainArray(type, Ctor, values) {
+  if (Ctor === BigInt64Array || Ctor === BigUint64Array) {
+    return Ctor.from(values, (v) => (typeof v === 'bigint' ? v : BigInt(v)));
+  }
+  if (type === 'bool') return Ctor.from(values, (v) => (v ? 1 : 0));
+  return Ctor.from(values);
+}
+
+/**
+ * A dense, row-major tensor on the CPU, like onnxruntime's Tensor:
+ *   new Tensor('float32', new Float32Array(6), [2, 3])
+ *   new Tensor(new Float32Array(6), [2, 3])     type from the array
+ *   new Tensor('int64', [1, 2, 3])               plain arrays are converted; dims default to [length]
+ * int64 and uint64 use BigInt64Array / BigUint64Array, bool uses Uint8Array of 0 and 1, float16
+ * uses Uint16Array of raw half bits. The data is used as given, not copied.
+ */
+class Tensor {
+  constructor(typeOrData, dataOrDims, maybeDims) {
+    let type;
+    let data;
+    let dims;
+    if (typeof typeOrData === 'string') {
+      type = typeOrData;
+      data = dataOrDims;
+      dims = maybeDims;
+    } else {
+      data = typeOrData;
+      dims = dataOrDims;
+      type = data && TYPE_BY_CTOR.get(data.constructor);
+      if (!type) {
+        throw fail('INVALID_ARGUMENT', `new Tensor(data, dims): cannot tell the type of ${describe(data)}; ` +
+          "pass it first, as in new Tensor('float32', data, dims)");
+      }
+    }
+    const info = DTYPES[type];
+    if (!info) {
+      throw fail('UNSUPPORTED', `tensor type '${type}' is not supported (supported: ${Object.keys(DTYPES).join(', ')})`);
+    }
+    if (Array.isArray(data)) data = fromPlainArray(type, info.ctor, data);
+    if (!(data instanceof info.ctor)) {
+      throw fail('INVALID_ARGUMENT', `a ${type} tensor needs a ${info.ctor.name}, got ${describe(data)}`);
+    }
+    dims = dims === undefined ? [data.length] : checkDims(dims, `${type} tensor`);
+    const size = dims.reduce((a, b) => a * b, 1);
+    if (size !== data.length) {
+      throw fail('INVALID_ARGUMENT', `tensor dims [${dims}] hold ${size} elements but the data has ${data.length}`);
+    }
+    this.type = type;
+    this.data = data;
+    this.dims = dims;
+    this.size = size;
+    this.location = 'cpu';
+  }
+
+  /** A tensor of the same data with other dims (no copy). */
+  reshape(dims) {
+    return new Tensor(this.type, this.data, dims);
+  }
+
+  /** Nothing to free for CPU data; here for onnxruntime compatibility. */
+  dispose() {}
+}
+
+// Checks one feed (an edgeinfer Tensor or anything shaped like one, e.g. onnxruntime's) and
+// returns what the backends need.
+function feedSpec(name, index, t) {
+  if (!t || typeof t !== 'object' || typeof t.type !== 'string' || t.dims === undefined) {
+    throw fail('INVALID_ARGUMENT', `input '${name}': expected a Tensor, got ${describe(t)}`);
+  }
+  const info = DTYPES[t.type];
+  if (!info) {
+    throw fail('UNSUPPORTED', `input '${name}': tensor type '${t.type}' is not supported ` +
+      `(supported: ${Object.keys(DTYPES).join(', ')})`);
+  }
+  if (!(t.data instanceof info.ctor)) {
+    throw fail('INVALID_ARGUMENT', `input '${name}': a ${t.type} tensor needs a ${info.ctor.name}, ` +
+      `got ${describe(t.data)}`);
+  }
+  const dims = checkDims(t.dims, `input '${name}'`);
+  const size = dims.reduce((a, b) => a * b, 1);
+  if (size !== t.data.length) {
+    throw fail('INVALID_ARGUMENT', `input '${name}': dims [${dims}] hold ${size} elements ` +
+      `but the data has ${t.data.length}`);
+  }
+  return { name, index, type: t.type, dtype: info.id, dims, data: t.data };
+}
+
+// ---- fetching bytes ----
+
+function isResponse(x) {
+  return typeof Response === 'function' && x instanceof Response;
+}
+
+function isFileLocation(url) {
+  return IS_NODE && !/^(https?|data|blob):/i.test(String(url));
+}
+
+// Node: a file: URL, an absolute or relative path.
+async function readNodeFile(location) {
+  const fs = nodeBuiltin('node:fs');
+  const where = /^file:/i.test(String(location)) ? new URL(String(location)) : String(location);
+  try {
+    const buf = await fs.promises.readFile(where);
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  } catch (err) {
+    throw fail('LOAD_FAILED', `cannot read ${location}: ${err.message}`);
+  }
+}
+
+async function fetchResponse(url) {
+  try {
+    return await fetch(url, { credentials: 'same-origin' });
+  } catch (err) {
+    throw fail('LOAD_FAILED', `cannot fetch ${url}: ${err.message}`);
+  }
+}
+
+function checkResponse(resp, url) {
+  if (!resp.ok) {
+    throw fail('LOAD_FAILED', `cannot fetch ${url || resp.url || 'the response'}: HTTP ${resp.status} ${resp.statusText}`.trim());
+  }
+}
+
+function toBytes(x, what) {
+  if (x instanceof Uint8Array) return x;
+  if (x instanceof ArrayBuffer) return new Uint8Array(x);
+  if (typeof SharedArrayBuffer === 'function' && x instanceof SharedArrayBuffer) return new Uint8Array(x);
+  if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  throw fail('INVALID_ARGUMENT', `${what}: expected an ArrayBuffer or Uint8Array, got ${describe(x)}`);
+}
+
+// The model bytes of InferenceSession.create's source. `owned` tells whether the bytes are a
+// buffer nobody else holds (so a worker may take it without a copy).
+async function readModel(source, byteOffset, byteLength) {
+  if (typeof source === 'string' || (typeof URL === 'function' && source instanceof URL)) {
+    if (isFileLocation(source)) return { bytes: await readNodeFile(source), owned: true, where: String(source) };
+    const resp = await fetchResponse(String(source));
+    checkResponse(resp, String(source));
+    return { bytes: new Uint8Array(await resp.arrayBuffer()), owned: true, where: String(source) };
+  }
+  if (source && typeof source.then === 'function') source = await source;
+  if (isResponse(source)) {
+    checkResponse(source, source.url);
+    return { bytes: new Uint8Array(await source.arrayBuffer()), owned: true, where: source.url || 'the response' };
+  }
+  if (source instanceof ArrayBuffer && typeof byteOffset === 'number') {
+    const end = typeof byteLength === 'number' ? byteOffset + byteLength : source.byteLength;
+    if (byteOffset < 0 || end > source.byteLength || end < byteOffset) {
+      throw fail('INVALID_ARGUMENT', `byteOffset ${byteOffset} / byteLength ${byteLength} are outside the ` +
+        `${source.byteLength}-byte buffer`);
+    }
+    return { bytes: new Uint8Array(source, byteOffset, end - byteOffset), owned: false, where: 'the buffer' };
+  }
+  return { bytes: toBytes(source, 'InferenceSession.create'), owned: false, where: 'the buffer' };
+}
+
+// ---- the wasm module ----
+
+function defaultUrl(file) {
+  if (!SCRIPT_URL) return undefined;
+  return new URL(file, SCRIPT_URL).href;
+}
+
+const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d]; // "\0asm"
+
+function preview(bytes) {
+  let s = '';
+  for (let i = 0; i < Math.min(bytes.length, 40); i++) {
+    const c = bytes[i];
+    s += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '.';
+  }
+  return s;
+}
+
+async function compileBytes(bytes, where, contentType) {
+  if (bytes.length < 8 || WASM_MAGIC.some((b, i) => bytes[i] !== b)) {
+    throw fail('LOAD_FAILED', `expected a .wasm file at ${where} but got ${contentType || 'other data'} ` +
+      `(${bytes.length} bytes starting with ${JSON.stringify(preview(bytes))}); ` +
+      'set edgeinfer.env.wasm = { url } to where edgeinfer.wasm is served');
+  }
+  try {
+    return await WebAssembly.compile(bytes);
+  } catch (err) {
+    throw fail('LOAD_FAILED', `${where} is not a usable WebAssembly module: ${err.message}`);
+  }
+}
+
+async function compileResponse(resp, where) {
+  checkResponse(resp, where);
+  const type = (resp.headers.get('content-type') || '').split(';')[0].trim().toLowerCase();
+  if (type === 'application/wasm' && typeof WebAssembly.compileStreaming === 'function') {
+    try {
+      return await WebAssembly.compileStreaming(resp.clone());
+    } catch (err) {
+      // Read the bytes below: they tell whether this is wasm at all.
+    }
+  }
+  return compileBytes(new Uint8Array(await resp.arrayBuffer()), where, type || 'no content type');
+}
+
+async function compileWasm(cfg) {
+  if (cfg.module) {
+    if (!(cfg.module instanceof WebAssembly.Module)) {
+      throw fail('INVALID_ARGUMENT', `env.wasm.module: expected a WebAssembly.Module, got ${describe(cfg.module)}`);
+    }
+    return cfg.module;
+  }
+  if (cfg.buffer) return compileBytes(toBytes(cfg.buffer, 'env.wasm.buffer'), 'env.wasm.buffer');
+  if (cfg.response) {
+    const resp = await cfg.response;
+    if (!isResponse(resp)) {
+      throw fail('INVALID_ARGUMENT', `env.wasm.response: expected a Response, got ${describe(resp)}`);
+    }
+    return compileResponse(resp, resp.url || 'env.wasm.response');
+  }
+  const url = cfg.url !== undefined ? String(cfg.url) : defaultUrl('edgeinfer.wasm');
+  if (!url) {
+    throw fail('LOAD_FAILED', 'cannot tell where edgeinfer.wasm is (this script was not loaded from a URL); ' +
+      'set edgeinfer.env.wasm = { url } or { buffer }');
+  }
+  if (isFileLocation(url)) return compileBytes(await readNodeFile(url), url);
+  return compileResponse(await fetchResponse(url), url);
+}
+
+// ---- one wasm instance ----
+
+const EI_LOAD_TAKE = 2;
+// Layout of the scratch block every call shares (calls never overlap: JS is single-threaded).
+const SCRATCH_TENSOR = 0; // ei_tensor: dtype i32 @0, rank i32 @4, dims i64[8] @8, data ptr @72
+const SCRATCH_HANDLE = 88; // an out-pointer (ei_model **, ei_session **)
+const SCRATCH_NAME = 96; // 256 bytes: ei_tensor_decode's name
+const SCRATCH_ERR = 352; // 256 bytes: ei_tensor_decode's message
+const SCRATCH_BYTES = 608;
+const TEXT = new TextDecoder();
+
+class Runtime {
+  constructor(instance) {
+    this.x = instance.exports;
+    this.memory = this.x.memory;
+    this.broken = null;
+    this.u8 = new Uint8Array(0);
+    this.dv = new DataView(this.u8.buffer);
+    this.call('_initialize');
+    this.scratch = this.malloc(SCRATCH_BYTES);
+  }
+
+  static async create(module) {
+    let rt = null;
+    const imports = {};
+    for (const imp of WebAssembly.Module.imports(module)) {
+      if (imp.kind !== 'function') continue; // anything else fails in instantiate with its own message
+      imports[imp.module] = imports[imp.module] || {};
+      imports[imp.module][imp.name] = imp.module === 'env' && imp.name === 'emscripten_notify_memory_growth'
+        ? () => { if (rt) rt.heap(); }
+        : () => {
+          throw fail('UNSUPPORTED', `edgeinfer.wasm called ${imp.module}.${imp.name}, which the loader does not ` +
+            'provide (the build should import only env.emscripten_notify_memory_growth)');
+        };
+    }
+    let instance;
+    try {
+      instance = await WebAssembly.instantiate(module, imports);
+    } catch (err) {
+      throw fail('LOAD_FAILED', `cannot instantiate edgeinfer.wasm: ${err.message}`);
+    }
+    rt = new Runtime(instance);
+    return rt;
+  }
+
+  // Views of the current memory buffer, made again after it grew.
+  heap() {
+    const buf = this.memory.buffer;
+    if (this.u8.buffer !== buf) {
+      this.u8 = new Uint8Array(buf);
+      this.dv = new DataView(buf);
+    }
+    return this.u8;
+  }
+
+  view() {
+    this.heap();
+    return this.dv;
+  }
+
+  // Every call into the wasm goes through here: a trap leaves the instance in an unknown state,
+  // so it is retired and later sessions get a fresh one.
+  call(name, ...args) {
+    if (this.broken) {
+      throw fail('RUNTIME_ERROR', `the WebAssembly instance of this session stopped after an earlier error ` +
+        `(${this.broken.message}); create the session again`);
+    }
+    try {
+      return this.x[name](...args);
+    } catch (err) {
+      this.broken = err;
+      if (err instanceof EdgeInferError) throw err;
+      throw fail('RUNTIME_ERROR', `edgeinfer.wasm failed in ${name}: ${err && err.message}`);
+    }
+  }
+
+  malloc(bytes) {
+    const p = this.call('malloc', Math.max(bytes, 1)) >>> 0;
+    if (!p) throw fail('OUT_OF_MEMORY', `out of memory: cannot allocate ${bytes} bytes in wasm memory`);
+    return p;
+  }
+
+  free(p) {
+    if (p) this.call('free', p);
+  }
+
+  str(p) {
+    p >>>= 0;
+    if (!p) return '';
+    const u8 = this.heap();
+    let end = p;
+    while (end < u8.length && u8[end] !== 0) end++;
+    return TEXT.decode(u8.subarray(p, end));
+  }
+
+  handle() {
+    return this.view().getUint32(this.scratch + SCRATCH_HANDLE, true);
+  }
+
+  statusError(status, message) {
+    return fail(STATUS_CODES[status] || 'RUNTIME_ERROR', message || `edgeinfer status ${status}`);
+  }
+
+  // Copies bytes into fresh wasm memory.
+  copyIn(bytes) {
+    const p = this.malloc(bytes.length);
+    this.heap().set(bytes, p);
+    return p;
+  }
+
+  writeTensor(at, dtype, dims, dataPtr) {
+    const dv = this.view();
+    dv.setInt32(at, dtype, true);
+    dv.setInt32(at + 4, dims.length, true);
+    for (let d = 0; d < MAX_DIMS; d++) dv.setBigInt64(at + 8 + 8 * d, BigInt(d < dims.length ? dims[d] : 0), true);
+    dv.setUint32(at + 72, dataPtr, true);
+  }
+
+  // Copies an ei_tensor's data out of wasm memory into a new Tensor.
+  readTensor(at, what) {
+    const dv = this.view();
+    const dtype = dv.getInt32(at, true);
+    const rank = dv.getInt32(at + 4, true);
+    const type = TYPE_BY_ID[dtype];
+    if (!type) {
+      throw fail('UNSUPPORTED', `${what} has type ${ONNX_TYPE_NAMES[dtype] || dtype}, which edgeinfer's JS API does not support`);
+    }
+    const dims = [];
+    for (let d = 0; d < rank; d++) dims.push(Number(dv.getBigInt64(at + 8 + 8 * d, true)));
+    const ptr = dv.getUint32(at + 72, true);
+    const Ctor = DTYPES[type].ctor;
+    const count = dims.reduce((a, b) => a * b, 1);
+    const bytes = count * Ctor.BYTES_PER_ELEMENT;
+    const data = count === 0 ? new Ctor(0) : new Ctor(this.memory.buffer.slice(ptr, ptr + bytes));
+    return new Tensor(type, data, dims);
+  }
+
+  // Parses a serialized TensorProto (e.g. a .pb file of the ONNX test suites).
+  decodeTensor(bytes) {
+    const p = this.copyIn(bytes);
+    const t = this.scratch + SCRATCH_TENSOR;
+    try {
+      this.writeTensor(t, 0, [], 0);
+      const st = this.call('ei_tensor_decode', p, bytes.length, t, this.scratch + SCRATCH_NAME, 256,
+        this.scratch + SCRATCH_ERR, 256);
+      if (st !== 0) throw this.statusError(st, `cannot decode the TensorProto: ${this.str(this.scratch + SCRATCH_ERR)}`);
+      const name = this.str(this.scratch + SCRATCH_NAME);
+      try {
+        return { name, tensor: this.readTensor(t, `tensor '${name}'`) };
+      } finally {
+        this.call('ei_tensor_free_data', t);
+      }
+    } finally {
+      this.free(p);
+    }
+  }
+}
+
+// Compiled modules and instances, shared by the sessions of this thread that use the same wasm.
+let wasmCache = null;
+
+function wasmConfig(options) {
+  const c = (options && options.wasm) || env.wasm || {};
+  if (typeof c !== 'object') throw fail('INVALID_ARGUMENT', `env.wasm: expected an object, got ${describe(c)}`);
+  return { url: c.url, buffer: c.buffer, response: c.response, module: c.module };
+}
+
+function cacheEntry(cfg) {
+  const same = wasmCache && ['url', 'buffer', 'response', 'module'].every((k) => wasmCache.cfg[k] === cfg[k]);
+  if (!same) {
+    const entry = { cfg, module: null, runtime: null };
+    entry.module = compileWasm(cfg).catch((err) => {
+      if (wasmCache === entry) wasmCache = null; // try again next time
+      throw err;
+    });
+    wasmCache = entry;
+  }
+  return wasmCache;
+}
+
+function getModule(cfg) {
+  return cacheEntry(cfg).module;
+}
+
+async function getRuntime(cfg) {
+  const entry = cacheEntry(cfg);
+  for (;;) {
+    const pending = entry.runtime;
+    if (!pending) break;
+    const rt = await pending.catch(() => null);
+    if (rt && !rt.broken) return rt;
+    if (entry.runtime === pending) entry.runtime = null; // failed or trapped: make a fresh instance
+  }
+  const made = entry.module.then((m) => Runtime.create(m));
+  entry.runtime = made;
+  made.then((rt) => { entry.loaded = rt; }, () => { if (entry.runtime === made) entry.runtime = null; });
+  return made;
+}
+
+// ---- sessions ----
+
+function ioMetadata(rt, model, isOutput, index, name) {
+  const dtype = rt.call('ei_model_io_dtype', model, isOutput, index);
+  const rank = rt.call('ei_model_io_rank', model, isOutput, index);
+  let dims = null;
+  if (rank >= 0) {
+    dims = [];
+    for (let d = 0; d < rank; d++) {
+      const n = Number(rt.call('ei_model_io_dim', model, isOutput, index, d));
+      const sym = rt.str(rt.call('ei_model_io_dim_name', model, isOutput, index, d));
+      dims.push(n >= 0 ? n : sym !== '' ? sym : null);
+    }
+  }
+  if (dtype === 0) return { name, isTensor: false };
+  return {
+    name,
+    isTensor: true,
+    type: ONNX_TYPE_NAMES[dtype] || `onnx type ${dtype}`,
+    shape: dims || [], // onnxruntime's field: [] when the rank is unknown
+    dims, // null when the rank is unknown; a null entry is a dim with neither size nor name
+  };
+}
+
+// A session in this thread's wasm instance.
+class LocalBackend {
+  static create(rt, bytes) {
+    const x = new LocalBackend(rt);
+    x.load(bytes);
+    return x;
+  }
+
+  constructor(rt) {
+    this.rt = rt;
+    this.model = 0;
+    this.session = 0;
+    this.inputs = []; // per model input: {ptr, cap} of its reusable wasm buffer
+  }
+
+  load(bytes) {
+    const rt = this.rt;
+    // The C side owns the copy from here on (EI_LOAD_TAKE), even when loading fails.
+    const p = rt.copyIn(bytes);
+    rt.view().setUint32(rt.scratch + SCRATCH_HANDLE, 0, true);
+    let st = rt.call('ei_model_load', p, bytes.length, EI_LOAD_TAKE, rt.scratch + SCRATCH_HANDLE);
+    this.model = rt.handle();
+    if (st !== 0) {
+      const msg = this.model ? rt.str(rt.call('ei_model_errmsg', this.model)) : 'out of memory';
+      this.release();
+      throw rt.statusError(st, `cannot load the model: ${msg}`);
+    }
+    rt.view().setUint32(rt.scratch + SCRATCH_HANDLE, 0, true);
+    st = rt.call('ei_session_create', this.model, rt.scratch + SCRATCH_HANDLE);
+    this.session = rt.handle();
+    if (st !== 0) {
+      const msg = this.session ? rt.str(rt.call('ei_session_errmsg', this.session)) : 'out of memory';
+      this.release();
+      throw rt.statusError(st, msg);
+    }
+    const meta = { inputNames: [], outputNames: [], inputMetadata: [], outputMetadata: [] };
+    for (const isOutput of [0, 1]) {
+      const n = rt.call('ei_model_io_count', this.model, isOutput);
+      for (let i = 0; i < n; i++) {
+        const name = rt.str(rt.call('ei_model_io_name', this.model, isOutput, i));
+        (isOutput ? meta.outputNames : meta.inputNames).push(name);
+        (isOutput ? meta.outputMetadata : meta.inputMetadata).push(ioMetadata(rt, this.model, isOutput, i, name));
+      }
+    }
+    this.meta = meta;
+    this.inputs = meta.inputNames.map(() => ({ ptr: 0, cap: 0 }));
+  }
+
+  arenaBytes() {
+    return this.session ? this.rt.call('ei_session_arena_bytes', this.session) >>> 0 : 0;
+  }
+
+  errmsg() {
+    return this.rt.str(this.rt.call('ei_session_errmsg', this.session));
+  }
+
+  // feeds: feedSpec() results, one per model input; outputIndices: which outputs to return.
+  run(feeds, outputIndices) {
+    const rt = this.rt;
+    for (const f of feeds) {
+      const buf = this.inputs[f.index];
+      const bytes = f.data.byteLength;
+      if (buf.cap < bytes) {
+        rt.free(buf.ptr);
+        buf.ptr = 0;
+        buf.cap = 0;
+        buf.ptr = rt.malloc(bytes);
+        buf.cap = bytes;
+      }
+      rt.heap().set(new Uint8Array(f.data.buffer, f.data.byteOffset, bytes), buf.ptr);
+      const t = rt.scratch + SCRATCH_TENSOR;
+      rt.writeTensor(t, f.dtype, f.dims, buf.ptr);
+      const st = rt.call('ei_session_set_input', this.session, f.index, t);
+      if (st !== 0) throw rt.statusError(st, this.errmsg());
+    }
+    const st = rt.call('ei_session_run', this.session);
+    if (st !== 0) throw rt.statusError(st, this.errmsg());
+    const out = [];
+    for (const i of outputIndices) {
+      const t = rt.scratch + SCRATCH_TENSOR;
+      const s = rt.call('ei_session_output', this.session, i, t);
+      if (s !== 0) throw rt.statusError(s, this.errmsg());
+      out.push(rt.readTensor(t, `output '${this.meta.outputNames[i]}'`));
+    }
+    return out;
+  }
+
+  release() {
+    const rt = this.rt;
+    if (rt.broken) return; // its memory is gone with the instance
+    for (const b of this.inputs) rt.free(b.ptr);
+    this.inputs = [];
+    if (this.session) rt.call('ei_session_free', this.session);
+    if (this.model) rt.call('ei_model_free', this.model);
+    this.session = 0;
+    this.model = 0;
+  }
+}
+
+// A session that lives in a dedicated worker (a Web Worker, or worker_threads in Node).
+// Requests and replies carry an id; buffers are transferred, never shared.
+class WorkerBackend {
+  static async create(module, model, options) {
+    const url = options.workerUrl || env.workerUrl || defaultUrl('edgeinfer-worker.js');
+    if (!url) {
+      throw fail('LOAD_FAILED', 'cannot tell where edgeinfer-worker.js is (this script was not loaded from a URL); ' +
+        'set edgeinfer.env.workerUrl');
+    }
+    const w = new WorkerBackend(String(url));
+    // The caller's buffer stays theirs: transfer a copy unless the bytes were fetched here.
+    const bytes = model.owned && model.bytes.byteOffset === 0 && model.bytes.byteLength === model.bytes.buffer.byteLength
+      ? model.bytes : model.bytes.slice();
+    try {
+      w.meta = await w.request('create', { module, bytes }, [bytes.buffer]);
+    } catch (err) {
+      w.terminate();
+      throw err;
+    }
+    return w;
+  }
+
+  constructor(url) {
+    this.url = url;
+    this.nextId = 1;
+    this.pending = new Map();
+    this.dead = null;
+    const onMessage = (msg) => this.onMessage(msg);
+    const onError = (what) => this.die(fail('RUNTIME_ERROR', `the edgeinfer worker (${url}) ${what}`));
+    if (IS_NODE) {
+      const { Worker: NodeWorker } = nodeBuiltin('node:worker_threads');
+      const where = /^file:/i.test(url) ? new URL(url) : url;
+      this.worker = new NodeWorker(where, { name: 'edgeinfer' });
+      this.worker.on('message', onMessage);
+      this.worker.on('error', (err) => onError(`failed: ${err && err.message}`));
+      this.worker.on('exit', (code) => onError(`exited with code ${code}`));
+      this.worker.unref(); // an idle session does not keep Node running
+    } else {
+      this.worker = new Worker(url, { type: 'classic', name: 'edgeinfer' });
+      this.worker.onmessage = (e) => onMessage(e.data);
+      this.worker.onerror = (e) => {
+        if (e && typeof e.preventDefault === 'function') e.preventDefault();
+        onError(e && e.message ? `failed: ${e.message}` : 'could not be loaded or failed (check that the URL serves edgeinfer-worker.js)');
+      };
+      this.worker.onmessageerror = () => onError('sent a message that could not be read');
+    }
+  }
+
+  request(op, args, transfer) {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      if (IS_NODE && this.pending.size === 1) this.worker.ref();
+      this.worker.postMessage({ id, op, args }, transfer || []);
+    });
+  }
+
+  onMessage(msg) {
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    if (IS_NODE && this.pending.size === 0) this.worker.unref();
+    if (msg.ok) p.resolve(msg.value);
+    else p.reject(fail(msg.error.code, msg.error.message));
+  }
+
+  die(err) {
+    if (this.dead) return;
+    this.dead = err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  async run(feeds, outputIndices) {
+    // Copies, so that the caller's arrays stay usable; the copies are transferred.
+    const sent = feeds.map((f) => ({ ...f, data: f.data.slice() }));
+    const outs = await this.request('run', { feeds: sent, outputIndices }, sent.map((f) => f.data.buffer));
+    return outs.map((t) => new Tensor(t.type, t.data, t.dims));
+  }
+
+  async release() {
+    try {
+      if (!this.dead) await this.request('release', {});
+    } finally {
+      this.terminate();
+    }
+  }
+
+  terminate() {
+    this.die(fail('INVALID_STATE', 'the session was released'));
+    this.worker.terminate();
+  }
+}
+
+/**
+ * A loaded model, ready to run. Make one with `await InferenceSession.create(source, options)`.
+ */
+class InferenceSession {
+  #backend;
+  #inputIndex;
+  #outputIndex;
+  #released = false;
+
+  constructor(backend, key) {
+    if (key !== CREATE_KEY) throw fail('INVALID_ARGUMENT', 'use await InferenceSession.create(model) to make a session');
+    this.#backend = backend;
+    const m = backend.meta;
+    this.inputNames = Object.freeze(m.inputNames.slice());
+    this.outputNames = Object.freeze(m.outputNames.slice());
+    this.inputMetadata = Object.freeze(m.inputMetadata.slice());
+    this.outputMetadata = Object.freeze(m.outputMetadata.slice());
+    this.#inputIndex = new Map(m.inputNames.map((n, i) => [n, i]));
+    this.#outputIndex = new Map(m.outputNames.map((n, i) => [n, i]));
+  }
+
+  /**
+   * Loads a model. `source`: a URL or (in Node) a file path, an ArrayBuffer (optionally with
+   * byteOffset and byteLength, as onnxruntime allows), a Uint8Array, or a Response.
+   * options.worker: run the session in a dedicated worker; options.wasm overrides env.wasm;
+   * options.workerUrl overrides env.workerUrl.
+   */
+  static async create(source, byteOffsetOrOptions, byteLength, maybeOptions) {
+    let options = byteOffsetOrOptions;
+    let byteOffset;
+    if (typeof byteOffsetOrOptions === 'number') {
+      byteOffset = byteOffsetOrOptions;
+      if (typeof byteLength !== 'number') {
+        options = byteLength;
+        byteLength = undefined;
+      } else {
+        options = maybeOptions;
+      }
+    }
+    options = options || {};
+    if (typeof options !== 'object') throw fail('INVALID_ARGUMENT', `options: expected an object, got ${describe(options)}`);
+    const cfg = wasmConfig(options);
+    const [model, runtimeOrModule] = await Promise.all([
+      readModel(source, byteOffset, byteLength),
+      options.worker ? getModule(cfg) : getRuntime(cfg),
+    ]);
+    const backend = options.worker
+      ? await WorkerBackend.create(runtimeOrModule, model, options)
+      : LocalBackend.create(runtimeOrModule, model.bytes);
+    return new InferenceSession(backend, CREATE_KEY);
+  }
+
+  /**
+   * Runs the model. `feeds` maps every input name to a Tensor; the result maps output names
+   * (all outputs, or those listed in `fetches`) to new Tensors.
+   */
+  async run(feeds, fetches) {
+    if (this.#released) throw fail('INVALID_STATE', 'the session was released; create a new one to run the model');
+    if (!feeds || typeof feeds !== 'object') throw fail('INVALID_ARGUMENT', `run: feeds must be an object of Tensors, got ${describe(feeds)}`);
+    const specs = [];
+    for (const name of Object.keys(feeds)) {
+      const index = this.#inputIndex.get(name);
+      if (index === undefined) {
+        throw fail('INVALID_ARGUMENT', `unknown input '${name}': the model's inputs are ${this.inputNames.map((n) => `'${n}'`).join(', ') || 'none'}`);
+      }
+      specs.push(feedSpec(name, index, feeds[name]));
+    }
+    const missing = this.inputNames.filter((n) => !Object.prototype.hasOwnProperty.call(feeds, n));
+    if (missing.length) {
+      throw fail('INVALID_ARGUMENT', `missing input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`);
+    }
+    let names = this.outputNames;
+    if (fetches !== undefined && fetches !== null && !(typeof fetches === 'object' && !Array.isArray(fetches) && !Object.keys(fetches).length)) {
+      names = Array.isArray(fetches) ? fetches : Object.keys(fetches);
+    }
+    const indices = names.map((n) => {
+      const i = this.#outputIndex.get(n);
+      if (i === undefined) {
+        throw fail('INVALID_ARGUMENT', `unknown output '${n}': the model's outputs are ${this.outputNames.map((o) => `'${o}'`).join(', ')}`);
+      }
+      return i;
+    });
+    const tensors = await this.#backend.run(specs, indices);
+    const result = {};
+    names.forEach((n, k) => { result[n] = tensors[k]; });
+    return result;
+  }
+
+  /** Frees the session and its model. Calling it again does nothing. */
+  async release() {
+    if (this.#released) return;
+    this.#released = true;
+    await this.#backend.release();
+  }
+
+  startProfiling() {}
+
+  endProfiling() {}
+}
+
+const CREATE_KEY = Symbol('create');
+
+/**
+ * Decodes a serialized ONNX TensorProto (such as the input_*.pb / output_*.pb files of the ONNX
+ * test suites) with the C decoder. float16 data becomes float32. Returns { name, tensor }.
+ */
+async function decodeTensorProto(bytes, options) {
+  const rt = await getRuntime(wasmConfig(options));
+  return rt.decodeTensor(toBytes(bytes, 'decodeTensorProto'));
+}
+
+/**
+ * Settings shared by every session of this thread, like onnxruntime's `env`.
+ * env.wasm: where edgeinfer.wasm comes from: { url }, { buffer }, { response } or { module }
+ *   (default: edgeinfer.wasm next to this script). Read when the first session is created and
+ *   again whenever it is replaced by another object or value.
+ * env.workerUrl: edgeinfer-worker.js for `{ worker: true }` sessions (default: next to this script).
+ * env.wasmMemoryBytes: current size of this thread's wasm memory (0 before the first session).
+ */
+const env = {
+  wasm: {},
+  workerUrl: undefined,
+  versions: { edgeinfer: VERSION },
+  get wasmMemoryBytes() {
+    const entry = wasmCache;
+    const rt = entry && entry.loaded;
+    return rt && !rt.broken ? rt.memory.buffer.byteLength : 0;
+  },
+};
+
+const edgeinfer = {
+  InferenceSession,
+  Tensor,
+  EdgeInferError,
+  env,
+  decodeTensorProto,
+  version: VERSION,
+};
