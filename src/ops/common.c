@@ -112,6 +112,19 @@ const ei_tensor *attr_tensor(const node *n, const char *name)
 
 /* ---- tensors ---- */
 
+/* Float to integer without undefined behaviour: NaN and out-of-range values
+ * (which hostile models can supply) become INT64_MIN, as x86 does. */
+static int64_t f2i(double v)
+{
+    return v >= -9223372036854775808.0 && v < 9223372036854775808.0 ? (int64_t)v : INT64_MIN;
+}
+
+static uint64_t f2u(double v)
+{
+    if (v >= 0 && v < 18446744073709551616.0) return (uint64_t)v;
+    return (uint64_t)f2i(v);
+}
+
 int64_t tensor_get_i64(const ei_tensor *t, int64_t i)
 {
     const void *p = t->data;
@@ -125,8 +138,8 @@ int64_t tensor_get_i64(const ei_tensor *t, int64_t i)
     case EI_DTYPE_UINT16: return ((const uint16_t *)p)[i];
     case EI_DTYPE_UINT8: return ((const uint8_t *)p)[i];
     case EI_DTYPE_BOOL: return ((const uint8_t *)p)[i] != 0;
-    case EI_DTYPE_FLOAT32: return (int64_t)((const float *)p)[i];
-    case EI_DTYPE_FLOAT64: return (int64_t)((const double *)p)[i];
+    case EI_DTYPE_FLOAT32: return f2i(((const float *)p)[i]);
+    case EI_DTYPE_FLOAT64: return f2i(((const double *)p)[i]);
     default: return 0;
     }
 }
@@ -147,14 +160,14 @@ void tensor_set_f64(ei_tensor *t, int64_t i, double v)
     switch (t->dtype) {
     case EI_DTYPE_FLOAT32: ((float *)p)[i] = (float)v; break;
     case EI_DTYPE_FLOAT64: ((double *)p)[i] = v; break;
-    case EI_DTYPE_INT64: ((int64_t *)p)[i] = (int64_t)v; break;
-    case EI_DTYPE_INT32: ((int32_t *)p)[i] = (int32_t)v; break;
-    case EI_DTYPE_INT16: ((int16_t *)p)[i] = (int16_t)v; break;
-    case EI_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)v; break;
-    case EI_DTYPE_UINT64: ((uint64_t *)p)[i] = (uint64_t)v; break;
-    case EI_DTYPE_UINT32: ((uint32_t *)p)[i] = (uint32_t)v; break;
-    case EI_DTYPE_UINT16: ((uint16_t *)p)[i] = (uint16_t)v; break;
-    case EI_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+    case EI_DTYPE_INT64: ((int64_t *)p)[i] = f2i(v); break;
+    case EI_DTYPE_INT32: ((int32_t *)p)[i] = (int32_t)f2i(v); break;
+    case EI_DTYPE_INT16: ((int16_t *)p)[i] = (int16_t)f2i(v); break;
+    case EI_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)f2i(v); break;
+    case EI_DTYPE_UINT64: ((uint64_t *)p)[i] = f2u(v); break;
+    case EI_DTYPE_UINT32: ((uint32_t *)p)[i] = (uint32_t)f2u(v); break;
+    case EI_DTYPE_UINT16: ((uint16_t *)p)[i] = (uint16_t)f2u(v); break;
+    case EI_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)f2u(v); break;
     case EI_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; break;
     default: break;
     }

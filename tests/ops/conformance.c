@@ -826,7 +826,9 @@ int main(int argc, char **argv)
         goto done;
     }
     if (o.expect && read_list(o.expect, &expect)) {
-        fprintf(stderr, "conformance: cannot read %s: %s\n", o.expect, errno ? strerror(errno) : "out of memory");
+        int missing = errno == ENOENT;
+        fprintf(stderr, "conformance: cannot read %s: %s%s\n", o.expect, errno ? strerror(errno) : "out of memory",
+                missing ? " (write it with --write-passing, e.g. make conformance-update)" : "");
         rc = 2;
         goto done;
     }
