@@ -281,7 +281,7 @@ static int parse_args(int argc, char **argv, int allow, const char *cmd, options
     memset(o, 0, sizeof *o);
     o->outdir = ".";
     o->runs = DEFAULT_RUNS;
-    o->inputs = calloc((size_t)argc, sizeof *o->inputs);
+    o->inputs = calloc((size_t)argc + 1, sizeof *o->inputs);
     if (!o->inputs) {
         errorf(NULL, "out of memory");
         return EXIT_FAIL;
