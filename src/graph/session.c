@@ -264,9 +264,6 @@ static ei_status create(ei_session *s, const ei_model *m)
     for (int i = 0; i < nn; i++) {
         const node *n = &m->nodes[i];
         if (!n->op && unsupported++ == 0) first = i;
-        /* Every op has a required first output; ops rely on out[0] being there. */
-        if (n->n_out == 0 || n->out[0] < 0)
-            return FAIL(s, EI_STATUS_INVALID_MODEL, "%s has no output", node_label(n));
         node_rt *rt = &s->rt[i];
         rt->in = arena_alloc(&s->mem, ((size_t)n->n_in + 1) * sizeof(ei_tensor *));
         rt->out = arena_alloc(&s->mem, ((size_t)n->n_out + 1) * sizeof(ei_tensor *));
@@ -280,6 +277,12 @@ static ei_status create(ei_session *s, const ei_model *m)
         if (unsupported > 1) snprintf(more, sizeof more, " (and %d more unsupported nodes)", unsupported - 1);
         return FAIL(s, EI_STATUS_UNSUPPORTED, "%s: op %s%s%s is not supported by edgeinfer%s", node_label(n),
                     n->domain[0] ? n->domain : "", n->domain[0] ? "." : "", n->op_type, more);
+    }
+    /* Every op we run has a required first output, and ops rely on out[0] being there. */
+    for (int i = 0; i < nn; i++) {
+        const node *n = &m->nodes[i];
+        if (n->n_out == 0 || n->out[0] < 0)
+            return FAIL(s, EI_STATUS_INVALID_MODEL, "%s: output 0 is required but absent", node_label(n));
     }
     reset_values(s);
     if (all_dims_fixed(m)) {

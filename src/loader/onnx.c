@@ -240,7 +240,8 @@ static ei_status parse_node(loader *L, int idx, const uint8_t *p, size_t n)
         }
     }
     if (!nd->op_type[0]) FAIL(EI_STATUS_INVALID_MODEL, "%s has no op_type", where);
-    nd->label = nd->name[0] ? nd->name : nd->n_out ? L->out_names[idx][0] : "";
+    nd->label = nd->name;
+    for (int k = 0; !nd->label[0] && k < nd->n_out; k++) nd->label = L->out_names[idx][k];
     return EI_STATUS_OK;
 }
 

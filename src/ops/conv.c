@@ -75,6 +75,8 @@ static int64_t floor_half(int64_t a) { return a >= 0 ? a / 2 : -((-a + 1) / 2); 
 /* Validates X, W, B and the attributes, and computes the geometry. */
 static ei_status conv_geometry(op_ctx *ctx, bool transpose, conv_geom *g)
 {
+    CHECK(ctx, has_in(ctx, 0), "input X is missing");
+    CHECK(ctx, has_in(ctx, 1), "weight input W is missing");
     TRY(check_arity(ctx, 2, 3, 2));
     const ei_tensor *x = ctx->in[0], *w = ctx->in[1];
     static const int32_t f32_only[] = {EI_DTYPE_FLOAT32, 0};

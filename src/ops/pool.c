@@ -385,7 +385,88 @@ static ei_status global_run(op_ctx *ctx, bool max)
 static ei_status global_avg_run(op_ctx *ctx) { return global_run(ctx, false); }
 static ei_status global_max_run(op_ctx *ctx) { return global_run(ctx, true); }
 
+/* ---- MaxUnpool: scatter X to the places Indices name ----
+ * Indices are flat positions in the default output shape, (in - 1) * stride +
+ * kernel - pads per spatial dim, which is where MaxPool took them from. An
+ * output_shape input only enlarges that tensor: the scattered result sits at
+ * its origin and the rest is zero (the ONNX reference and test data). */
+
+static ei_status unpool_shape(op_ctx *ctx, int64_t *inferred, int64_t *out)
+{
+    const ei_tensor *x = ctx->in[0];
+    CHECK_SHAPE(ctx, x->rank >= 3, "input X has shape %s, expected N x C x D1 x ... (at least 3 dims)",
+                shape_str(x));
+    int nsp = x->rank - 2;
+    int64_t k[MAX_SP], s[MAX_SP], pads[2 * MAX_SP];
+    TRY(geom_ints(ctx, "kernel_shape", nsp, 1, 1, true, k));
+    TRY(geom_ints(ctx, "strides", nsp, 1, 1, false, s));
+    TRY(geom_ints(ctx, "pads", 2 * nsp, 0, 0, false, pads));
+    inferred[0] = x->dims[0];
+    inferred[1] = x->dims[1];
+    for (int i = 0; i < nsp; i++) {
+        int64_t in = x->dims[i + 2];
+        inferred[i + 2] = in > 0 ? (in - 1) * s[i] + k[i] - pads[i] - pads[i + nsp] : 0;
+        CHECK_SHAPE(ctx, inferred[i + 2] >= 0, "pads exceed the unpooled extent along axis %d", i + 2);
+    }
+    memcpy(out, inferred, (size_t)x->rank * sizeof *out);
+    if (has_in(ctx, 2)) {
+        const ei_tensor *os = ctx->in[2];
+        CHECK(ctx, os->dtype == EI_DTYPE_INT64, "input output_shape has dtype %s, expected int64",
+              ei_dtype_name(os->dtype));
+        CHECK_SHAPE(ctx, os->rank == 1 && os->dims[0] == x->rank, "input output_shape has shape %s, expected [%d]",
+                    shape_str(os), x->rank);
+        NEED_DATA(ctx, 2);
+        for (int d = 0; d < x->rank; d++) {
+            out[d] = tensor_get_i64(os, d);
+            CHECK_SHAPE(ctx, out[d] >= inferred[d], "output_shape[%d] = %lld is smaller than the unpooled size %lld",
+                        d, (long long)out[d], (long long)inferred[d]);
+        }
+    }
+    return EI_STATUS_OK;
+}
+
+static ei_status unpool_infer(op_ctx *ctx)
+{
+    TRY(check_arity(ctx, 2, 3, 2));
+    static const int32_t types[] = {EI_DTYPE_FLOAT32, EI_DTYPE_FLOAT64, 0};
+    TRY(check_dtype(ctx, 0, types));
+    const ei_tensor *x = ctx->in[0], *ind = ctx->in[1];
+    CHECK(ctx, ind->dtype == EI_DTYPE_INT64, "input I has dtype %s, expected int64", ei_dtype_name(ind->dtype));
+    CHECK_SHAPE(ctx, ind->rank == x->rank && !memcmp(ind->dims, x->dims, (size_t)x->rank * sizeof(int64_t)),
+                "input I has shape %s, expected the shape of X %s", shape_str(ind), shape_str(x));
+    int64_t inferred[EI_MAX_DIMS], out[EI_MAX_DIMS];
+    TRY(unpool_shape(ctx, inferred, out));
+    return set_output(ctx, 0, x->dtype, x->rank, out);
+}
+
+static ei_status unpool_run(op_ctx *ctx)
+{
+    const ei_tensor *x = ctx->in[0];
+    ei_tensor *y = ctx->out[0];
+    int64_t inferred[EI_MAX_DIMS], out[EI_MAX_DIMS], istride[EI_MAX_DIMS], ostride[EI_MAX_DIMS];
+    TRY(unpool_shape(ctx, inferred, out));
+    int rank = x->rank;
+    shape_strides(rank, inferred, istride);
+    shape_strides(rank, out, ostride);
+    int64_t limit = shape_numel(rank, inferred), n = numel(x);
+    size_t es = dtype_size(x->dtype);
+    memset(y->data, 0, (size_t)numel(y) * es);
+    const int64_t *ind = ctx->in[1]->data;
+    for (int64_t j = 0; j < n; j++) {
+        int64_t at = ind[j], off = 0;
+        CHECK_SHAPE(ctx, at >= 0 && at < limit, "index %lld in I at %lld is out of range [0, %lld)", (long long)at,
+                    (long long)j, (long long)limit);
+        for (int d = 0; d < rank; d++) { /* the same coordinates in the (possibly larger) output */
+            off += at / istride[d] * ostride[d];
+            at %= istride[d];
+        }
+        memcpy((char *)y->data + off * (int64_t)es, (const char *)x->data + j * (int64_t)es, es);
+    }
+    return EI_STATUS_OK;
+}
+
 const op_def pool_ops[] = {
+    {"MaxUnpool", "", 9, unpool_infer, NULL, unpool_run, 0},
     {"MaxPool", "", 1, maxpool_infer, NULL, maxpool_run, 0},
     {"AveragePool", "", 1, avgpool_infer, NULL, avgpool_run, 0},
     {"LpPool", "", 1, lppool_infer, NULL, lppool_run, 0},
