@@ -83,6 +83,16 @@ def accuracy(probs, labels):
     return float((np.asarray(probs).argmax(axis=1) == np.asarray(labels)).mean())
 
 
+def pick_golden(probs, n=8):
+    """Indices of n rows for the golden files: the n/2 least confident (the largest probability
+    is smallest, so the outputs are not all 0 and 1 and a small error shows), then the first
+    rows that are not among them. Sorted, so the golden input keeps the test set's order."""
+    probs = np.asarray(probs)
+    unsure = [int(i) for i in np.argsort(probs.max(axis=1), kind='stable')[:n // 2]]
+    rest = [i for i in range(len(probs)) if i not in unsure][:n - len(unsure)]
+    return sorted(unsure + rest)
+
+
 def write_golden(model_dir, model_path, x, output_name):
     """golden/input.npy is `x`; golden/output.npy is onnxruntime's output on it."""
     golden = Path(model_dir) / 'golden'

@@ -292,6 +292,10 @@ async function compileBytes(bytes, where, contentType) {
   try {
     return await WebAssembly.compile(bytes);
   } catch (err) {
+    if (/Content.Security.Policy|unsafe-eval/i.test(err.message)) {
+      throw fail('LOAD_FAILED', "the page's Content-Security-Policy does not allow WebAssembly: add " +
+        `'wasm-unsafe-eval' to script-src (${err.message})`);
+    }
     throw fail('LOAD_FAILED', `${where} is not a usable WebAssembly module: ${err.message}`);
   }
 }

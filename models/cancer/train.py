@@ -104,7 +104,7 @@ def main():
 
     np.save(HERE / 'test_x.npy', x_test)
     np.save(HERE / 'test_y.npy', y_test.astype(np.uint8))
-    common.write_golden(HERE, model_path, x_test[:8], 'probs')
+    common.write_golden(HERE, model_path, x_test[common.pick_golden(ort_probs)], 'probs')
 
     features = [
         {'name': str(name), 'min': sig(float(lo)), 'mean': sig(float(mu)),

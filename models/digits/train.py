@@ -98,7 +98,7 @@ def main():
 
     np.save(HERE / 'test_x.npy', x_test)
     np.save(HERE / 'test_y.npy', y_test.astype(np.uint8))
-    common.write_golden(HERE, model_path, x_test[:8], 'probs')
+    common.write_golden(HERE, model_path, x_test[common.pick_golden(ort_probs)], 'probs')
 
     # One held-out digit per class, raw 0..16 values in row-major order, for the demo.
     samples = []

@@ -80,15 +80,23 @@ static void odometer_next(int n, const size_t *dims, size_t *idx)
     }
 }
 
-void f32_im2col_packed(const f32_conv_geom *g, const float *x, float *pb)
+/* Grid coordinates (all dims but the last) of grid line `line`. */
+static void line_coords(const f32_conv_geom *g, size_t line, size_t *outer)
+{
+    for (int d = g->nd - 2; d >= 0; d--) {
+        outer[d] = line % g->grid[d];
+        line /= g->grid[d];
+    }
+}
+
+void f32_im2col_packed(const f32_conv_geom *g, const float *x, size_t n0, size_t n1, float *pb)
 {
     conv_walk w;
     walk_init(&w, g);
-    size_t K = w.K, N = w.npix;
-    if (K == 0 || N == 0) return;
+    size_t K = w.K, N = n1 - n0;
+    if (K == 0 || n1 <= n0) return;
     int last = g->nd - 1;
     size_t ow = g->grid[last], iw = g->img[last], sw = g->stride[last];
-    size_t lines = N / ow;
     size_t npad = (N + F32_GEMM_NR - 1) / F32_GEMM_NR * F32_GEMM_NR;
     size_t k = 0;
     for (size_t c = 0; c < g->channels; c++) {
@@ -96,21 +104,23 @@ void f32_im2col_packed(const f32_conv_geom *g, const float *x, float *pb)
         size_t kpos[F32_CONV_MAX_ND] = {0};
         for (size_t kk = 0; kk < w.ksize; kk++, k++) {
             size_t k0 = k / F32_GEMM_KC * F32_GEMM_KC, kc = min_sz(F32_GEMM_KC, K - k0);
-            float *row = pb + k0 * npad + (k - k0) * F32_GEMM_NR; /* element n at row[(n/NR)*NR*kc + n%NR] */
+            float *row = pb + k0 * npad + (k - k0) * F32_GEMM_NR; /* column n at row[(n/NR)*NR*kc + n%NR] */
             size_t panel_step = F32_GEMM_NR * kc;
             ptrdiff_t off = (ptrdiff_t)(kpos[last] * g->dilation[last]) - g->pad[last];
             size_t lo, hi;
             valid_range(ow, sw, off, iw, &lo, &hi);
             size_t outer[F32_CONV_MAX_ND] = {0};
-            size_t n = 0;
-            for (size_t l = 0; l < lines; l++) {
+            line_coords(g, n0 / ow, outer);
+            size_t n = 0; /* column within the range */
+            for (size_t l = n0 / ow; n < N; l++) {
                 size_t base = 0;
                 int inside = line_offset(&w, outer, kpos, &base);
                 const float *src = plane + base;
                 size_t a = inside ? lo : ow, b = inside ? hi : ow; /* [a, b) reads the image */
-                for (size_t o = 0; o < ow;) {
+                size_t o = l == n0 / ow ? n0 % ow : 0, o_end = min_sz(ow, o + (N - n));
+                while (o < o_end) {
                     /* One run inside a panel: zeros before a, image values in [a, b), zeros after b. */
-                    size_t lane = n % F32_GEMM_NR, end = o + min_sz(ow - o, F32_GEMM_NR - lane);
+                    size_t lane = n % F32_GEMM_NR, end = o + min_sz(o_end - o, F32_GEMM_NR - lane);
                     float *dst = row + n / F32_GEMM_NR * panel_step + lane; /* dst[j - o] is column j */
                     size_t va = a < o ? o : a > end ? end : a, vb = b < va ? va : b > end ? end : b;
                     for (size_t j = o; j < va; j++) dst[j - o] = 0.0f;
@@ -131,29 +141,32 @@ void f32_im2col_packed(const f32_conv_geom *g, const float *x, float *pb)
     }
 }
 
-void f32_col2im_add(const f32_conv_geom *g, const float *col, float *y)
+void f32_col2im_add(const f32_conv_geom *g, const float *col, size_t n0, size_t n1, float *y)
 {
     conv_walk w;
     walk_init(&w, g);
-    size_t N = w.npix;
-    if (w.K == 0 || N == 0) return;
+    size_t N = n1 - n0;
+    if (w.K == 0 || n1 <= n0) return;
     int last = g->nd - 1;
     size_t ow = g->grid[last], iw = g->img[last], sw = g->stride[last];
-    size_t lines = N / ow;
     for (size_t c = 0; c < g->channels; c++) {
         float *plane = y + c * w.img_plane;
         size_t kpos[F32_CONV_MAX_ND] = {0};
         for (size_t kk = 0; kk < w.ksize; kk++) {
-            const float *src = col + (c * w.ksize + kk) * N;
+            const float *src = col + (c * w.ksize + kk) * N; /* src[n] is grid column n0 + n */
             ptrdiff_t off = (ptrdiff_t)(kpos[last] * g->dilation[last]) - g->pad[last];
             size_t lo, hi;
             valid_range(ow, sw, off, iw, &lo, &hi);
             size_t outer[F32_CONV_MAX_ND] = {0};
-            for (size_t l = 0; l < lines; l++, src += ow) {
+            line_coords(g, n0 / ow, outer);
+            for (size_t l = n0 / ow; l * ow < n1; l++) {
                 size_t base = 0;
-                if (line_offset(&w, outer, kpos, &base)) {
+                /* this line's columns inside the range, clipped to the image */
+                size_t o_lo = l * ow < n0 ? n0 - l * ow : 0, o_hi = min_sz(ow, n1 - l * ow);
+                size_t a = lo > o_lo ? lo : o_lo, b = hi < o_hi ? hi : o_hi;
+                if (a < b && line_offset(&w, outer, kpos, &base)) {
                     float *dst = plane + base;
-                    for (size_t o = lo; o < hi; o++) dst[(ptrdiff_t)(o * sw) + off] += src[o];
+                    for (size_t o = a; o < b; o++) dst[(ptrdiff_t)(o * sw) + off] += src[l * ow + o - n0];
                 }
                 odometer_next(last, g->grid, outer);
             }

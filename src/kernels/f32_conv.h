@@ -30,19 +30,21 @@ typedef struct f32_conv_geom {
 } f32_conv_geom;
 
 /*
- * Column matrix of one image x [channels, img...] as the packed B operand of
- * f32_gemm: K = channels * prod(kernel) rows (channel-major, then kernel
- * position), N = prod(grid) columns. `pb` gets f32_gemm_packed_b_size(K, N)
- * floats.
+ * Columns [n0, n1) of the column matrix of one image x [channels, img...], as
+ * the packed B operand of f32_gemm: K = channels * prod(kernel) rows
+ * (channel-major, then kernel position), one column per grid position in
+ * row-major order. `pb` gets f32_gemm_packed_b_size(K, n1 - n0) floats.
+ * Converting a range at a time keeps the columns in cache for the GEMM that
+ * consumes them and bounds the scratch memory.
  */
-void f32_im2col_packed(const f32_conv_geom *g, const float *x, float *pb);
+void f32_im2col_packed(const f32_conv_geom *g, const float *x, size_t n0, size_t n1, float *pb);
 
 /*
- * y [channels, img...] += col2im(col): col is row-major
- * [channels * prod(kernel), prod(grid)]; each column value is added to the
- * image position it maps to (those outside the image are dropped).
+ * y [channels, img...] += col2im of columns [n0, n1): col is row-major
+ * [channels * prod(kernel), n1 - n0]; each value is added to the image
+ * position it maps to (those outside the image are dropped).
  */
-void f32_col2im_add(const f32_conv_geom *g, const float *col, float *y);
+void f32_col2im_add(const f32_conv_geom *g, const float *col, size_t n0, size_t n1, float *y);
 
 /* Floats of work memory the depthwise kernels need. */
 size_t f32_dwconv_work_size(size_t OH, size_t OW, size_t stride);

@@ -267,15 +267,33 @@ static size_t packed_a_floats(const conv_geom *g)
 
 /* Scratch layout (floats): [packed weights unless prepacked][packed B][ConvTranspose: col]
  * or, for depthwise, the kernel's work plane. */
+/*
+ * Columns of the B operand converted per GEMM call. A range of about
+ * CHUNK_FLOATS stays in L2 between im2col and the GEMM and bounds the
+ * scratch memory; at least MIN_CHUNK columns, so that weights too large
+ * for the cache are streamed a few times per image, not once per panel.
+ */
+#define CHUNK_FLOATS (128 * 1024)
+#define MIN_CHUNK 128
+
+static size_t chunk_columns(size_t K, size_t N)
+{
+    size_t nc = K ? CHUNK_FLOATS / K : N;
+    if (nc < MIN_CHUNK) nc = MIN_CHUNK;
+    nc = nc / F32_GEMM_NR * F32_GEMM_NR;
+    return nc < N ? nc : N;
+}
+
 static uint64_t conv_scratch(const conv_geom *g, bool weights_packed)
 {
     if (is_depthwise3x3(g))
         return f32_dwconv_work_size((size_t)g->out[0], (size_t)g->out[1], (size_t)g->stride[0]);
     size_t M, K, N;
     gemm_sizes(g, &M, &K, &N);
+    size_t nc = chunk_columns(K, N);
     uint64_t f = weights_packed ? 0 : (uint64_t)packed_a_floats(g) * (uint64_t)g->group;
-    f += floats_aligned(f32_gemm_packed_b_size(K, N));
-    if (g->transpose) f += (uint64_t)M * N;
+    f += floats_aligned(f32_gemm_packed_b_size(K, nc));
+    if (g->transpose) f += (uint64_t)M * nc;
     return f;
 }
 
@@ -387,8 +405,9 @@ static ei_status conv_run_common(op_ctx *ctx, bool transpose)
         pa = s;
         s += each * (size_t)g.group;
     }
+    size_t nc = chunk_columns(K, N);
     float *pb = s;
-    float *col = pb + floats_aligned(f32_gemm_packed_b_size(K, N));
+    float *col = pb + floats_aligned(f32_gemm_packed_b_size(K, nc)); /* ConvTranspose: [M, nc] */
     f32_conv_geom kg = kernel_geom(&g);
     size_t cg = cin / (size_t)g.group, mg = cout / (size_t)g.group;
 
@@ -400,15 +419,18 @@ static ei_status conv_run_common(op_ctx *ctx, bool transpose)
             float *yg = yn + (size_t)gi * mg * out_pix;
             const float *bg = bias ? bias + (size_t)gi * mg : NULL;
             const float *pag = pa + (size_t)gi * each;
-            if (!transpose) {
-                if (is_pointwise(&g)) f32_gemm_pack_b(K, N, xg, (ptrdiff_t)in_pix, 1, pb);
-                else f32_im2col_packed(&kg, xg, pb);
-                f32_gemm_packed_simd128(M, N, K, pag, pb, bg, yg, (ptrdiff_t)out_pix, 1, 0);
-            } else {
-                f32_gemm_pack_b(K, N, xg, (ptrdiff_t)in_pix, 1, pb);
-                f32_gemm_packed_simd128(M, N, K, pag, pb, NULL, col, (ptrdiff_t)N, 1, 0);
-                fill_bias(yg, bg, mg, out_pix);
-                f32_col2im_add(&kg, col, yg);
+            if (transpose) fill_bias(yg, bg, mg, out_pix);
+            for (size_t n0 = 0; n0 < N; n0 += nc) {
+                size_t n1 = n0 + nc < N ? n0 + nc : N;
+                if (!transpose) {
+                    if (is_pointwise(&g)) f32_gemm_pack_b(K, n1 - n0, xg + n0, (ptrdiff_t)in_pix, 1, pb);
+                    else f32_im2col_packed(&kg, xg, n0, n1, pb);
+                    f32_gemm_packed_simd128(M, n1 - n0, K, pag, pb, bg, yg + n0, (ptrdiff_t)out_pix, 1, 0);
+                } else {
+                    f32_gemm_pack_b(K, n1 - n0, xg + n0, (ptrdiff_t)in_pix, 1, pb);
+                    f32_gemm_packed_simd128(M, n1 - n0, K, pag, pb, NULL, col, (ptrdiff_t)(n1 - n0), 1, 0);
+                    f32_col2im_add(&kg, col, n0, n1, yg);
+                }
             }
         }
     }

@@ -59,6 +59,8 @@ typedef struct op_def {
 
 /* Registry: one table per op family file, gathered in registry.c. */
 const op_def *op_lookup(const char *op_type, const char *domain, int64_t opset);
+/* Rows registered twice (same op, domain and since_version); the first goes to buf. For tests. */
+int op_registry_duplicates(char *buf, size_t len);
 
 /* ---- errors: "node 'conv1' (Conv, opset 13): <message>" into the session ---- */
 ei_status op_fail(op_ctx *ctx, ei_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -269,14 +269,13 @@ static void reduce_generic(op_ctx *ctx, int kind, const red_view *v)
                 }
             }
         }
+        /* tensor_set_f64 converts a NaN or out-of-range result to an integer safely */
         if (!is_int || kind == R_LOGSUMEXP) {
-            double r = finish(kind, facc, v->count, fmax);
-            if (is_int) set_i64(y, o, (int64_t)r);
-            else tensor_set_f64(y, o, r);
+            tensor_set_f64(y, o, finish(kind, facc, v->count, fmax));
         } else if (kind == R_MEAN) {
             set_i64(y, o, v->count > 0 ? iacc / v->count : 0);
         } else if (kind == R_L2 || kind == R_LOGSUM) {
-            set_i64(y, o, (int64_t)finish(kind, (double)iacc, v->count, 0.0));
+            tensor_set_f64(y, o, finish(kind, (double)iacc, v->count, 0.0));
         } else if (v->count == 0 && (kind == R_MAX || kind == R_MIN)) {
             set_i64(y, o, 0); /* no element: no integer identity that fits every dtype */
         } else {

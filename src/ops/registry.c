@@ -3,6 +3,8 @@
  * here. Lookup takes the row with the highest since_version that is not newer
  * than the model's opset for that domain (cONNXr's rule).
  */
+#include <stdio.h>
+
 #include "op.h"
 
 #define FAMILIES(X) \
@@ -42,4 +44,23 @@ const op_def *op_lookup(const char *op_type, const char *domain, int64_t opset)
         }
     }
     return best;
+}
+
+int op_registry_duplicates(char *buf, size_t len)
+{
+    int dups = 0;
+    size_t nf = sizeof families / sizeof families[0];
+    if (len) buf[0] = 0;
+    for (size_t f = 0; f < nf; f++)
+        for (int i = 0; i < *families[f].count; i++) {
+            const op_def *a = &families[f].ops[i];
+            for (size_t g = f; g < nf; g++)
+                for (int j = g == f ? i + 1 : 0; j < *families[g].count; j++) {
+                    const op_def *b = &families[g].ops[j];
+                    if (strcmp(a->op_type, b->op_type) || !same_domain(a->domain, b->domain) || a->since != b->since)
+                        continue;
+                    if (dups++ == 0 && len) snprintf(buf, len, "%s (since %d)", a->op_type, a->since);
+                }
+        }
+    return dups;
 }

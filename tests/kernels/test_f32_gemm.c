@@ -283,8 +283,8 @@ static void run_conv_case(const conv_case *t)
     fill_rand(x, t->cin * nimg);
     fill_rand(w, M * K);
 
-    /* Forward: y = W * im2col(x). */
-    f32_im2col_packed(&g, x, pb);
+    /* Forward: y = W * im2col(x), first all columns at once (pb keeps them for the adjoint check). */
+    f32_im2col_packed(&g, x, 0, npix, pb);
     f32_gemm_pack_a(M, K, w, (ptrdiff_t)K, 1, pa);
     f32_gemm_packed_simd128(M, npix, K, pa, pb, NULL, y, (ptrdiff_t)npix, 1, 0);
     size_t o[3] = {0}, k[3];
@@ -313,13 +313,34 @@ static void run_conv_case(const conv_case *t)
             ok = 0;
         }
     }
+    /* Then in column ranges of several widths, as the convolution op does to bound its scratch. */
+    static const size_t chunks[] = {1, 5, 8, 13};
+    for (size_t ci = 0; ok && ci < sizeof chunks / sizeof chunks[0]; ci++) {
+        size_t step = chunks[ci];
+        float *pc = alloc_f(f32_gemm_packed_b_size(K, step)), *yc = alloc_f(M * npix);
+        for (size_t n0 = 0; n0 < npix; n0 += step) {
+            size_t n1 = n0 + step < npix ? n0 + step : npix;
+            f32_im2col_packed(&g, x, n0, n1, pc);
+            f32_gemm_packed_simd128(M, n1 - n0, K, pa, pc, NULL, yc + n0, (ptrdiff_t)npix, 1, 0);
+        }
+        ok = check_guard(pc, f32_gemm_packed_b_size(K, step), what) && check_guard(yc, M * npix, what);
+        for (size_t i = 0; ok && i < M * npix; i++) {
+            if (yc[i] != y[i]) {
+                fprintf(stderr, "FAIL %s: y[%zu] with %zu-column ranges %g, all at once %g\n", what, i, step, yc[i],
+                        y[i]);
+                failures++;
+                ok = 0;
+            }
+        }
+        free(pc), free(yc);
+    }
 
     /* Transposed: col2im(col) must scatter exactly where im2col gathered from,
      * so <im2col(x), col> == <x, col2im(col)> for any col. */
     float *col = alloc_f(K * npix), *img = alloc_f(t->cin * nimg);
     fill_rand(col, K * npix);
     memset(img, 0, t->cin * nimg * sizeof(float));
-    f32_col2im_add(&g, col, img);
+    f32_col2im_add(&g, col, 0, npix, img);
     double lhs = 0.0, rhs = 0.0, mag = 1.0;
     for (size_t kk = 0; kk < K; kk++) {
         for (size_t p = 0; p < npix; p++) {
@@ -332,6 +353,29 @@ static void run_conv_case(const conv_case *t)
     if (ok && (!check_guard(img, t->cin * nimg, what) || fabs(lhs - rhs) > 1e-4 * mag)) {
         fprintf(stderr, "FAIL %s: col2im is not the adjoint of im2col (%g vs %g)\n", what, lhs, rhs);
         failures++;
+        ok = 0;
+    }
+    /* col2im over column ranges adds up to the same image. */
+    for (size_t ci = 0; ok && ci < sizeof chunks / sizeof chunks[0]; ci++) {
+        size_t step = chunks[ci];
+        float *part = alloc_f(K * step), *img2 = alloc_f(t->cin * nimg);
+        memset(img2, 0, t->cin * nimg * sizeof(float));
+        for (size_t n0 = 0; n0 < npix; n0 += step) {
+            size_t n1 = n0 + step < npix ? n0 + step : npix;
+            for (size_t kk = 0; kk < K; kk++)
+                for (size_t n = n0; n < n1; n++) part[kk * (n1 - n0) + (n - n0)] = col[kk * npix + n];
+            f32_col2im_add(&g, part, n0, n1, img2);
+        }
+        ok = check_guard(img2, t->cin * nimg, what);
+        for (size_t i = 0; ok && i < t->cin * nimg; i++) {
+            if (!close_enough(img2[i], img[i], (float)ksize)) {
+                fprintf(stderr, "FAIL %s: col2im with %zu-column ranges gives %g at %zu, all at once %g\n", what,
+                        step, img2[i], i, img[i]);
+                failures++;
+                ok = 0;
+            }
+        }
+        free(part), free(img2);
     }
     free(x), free(w), free(pb), free(pa), free(y), free(yref), free(col), free(img);
 }

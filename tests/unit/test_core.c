@@ -11,6 +11,7 @@
 
 #include "edgeinfer.h"
 #include "graph/graph.h"
+#include "ops/op.h"
 
 static int passed, failed;
 
@@ -275,6 +276,9 @@ int main(int argc, char **argv)
         return 2;
     }
     suite = argv[1];
+    char dup[128];
+    int dups = op_registry_duplicates(dup, sizeof dup);
+    EXPECT(dups == 0, "%d op rows registered twice, first: %s", dups, dup);
     test_planner();
     test_api_errors();
     test_replan();
