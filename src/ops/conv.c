@@ -265,15 +265,13 @@ static size_t packed_a_floats(const conv_geom *g)
     return floats_aligned(f32_gemm_packed_a_size(M, K));
 }
 
-/* Scratch layout (floats): [packed weights unless prepacked][packed B][ConvTranspose: col]
- * or, for depthwise, the kernel's work plane. */
 /*
  * Columns of the B operand converted per GEMM call. A range of about
  * CHUNK_FLOATS stays in L2 between im2col and the GEMM and bounds the
  * scratch memory; at least MIN_CHUNK columns, so that weights too large
  * for the cache are streamed a few times per image, not once per panel.
  */
-#define CHUNK_FLOATS (128 * 1024)
+#define CHUNK_FLOATS (64 * 1024)
 #define MIN_CHUNK 128
 
 static size_t chunk_columns(size_t K, size_t N)
@@ -284,6 +282,8 @@ static size_t chunk_columns(size_t K, size_t N)
     return nc < N ? nc : N;
 }
 
+/* Scratch layout (floats): [packed weights unless prepacked][packed B of one column range]
+ * [ConvTranspose: the GEMM result for that range], or for depthwise the kernel's work plane. */
 static uint64_t conv_scratch(const conv_geom *g, bool weights_packed)
 {
     if (is_depthwise3x3(g))

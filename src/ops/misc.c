@@ -1,7 +1,7 @@
 /*
- * Ops that belong to no larger family: Compress, Unique, ReverseSequence, Det,
- * MaxUnpool and the window generators HannWindow, HammingWindow and
- * BlackmanWindow.
+ * Ops that belong to no larger family: Compress, Unique, ReverseSequence, Det
+ * and the window generators HannWindow, HammingWindow and BlackmanWindow.
+ * (MaxUnpool lives with the pooling ops in pool.c.)
  *
  * Compress and Unique have output shapes that depend on input values, so their
  * infer asks for the data (NEED_DATA) and computes the shape from it; run
@@ -400,104 +400,6 @@ static ei_status det_run(op_ctx *ctx)
     return EI_STATUS_OK;
 }
 
-/* ---- MaxUnpool ----
- * Indices are flat positions in the output MaxPool's input would have had,
- * [N, C, (in - 1) * stride - pad_begin - pad_end + kernel, ...]. An explicit
- * output_shape may only enlarge that shape; the scattered block then sits at
- * its origin and the rest is zero, as in the ONNX reference. */
-
-static ei_status unpool_shape(op_ctx *ctx, int64_t *inferred)
-{
-    const ei_tensor *x = ctx->in[0];
-    int sp = x->rank - 2;
-    const int64_t *ks, *st = NULL, *pads = NULL;
-    int nk = attr_ints(ctx->n, "kernel_shape", &ks);
-    CHECK(ctx, nk == sp, "kernel_shape has %d values, expected %d for input %s", nk, sp, shape_str(x));
-    int ns = attr_ints(ctx->n, "strides", &st), np = attr_ints(ctx->n, "pads", &pads);
-    CHECK(ctx, ns < 0 || ns == sp, "strides has %d values, expected %d", ns, sp);
-    CHECK(ctx, np < 0 || np == 2 * sp, "pads has %d values, expected %d", np, 2 * sp);
-    inferred[0] = x->dims[0];
-    inferred[1] = x->dims[1];
-    for (int d = 0; d < sp; d++) {
-        int64_t k = ks[d], s = ns < 0 ? 1 : st[d];
-        int64_t pb = np < 0 ? 0 : pads[d], pe = np < 0 ? 0 : pads[sp + d];
-        /* bounds that keep the size arithmetic below from overflowing */
-        const int64_t lim = (int64_t)1 << 20;
-        CHECK(ctx, k >= 1 && k <= lim && s >= 1 && s <= lim && pb >= 0 && pb <= lim && pe >= 0 && pe <= lim,
-              "kernel %lld, stride %lld and pads %lld, %lld at spatial axis %d must be positive (pads "
-              "non-negative) and at most %lld",
-              (long long)k, (long long)s, (long long)pb, (long long)pe, d, (long long)lim);
-        int64_t in = x->dims[d + 2];
-        CHECK_SHAPE(ctx, in <= ((int64_t)1 << 40), "input %s is too large", shape_str(x));
-        inferred[d + 2] = (in - 1) * s - pb - pe + k;
-        CHECK_SHAPE(ctx, inferred[d + 2] >= 0, "pads %lld + %lld at spatial axis %d exceed the unpooled size",
-                    (long long)pb, (long long)pe, d);
-    }
-    return EI_STATUS_OK;
-}
-
-static ei_status unpool_infer(op_ctx *ctx)
-{
-    static const int32_t types[] = {EI_DTYPE_FLOAT32, EI_DTYPE_FLOAT64, EI_DTYPE_FLOAT16, 0};
-    static const int32_t index_type[] = {EI_DTYPE_INT64, 0};
-    TRY(check_arity(ctx, 2, 3, 2));
-    TRY(check_dtype(ctx, 0, types));
-    TRY(check_dtype(ctx, 1, index_type));
-    TRY(check_dtype(ctx, 2, index_type));
-    const ei_tensor *x = ctx->in[0], *ind = ctx->in[1];
-    CHECK_SHAPE(ctx, x->rank >= 3, "input X %s must be [N, C, D1, ...]", shape_str(x));
-    bool same = ind->rank == x->rank;
-    for (int d = 0; same && d < x->rank; d++) same = ind->dims[d] == x->dims[d];
-    CHECK_SHAPE(ctx, same, "indices I %s and X %s have different shapes", shape_str(ind), shape_str(x));
-    int64_t inferred[EI_MAX_DIMS];
-    TRY(unpool_shape(ctx, inferred));
-    if (!has_in(ctx, 2)) return set_output(ctx, 0, x->dtype, x->rank, inferred);
-    const ei_tensor *os = ctx->in[2];
-    CHECK_SHAPE(ctx, os->rank == 1 && os->dims[0] == x->rank, "output_shape %s must hold %d values", shape_str(os),
-                x->rank);
-    NEED_DATA(ctx, 2);
-    int64_t dims[EI_MAX_DIMS];
-    const int64_t *ov = os->data;
-    for (int d = 0; d < x->rank; d++) {
-        dims[d] = ov[d];
-        CHECK_SHAPE(ctx, d < 2 ? dims[d] == inferred[d] : dims[d] >= inferred[d],
-                    "output_shape[%d] = %lld, but the unpooled size there is %lld", d, (long long)dims[d],
-                    (long long)inferred[d]);
-    }
-    return set_output(ctx, 0, x->dtype, x->rank, dims);
-}
-
-static ei_status unpool_run(op_ctx *ctx)
-{
-    const ei_tensor *x = ctx->in[0], *ind = ctx->in[1];
-    ei_tensor *y = ctx->out[0];
-    int64_t inferred[EI_MAX_DIMS], ys[EI_MAX_DIMS];
-    TRY(unpool_shape(ctx, inferred));
-    int rank = x->rank;
-    int64_t total = shape_numel(rank, inferred), n = numel(x);
-    shape_strides(rank, y->dims, ys);
-    size_t es = dtype_size(x->dtype);
-    const int64_t *iv = ind->data;
-    for (int64_t i = 0; i < n; i++)
-        if (iv[i] < 0 || iv[i] >= total)
-            return op_fail(ctx, EI_STATUS_INVALID_ARGUMENT, "indices element %lld = %lld is out of range [0, %lld)",
-                           (long long)i, (long long)iv[i], (long long)total);
-    int64_t ybytes = tensor_nbytes(y);
-    if (ybytes > 0) memset(y->data, 0, (size_t)ybytes);
-    const char *src = x->data;
-    char *dst = y->data;
-    for (int64_t i = 0; i < n; i++) {
-        /* flat index in the inferred shape -> offset in the output's */
-        int64_t rem = iv[i], off = 0;
-        for (int d = rank - 1; d >= 0; d--) {
-            off += (rem % inferred[d]) * ys[d];
-            rem /= inferred[d];
-        }
-        memcpy(dst + off * (int64_t)es, src + i * (int64_t)es, es);
-    }
-    return EI_STATUS_OK;
-}
-
 /* ---- HannWindow, HammingWindow, BlackmanWindow (opset 17) ----
  * Generalised cosine windows w[n] = a0 - a1 cos(2 pi n / L) + a2 cos(4 pi n / L)
  * with L = size when periodic, size - 1 when symmetric. A symmetric window of
@@ -559,7 +461,6 @@ const op_def misc_ops[] = {
     {"Unique", "", 11, unique_infer, NULL, unique_run, 0},
     {"ReverseSequence", "", 10, reverse_infer, NULL, reverse_run, 0},
     {"Det", "", 11, det_infer, NULL, det_run, 0},
-    {"MaxUnpool", "", 9, unpool_infer, NULL, unpool_run, 0},
     {"HannWindow", "", 17, window_infer, NULL, hann_run, 0},
     {"HammingWindow", "", 17, window_infer, NULL, hamming_run, 0},
     {"BlackmanWindow", "", 17, window_infer, NULL, blackman_run, 0},

@@ -12,7 +12,9 @@
  *    run may use, valid during that run only) in ctx->scratch_bytes. At plan time
  *    an input whose value is not known yet has data == NULL; an infer that needs
  *    a value (Reshape's shape, Slice's starts ...) returns NEED_DATA(ctx, i) and
- *    the session then plans at every run instead.
+ *    the session then plans at every run instead. Infer may use temporary
+ *    heap memory that it frees before returning (Unique counts distinct values);
+ *    it never runs inside a planned run.
  *  - prepare (optional): may allocate persistent memory with op_alloc (packed
  *    weights, tables) and keep it in ctx->state. Constant inputs have data here.
  *  - run: computes outputs from inputs. Never allocates. Returns an error only

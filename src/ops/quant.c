@@ -1,5 +1,805 @@
-/* quant ops: placeholder table until the family is written. */
+/*
+ * Quantization ops: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear,
+ * MatMulInteger, QLinearMatMul, ConvInteger and QLinearConv.
+ *
+ * Quantized values are uint8 or int8 (DequantizeLinear also reads int32).
+ * Quantizing rounds half to even and saturates to the target range, as the
+ * ONNX spec and onnxruntime do. The integer ops subtract the zero points
+ * first, so that padding and zero-point handling are one rule (a padded input
+ * is its zero point, i.e. contributes nothing), then accumulate products in
+ * 32 bits; the spec allows that accumulation to overflow, so it is done in
+ * uint32 where wrapping is defined. The QLinear ops then requantize the
+ * accumulator with the float multiplier x_scale * w_scale / y_scale, computed
+ * in float32 like onnxruntime so that results match it bit for bit.
+ *
+ * Per-tensor parameters are scalars or one-element tensors. Per-axis
+ * parameters (QuantizeLinear and DequantizeLinear from opset 13) are 1-D along
+ * `axis`; the matrix products take per-row parameters for A and y and
+ * per-column ones for B; the convolutions take per-output-channel weight
+ * parameters.
+ */
+#include <stdint.h>
+
 #include "op.h"
 
-const op_def quant_ops[] = {{"", "", 0, NULL, NULL, NULL, 0}};
-const int quant_ops_count = 0;
+#define ATTR_LIMIT ((int64_t)1 << 31) /* strides, dilations and pads beyond this are absurd */
+
+static const int32_t q8_dtypes[] = {EI_DTYPE_UINT8, EI_DTYPE_INT8, 0};
+static const int32_t f32_only[] = {EI_DTYPE_FLOAT32, 0};
+
+/* Element i of a uint8, int8 or int32 buffer. */
+static inline int32_t qload(const void *p, int32_t dt, int64_t i)
+{
+    switch (dt) {
+    case EI_DTYPE_UINT8: return ((const uint8_t *)p)[i];
+    case EI_DTYPE_INT8: return ((const int8_t *)p)[i];
+    default: return ((const int32_t *)p)[i];
+    }
+}
+
+/* Element i of an optional zero point (absent means 0). */
+static inline int32_t zp_at(const ei_tensor *zp, int64_t i)
+{
+    return zp ? qload(zp->data, zp->dtype, i) : 0;
+}
+
+/* Stores round_half_even(v) + zp saturated to dt (uint8 or int8). NaN has
+ * no quantized value; it becomes the zero point, the code of 0.0. */
+static inline void qstore(void *p, int32_t dt, int64_t i, float v, int32_t zp)
+{
+    double lo = dt == EI_DTYPE_UINT8 ? 0 : -128, hi = dt == EI_DTYPE_UINT8 ? 255 : 127;
+    double r = isnan(v) ? zp : nearbyint((double)v) + zp;
+    if (r < lo) r = lo;
+    if (r > hi) r = hi;
+    if (dt == EI_DTYPE_UINT8) ((uint8_t *)p)[i] = (uint8_t)r;
+    else ((int8_t *)p)[i] = (int8_t)r;
+}
+
+/* The int32 value of a wrapped 32-bit accumulator, without implementation-defined conversions. */
+static inline int32_t wrap32(uint32_t u)
+{
+    return u <= INT32_MAX ? (int32_t)u : (int32_t)(u - 2147483648u) - INT32_MAX - 1;
+}
+
+static ei_status check_same_dtype(op_ctx *ctx, int i, int j, const char *what_i, const char *what_j)
+{
+    if (!has_in(ctx, i) || !has_in(ctx, j)) return EI_STATUS_OK;
+    CHECK_SHAPE(ctx, ctx->in[i]->dtype == ctx->in[j]->dtype, "%s has dtype %s but %s has %s", what_i,
+                ei_dtype_name(ctx->in[i]->dtype), what_j, ei_dtype_name(ctx->in[j]->dtype));
+    return EI_STATUS_OK;
+}
+
+static ei_status check_scalar(op_ctx *ctx, int i, const char *what)
+{
+    if (!has_in(ctx, i)) return EI_STATUS_OK;
+    CHECK_SHAPE(ctx, numel(ctx->in[i]) == 1, "%s has shape %s, expected a scalar (per-tensor quantization)", what,
+                shape_str(ctx->in[i]));
+    return EI_STATUS_OK;
+}
+
+/* Asks for scratch memory, failing for sizes this build cannot address. */
+static ei_status set_scratch(op_ctx *ctx, uint64_t bytes)
+{
+    CHECK_SHAPE(ctx, bytes <= (uint64_t)EI_MAX_TENSOR_BYTES && bytes <= SIZE_MAX / 2,
+                "needs %llu bytes of scratch memory, more than this build supports", (unsigned long long)bytes);
+    ctx->scratch_bytes = (size_t)bytes;
+    return EI_STATUS_OK;
+}
+
+/* ======================= QuantizeLinear, DequantizeLinear ======================= */
+
+/* x viewed as [outer, ch, inner] with the parameters indexed by ch (ch = 1: per-tensor). */
+typedef struct qaxis {
+    int64_t outer, ch, inner;
+} qaxis;
+
+/* Checks scale and zero point (inputs 1 and 2) against x and finds the quantization axis. */
+static ei_status quant_axis(op_ctx *ctx, const char *scale_name, const char *zp_name, qaxis *q)
+{
+    const ei_tensor *x = ctx->in[0], *scale = ctx->in[1], *zp = has_in(ctx, 2) ? ctx->in[2] : NULL;
+    TRY(check_dtype(ctx, 1, f32_only));
+    if (zp) {
+        bool same = zp->rank == scale->rank;
+        for (int d = 0; same && d < zp->rank; d++) same = zp->dims[d] == scale->dims[d];
+        CHECK_SHAPE(ctx, same || (numel(zp) == 1 && numel(scale) == 1), "%s %s and %s %s have different shapes",
+                    zp_name, shape_str(zp), scale_name, shape_str(scale));
+    }
+    if (numel(scale) == 1 && scale->rank <= 1) {
+        q->outer = 1;
+        q->ch = 1;
+        q->inner = numel(x);
+        return EI_STATUS_OK;
+    }
+    CHECK_SHAPE(ctx, ctx->opset >= 13 && scale->rank == 1,
+                "%s has shape %s, expected a scalar%s", scale_name, shape_str(scale),
+                ctx->opset >= 13 ? " or a 1-D tensor along axis" : " (per-axis quantization needs opset 13)");
+    int64_t axis = attr_int(ctx->n, "axis", 1);
+    CHECK(ctx, norm_axis(&axis, x->rank), "axis %lld is out of range for input %s", (long long)axis, shape_str(x));
+    CHECK_SHAPE(ctx, scale->dims[0] == x->dims[axis], "%s has %lld elements but axis %lld of input %s has %lld",
+                scale_name, (long long)scale->dims[0], (long long)axis, shape_str(x), (long long)x->dims[axis]);
+    q->outer = shape_numel((int)axis, x->dims);
+    q->ch = x->dims[axis];
+    q->inner = shape_numel(x->rank - (int)axis - 1, x->dims + axis + 1);
+    return EI_STATUS_OK;
+}
+
+static ei_status quantize_infer(op_ctx *ctx)
+{
+    TRY(check_arity(ctx, 2, 3, 2));
+    static const int32_t x_dtypes[] = {EI_DTYPE_FLOAT32, EI_DTYPE_INT32, 0};
+    TRY(check_dtype(ctx, 0, x_dtypes));
+    TRY(check_dtype(ctx, 2, q8_dtypes));
+    qaxis q;
+    TRY(quant_axis(ctx, "y_scale", "y_zero_point", &q));
+    int32_t dt = has_in(ctx, 2) ? ctx->in[2]->dtype : EI_DTYPE_UINT8;
+    return set_output(ctx, 0, dt, ctx->in[0]->rank, ctx->in[0]->dims);
+}
+
+static ei_status quantize_run(op_ctx *ctx)
+{
+    const ei_tensor *x = ctx->in[0], *zp = has_in(ctx, 2) ? ctx->in[2] : NULL;
+    const float *scale = ctx->in[1]->data;
+    ei_tensor *y = ctx->out[0];
+    qaxis q;
+    TRY(quant_axis(ctx, "y_scale", "y_zero_point", &q));
+    for (int64_t o = 0; o < q.outer; o++) {
+        for (int64_t c = 0; c < q.ch; c++) {
+            float s = scale[c];
+            int32_t z = zp_at(zp, c);
+            int64_t base = (o * q.ch + c) * q.inner;
+            if (x->dtype == EI_DTYPE_FLOAT32) {
+                const float *xf = (const float *)x->data + base;
+                for (int64_t i = 0; i < q.inner; i++) qstore(y->data, y->dtype, base + i, xf[i] / s, z);
+            } else {
+                const int32_t *xi = (const int32_t *)x->data + base;
+                for (int64_t i = 0; i < q.inner; i++)
+                    qstore(y->data, y->dtype, base + i, (float)((double)xi[i] / s), z);
+            }
+        }
+    }
+    return EI_STATUS_OK;
+}
+
+static ei_status dequantize_infer(op_ctx *ctx)
+{
+    TRY(check_arity(ctx, 2, 3, 2));
+    static const int32_t x_dtypes[] = {EI_DTYPE_UINT8, EI_DTYPE_INT8, EI_DTYPE_INT32, 0};
+    TRY(check_dtype(ctx, 0, x_dtypes));
+    TRY(check_same_dtype(ctx, 2, 0, "x_zero_point", "x"));
+    qaxis q;
+    TRY(quant_axis(ctx, "x_scale", "x_zero_point", &q));
+    return set_output(ctx, 0, EI_DTYPE_FLOAT32, ctx->in[0]->rank, ctx->in[0]->dims);
+}
+
+static ei_status dequantize_run(op_ctx *ctx)
+{
+    const ei_tensor *x = ctx->in[0], *zp = has_in(ctx, 2) ? ctx->in[2] : NULL;
+    const float *scale = ctx->in[1]->data;
+    float *y = ctx->out[0]->data;
+    qaxis q;
+    TRY(quant_axis(ctx, "x_scale", "x_zero_point", &q));
+    for (int64_t o = 0; o < q.outer; o++) {
+        for (int64_t c = 0; c < q.ch; c++) {
+            float s = scale[c];
+            int64_t z = zp_at(zp, c);
+            int64_t base = (o * q.ch + c) * q.inner;
+            for (int64_t i = 0; i < q.inner; i++) y[base + i] = (float)(qload(x->data, x->dtype, base + i) - z) * s;
+        }
+    }
+    return EI_STATUS_OK;
+}
+
+/* ============================ DynamicQuantizeLinear ============================ */
+
+static ei_status dynamic_quantize_infer(op_ctx *ctx)
+{
+    TRY(check_arity(ctx, 1, 1, 1));
+    TRY(check_dtype(ctx, 0, f32_only));
+    TRY(set_output(ctx, 0, EI_DTYPE_UINT8, ctx->in[0]->rank, ctx->in[0]->dims));
+    TRY(set_output(ctx, 1, EI_DTYPE_FLOAT32, 0, NULL));
+    return set_output(ctx, 2, EI_DTYPE_UINT8, 0, NULL);
+}
+
+static ei_status dynamic_quantize_run(op_ctx *ctx)
+{
+    const ei_tensor *x = ctx->in[0];
+    const float *xf = x->data;
+    int64_t n = numel(x);
+    /* The range always includes 0, so that 0.0 has an exact code. */
+    float lo = 0, hi = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (xf[i] < lo) lo = xf[i];
+        if (xf[i] > hi) hi = xf[i];
+    }
+    /* An all-zero input has an empty range; scale 1 keeps every value finite (onnxruntime does the same). */
+    float scale = hi == lo ? 1.0f : (hi - lo) / 255.0f;
+    float zpf = 0 - lo / scale;
+    if (zpf < 0) zpf = 0;
+    if (zpf > 255) zpf = 255;
+    int32_t zp = (int32_t)nearbyintf(zpf);
+    uint8_t *y = ctx->out[0]->data;
+    for (int64_t i = 0; i < n; i++) qstore(y, EI_DTYPE_UINT8, i, xf[i] / scale, zp);
+    if (has_out(ctx, 1)) *(float *)ctx->out[1]->data = scale;
+    if (has_out(ctx, 2)) *(uint8_t *)ctx->out[2]->data = (uint8_t)zp;
+    return EI_STATUS_OK;
+}
+
+/* ======================== MatMulInteger, QLinearMatMul ======================== */
+/* numpy matmul shapes: 1-D operands are promoted (and the added dim dropped
+ * from the output), leading dims broadcast. */
+
+typedef struct qmm {
+    int64_t M, N, K;
+    int batch_rank;
+    int64_t batch[EI_MAX_DIMS]; /* broadcast batch dims of the output */
+    int64_t a_bs[EI_MAX_DIMS];  /* per batch dim: A's matrix stride in elements, 0 when broadcast */
+    int64_t b_bs[EI_MAX_DIMS];
+    int64_t nbatch;
+    int out_rank;
+    int64_t out_dims[EI_MAX_DIMS];
+} qmm;
+
+/* Where a per-tensor, per-row or per-column parameter lives for each output
+ * batch and row (or column): offset = sum(batch_idx * bs) + row * vs. */
+typedef struct qparam {
+    int64_t bs[EI_MAX_DIMS];
+    int64_t vs;
+} qparam;
+
+static ei_status qmm_plan(op_ctx *ctx, const ei_tensor *a, const ei_tensor *b, qmm *g)
+{
+    CHECK_SHAPE(ctx, a->rank >= 1 && b->rank >= 1, "inputs must have at least 1 dim, got A %s and B %s",
+                shape_str(a), shape_str(b));
+    int ar = a->rank, br = b->rank;
+    g->M = ar >= 2 ? a->dims[ar - 2] : 1;
+    g->K = a->dims[ar - 1];
+    int64_t kb = br >= 2 ? b->dims[br - 2] : b->dims[0];
+    g->N = br >= 2 ? b->dims[br - 1] : 1;
+    CHECK_SHAPE(ctx, g->K == kb, "inner dimensions differ: A %s has K=%lld, B %s has K=%lld", shape_str(a),
+                (long long)g->K, shape_str(b), (long long)kb);
+    int abr = ar > 2 ? ar - 2 : 0, bbr = br > 2 ? br - 2 : 0;
+    int r = abr > bbr ? abr : bbr;
+    g->batch_rank = r;
+    int64_t as = g->M * g->K, bs = g->K * g->N;
+    g->nbatch = 1;
+    for (int d = r - 1; d >= 0; d--) {
+        int ka = d - (r - abr), kb2 = d - (r - bbr);
+        int64_t da = ka >= 0 ? a->dims[ka] : 1, db = kb2 >= 0 ? b->dims[kb2] : 1;
+        CHECK_SHAPE(ctx, da == db || da == 1 || db == 1, "batch dims of A %s and B %s do not broadcast",
+                    shape_str(a), shape_str(b));
+        g->batch[d] = da == 1 ? db : da;
+        g->a_bs[d] = da == 1 ? 0 : as;
+        g->b_bs[d] = db == 1 ? 0 : bs;
+        as *= da;
+        bs *= db;
+        g->nbatch *= g->batch[d];
+    }
+    int n = 0;
+    for (int d = 0; d < r; d++) g->out_dims[n++] = g->batch[d];
+    if (ar >= 2) g->out_dims[n++] = g->M;
+    if (br >= 2) g->out_dims[n++] = g->N;
+    g->out_rank = n;
+    return EI_STATUS_OK;
+}
+
+/* Parameter p (absent: zero everywhere) of a matrix with `len` rows (per_col:
+ * columns): a scalar, a 1-D [len], or [..., len, 1] ([..., 1, len] per column)
+ * whose leading dims broadcast against the output's batch dims. */
+static ei_status qparam_plan(op_ctx *ctx, const ei_tensor *p, const char *what, int64_t len, bool per_col,
+                             const qmm *g, qparam *q)
+{
+    memset(q, 0, sizeof *q);
+    if (!p || (numel(p) == 1 && p->rank <= 1)) return EI_STATUS_OK;
+    const char *kind = per_col ? "per-column" : "per-row";
+    if (p->rank == 1) {
+        CHECK_SHAPE(ctx, p->dims[0] == len, "%s has shape %s, expected a scalar or [%lld] (%s)", what, shape_str(p),
+                    (long long)len, kind);
+        q->vs = 1;
+        return EI_STATUS_OK;
+    }
+    int r = p->rank;
+    int64_t along = per_col ? p->dims[r - 1] : p->dims[r - 2], one = per_col ? p->dims[r - 2] : p->dims[r - 1];
+    CHECK_SHAPE(ctx, r - 2 <= g->batch_rank && one == 1 && (along == len || along == 1),
+                "%s has shape %s, which does not fit the %s parameters of a product with %lld %s", what, shape_str(p),
+                kind, (long long)len, per_col ? "columns" : "rows");
+    q->vs = along == 1 ? 0 : 1;
+    int64_t s = along;
+    for (int d = r - 3; d >= 0; d--) {
+        int od = g->batch_rank - (r - 2) + d;
+        int64_t v = p->dims[d];
+        CHECK_SHAPE(ctx, v == 1 || v == g->batch[od], "%s has shape %s, which does not broadcast to the batch dims",
+                    what, shape_str(p));
+        q->bs[od] = v == 1 ? 0 : s;
+        s *= v;
+    }
+    return EI_STATUS_OK;
+}
+
+/* Everything a quantized matrix product needs besides its operands. */
+typedef struct qmm_args {
+    qmm g;
+    qparam azp, bzp;
+    /* QLinearMatMul only */
+    bool requant;
+    qparam as, bs, ys, yzp;
+} qmm_args;
+
+/* Inputs of both ops by role: MatMulInteger is (A, B, a_zp, b_zp),
+ * QLinearMatMul is (a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp). */
+typedef struct qmm_io {
+    const ei_tensor *a, *b, *a_zp, *b_zp;
+    const ei_tensor *a_scale, *b_scale, *y_scale, *y_zp; /* QLinearMatMul only */
+} qmm_io;
+
+static qmm_io qmm_inputs(const op_ctx *ctx, bool qlinear)
+{
+    qmm_io io;
+    memset(&io, 0, sizeof io);
+    if (qlinear) {
+        io.a = ctx->in[0];
+        io.a_scale = ctx->in[1];
+        io.a_zp = ctx->in[2];
+        io.b = ctx->in[3];
+        io.b_scale = ctx->in[4];
+        io.b_zp = ctx->in[5];
+        io.y_scale = ctx->in[6];
+        io.y_zp = ctx->in[7];
+    } else {
+        io.a = ctx->in[0];
+        io.b = ctx->in[1];
+        io.a_zp = has_in(ctx, 2) ? ctx->in[2] : NULL;
+        io.b_zp = has_in(ctx, 3) ? ctx->in[3] : NULL;
+    }
+    return io;
+}
+
+static ei_status qmm_setup(op_ctx *ctx, const qmm_io *io, bool qlinear, qmm_args *p)
+{
+    memset(p, 0, sizeof *p);
+    TRY(qmm_plan(ctx, io->a, io->b, &p->g));
+    const qmm *g = &p->g;
+    TRY(qparam_plan(ctx, io->a_zp, "a_zero_point", g->M, false, g, &p->azp));
+    TRY(qparam_plan(ctx, io->b_zp, "b_zero_point", g->N, true, g, &p->bzp));
+    if (qlinear) {
+        p->requant = true;
+        TRY(qparam_plan(ctx, io->a_scale, "a_scale", g->M, false, g, &p->as));
+        TRY(qparam_plan(ctx, io->b_scale, "b_scale", g->N, true, g, &p->bs));
+        TRY(qparam_plan(ctx, io->y_scale, "y_scale", g->M, false, g, &p->ys));
+        TRY(qparam_plan(ctx, io->y_zp, "y_zero_point", g->M, false, g, &p->yzp));
+        CHECK_SHAPE(ctx, numel(io->a_scale) == numel(io->a_zp) && numel(io->b_scale) == numel(io->b_zp) &&
+                             numel(io->y_scale) == numel(io->y_zp),
+                    "each scale must have the shape of its zero point (a %s/%s, b %s/%s, y %s/%s)",
+                    shape_str(io->a_scale), shape_str(io->a_zp), shape_str(io->b_scale), shape_str(io->b_zp),
+                    shape_str(io->y_scale), shape_str(io->y_zp));
+    }
+    return EI_STATUS_OK;
+}
+
+/* Scratch: B minus its zero points [K, N], one row of A minus its zero point [K], one accumulator row [N]. */
+static uint64_t qmm_scratch(const qmm *g)
+{
+    return ((uint64_t)g->K * (uint64_t)g->N + (uint64_t)g->K + (uint64_t)g->N) * 4;
+}
+
+static ei_status qmm_infer_common(op_ctx *ctx, bool qlinear)
+{
+    if (qlinear) {
+        TRY(check_arity(ctx, 8, 8, 8));
+        TRY(check_dtype(ctx, 0, q8_dtypes));
+        TRY(check_dtype(ctx, 3, q8_dtypes));
+        TRY(check_dtype(ctx, 7, q8_dtypes));
+        TRY(check_same_dtype(ctx, 2, 0, "a_zero_point", "a"));
+        TRY(check_same_dtype(ctx, 5, 3, "b_zero_point", "b"));
+        TRY(check_dtype(ctx, 1, f32_only));
+        TRY(check_dtype(ctx, 4, f32_only));
+        TRY(check_dtype(ctx, 6, f32_only));
+    } else {
+        TRY(check_arity(ctx, 2, 4, 2));
+        TRY(check_dtype(ctx, 0, q8_dtypes));
+        TRY(check_dtype(ctx, 1, q8_dtypes));
+        TRY(check_same_dtype(ctx, 2, 0, "a_zero_point", "A"));
+        TRY(check_same_dtype(ctx, 3, 1, "b_zero_point", "B"));
+    }
+    qmm_io io = qmm_inputs(ctx, qlinear);
+    qmm_args p;
+    TRY(qmm_setup(ctx, &io, qlinear, &p));
+    TRY(set_output(ctx, 0, qlinear ? io.y_zp->dtype : EI_DTYPE_INT32, p.g.out_rank, p.g.out_dims));
+    return set_scratch(ctx, qmm_scratch(&p.g));
+}
+
+static ei_status matmul_integer_infer(op_ctx *ctx) { return qmm_infer_common(ctx, false); }
+static ei_status qlinear_matmul_infer(op_ctx *ctx) { return qmm_infer_common(ctx, true); }
+
+/* Offset of batch idx along strides bs. */
+static int64_t batch_off(int r, const int64_t *idx, const int64_t *bs)
+{
+    int64_t off = 0;
+    for (int d = 0; d < r; d++) off += idx[d] * bs[d];
+    return off;
+}
+
+static ei_status qmm_run_common(op_ctx *ctx, bool qlinear)
+{
+    qmm_io io = qmm_inputs(ctx, qlinear);
+    qmm_args p;
+    TRY(qmm_setup(ctx, &io, qlinear, &p));
+    const qmm *g = &p.g;
+    int64_t M = g->M, N = g->N, K = g->K;
+    int32_t *bq = ctx->scratch;       /* [K, N] */
+    int32_t *arow = bq + K * N;       /* [K] */
+    uint32_t *acc = (uint32_t *)(arow + K); /* [N] */
+    ei_tensor *y = ctx->out[0];
+    int64_t idx[EI_MAX_DIMS] = {0};
+    int64_t last_b = -1, last_bzp = -1;
+    for (int64_t bi = 0; bi < g->nbatch; bi++) {
+        int r = g->batch_rank;
+        int64_t a_off = batch_off(r, idx, g->a_bs), b_off = batch_off(r, idx, g->b_bs);
+        int64_t azp_off = batch_off(r, idx, p.azp.bs), bzp_off = batch_off(r, idx, p.bzp.bs);
+        if (b_off != last_b || bzp_off != last_bzp) { /* B (minus zero points) changes with the batch */
+            for (int64_t k = 0; k < K; k++)
+                for (int64_t n = 0; n < N; n++)
+                    bq[k * N + n] = qload(io.b->data, io.b->dtype, b_off + k * N + n) -
+                                    zp_at(io.b_zp, bzp_off + n * p.bzp.vs);
+            last_b = b_off;
+            last_bzp = bzp_off;
+        }
+        for (int64_t m = 0; m < M; m++) {
+            int32_t z = zp_at(io.a_zp, azp_off + m * p.azp.vs);
+            for (int64_t k = 0; k < K; k++) arow[k] = qload(io.a->data, io.a->dtype, a_off + m * K + k) - z;
+            for (int64_t n = 0; n < N; n++) acc[n] = 0;
+            for (int64_t k = 0; k < K; k++) {
+                uint32_t av = (uint32_t)arow[k];
+                const int32_t *brow = bq + k * N;
+                if (!av) continue;
+                for (int64_t n = 0; n < N; n++) acc[n] += av * (uint32_t)brow[n];
+            }
+            int64_t y_off = (bi * M + m) * N;
+            if (!qlinear) {
+                int32_t *yi = (int32_t *)y->data + y_off;
+                for (int64_t n = 0; n < N; n++) yi[n] = wrap32(acc[n]);
+                continue;
+            }
+            const float *as = io.a_scale->data, *bs = io.b_scale->data, *ys = io.y_scale->data;
+            float sa = as[batch_off(r, idx, p.as.bs) + m * p.as.vs];
+            float sy = ys[batch_off(r, idx, p.ys.bs) + m * p.ys.vs];
+            int32_t zy = zp_at(io.y_zp, batch_off(r, idx, p.yzp.bs) + m * p.yzp.vs);
+            int64_t bs_off = batch_off(r, idx, p.bs.bs);
+            for (int64_t n = 0; n < N; n++) {
+                float mult = sa * bs[bs_off + n * p.bs.vs] / sy;
+                qstore(y->data, y->dtype, y_off + n, (float)wrap32(acc[n]) * mult, zy);
+            }
+        }
+        for (int d = r - 1; d >= 0; d--) {
+            if (++idx[d] < g->batch[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return EI_STATUS_OK;
+}
+
+static ei_status matmul_integer_run(op_ctx *ctx) { return qmm_run_common(ctx, false); }
+static ei_status qlinear_matmul_run(op_ctx *ctx) { return qmm_run_common(ctx, true); }
+
+/* =========================== ConvInteger, QLinearConv =========================== */
+/* Direct convolution over any number of spatial dims: per image and group,
+ * an im2col of (x - x_zero_point) into scratch (padding reads as 0), then an
+ * integer product with (w - w_zero_point). */
+
+#define QCONV_MAX_ND (EI_MAX_DIMS - 2)
+
+typedef struct qconv {
+    int nd;
+    int64_t batch, cin, cout, group, cg, mg; /* cg, mg: input and output channels per group */
+    int64_t in[QCONV_MAX_ND], out[QCONV_MAX_ND];
+    int64_t kernel[QCONV_MAX_ND], stride[QCONV_MAX_ND], dilation[QCONV_MAX_ND], pad[QCONV_MAX_ND];
+    int64_t ksize, in_pix, out_pix; /* prod(kernel), prod(in), prod(out) */
+} qconv;
+
+/* Inputs by role: ConvInteger is (x, w, x_zp, w_zp), QLinearConv is
+ * (x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B). */
+typedef struct qconv_io {
+    const ei_tensor *x, *w, *x_zp, *w_zp;
+    const ei_tensor *x_scale, *w_scale, *y_scale, *y_zp, *bias; /* QLinearConv only */
+} qconv_io;
+
+static qconv_io qconv_inputs(const op_ctx *ctx, bool qlinear)
+{
+    qconv_io io;
+    memset(&io, 0, sizeof io);
+    if (qlinear) {
+        io.x = ctx->in[0];
+        io.x_scale = ctx->in[1];
+        io.x_zp = ctx->in[2];
+        io.w = ctx->in[3];
+        io.w_scale = ctx->in[4];
+        io.w_zp = ctx->in[5];
+        io.y_scale = ctx->in[6];
+        io.y_zp = ctx->in[7];
+        io.bias = has_in(ctx, 8) ? ctx->in[8] : NULL;
+    } else {
+        io.x = ctx->in[0];
+        io.w = ctx->in[1];
+        io.x_zp = has_in(ctx, 2) ? ctx->in[2] : NULL;
+        io.w_zp = has_in(ctx, 3) ? ctx->in[3] : NULL;
+    }
+    return io;
+}
+
+/* Reads an optional per-dim INTS attribute (default def), checking its length
+ * is nd (2*nd when twice) and its values lie in [lo, ATTR_LIMIT). */
+static ei_status spatial_attr(op_ctx *ctx, const char *name, int nd, bool twice, int64_t def, int64_t lo,
+                              int64_t *v, bool *present)
+{
+    const int64_t *a;
+    int n = attr_ints(ctx->n, name, &a);
+    int want = twice ? 2 * nd : nd;
+    if (present) *present = n >= 0;
+    if (n < 0) {
+        for (int i = 0; i < want; i++) v[i] = def;
+        return EI_STATUS_OK;
+    }
+    CHECK(ctx, n == want, "attribute '%s' has %d values, expected %d for %d spatial dims", name, n, want, nd);
+    for (int i = 0; i < n; i++) {
+        CHECK(ctx, a[i] >= lo && a[i] < ATTR_LIMIT, "attribute '%s'[%d] = %lld is out of range (expected >= %lld)",
+              name, i, (long long)a[i], (long long)lo);
+        v[i] = a[i];
+    }
+    return EI_STATUS_OK;
+}
+
+static ei_status qconv_geometry(op_ctx *ctx, const qconv_io *io, qconv *g)
+{
+    const ei_tensor *x = io->x, *w = io->w;
+    CHECK_SHAPE(ctx, x->rank >= 3 && x->rank <= QCONV_MAX_ND + 2,
+                "input x has shape %s, expected [N, C, spatial...] with 1 to %d spatial dims", shape_str(x),
+                QCONV_MAX_ND);
+    CHECK_SHAPE(ctx, w->rank == x->rank, "weight w has shape %s, expected %d dims like x %s", shape_str(w), x->rank,
+                shape_str(x));
+    memset(g, 0, sizeof *g);
+    int nd = g->nd = x->rank - 2;
+    g->batch = x->dims[0];
+    g->cin = x->dims[1];
+    g->cout = w->dims[0];
+    g->group = attr_int(ctx->n, "group", 1);
+    CHECK(ctx, g->group >= 1 && g->group < ATTR_LIMIT, "attribute 'group' = %lld, expected >= 1",
+          (long long)g->group);
+    CHECK_SHAPE(ctx, g->cin % g->group == 0 && w->dims[1] * g->group == g->cin,
+                "weight w %s with group = %lld does not fit the %lld input channels of x %s", shape_str(w),
+                (long long)g->group, (long long)g->cin, shape_str(x));
+    CHECK_SHAPE(ctx, g->cout % g->group == 0, "weight w %s has %lld output channels, not divisible by group = %lld",
+                shape_str(w), (long long)g->cout, (long long)g->group);
+    g->cg = g->cin / g->group;
+    g->mg = g->cout / g->group;
+
+    bool has_kernel;
+    TRY(spatial_attr(ctx, "kernel_shape", nd, false, 0, 1, g->kernel, &has_kernel));
+    for (int d = 0; d < nd; d++) {
+        CHECK_SHAPE(ctx, w->dims[d + 2] >= 1, "weight w %s has an empty kernel", shape_str(w));
+        CHECK_SHAPE(ctx, !has_kernel || g->kernel[d] == w->dims[d + 2],
+                    "attribute kernel_shape does not match weight w %s at spatial dim %d (%lld)", shape_str(w), d,
+                    (long long)g->kernel[d]);
+        g->kernel[d] = w->dims[d + 2];
+    }
+    TRY(spatial_attr(ctx, "strides", nd, false, 1, 1, g->stride, NULL));
+    TRY(spatial_attr(ctx, "dilations", nd, false, 1, 1, g->dilation, NULL));
+    int64_t pads[2 * QCONV_MAX_ND];
+    TRY(spatial_attr(ctx, "pads", nd, true, 0, 0, pads, NULL));
+    const char *ap = attr_str(ctx->n, "auto_pad", "NOTSET");
+    bool same_upper = !strcmp(ap, "SAME_UPPER"), same_lower = !strcmp(ap, "SAME_LOWER"), valid = !strcmp(ap, "VALID");
+    CHECK(ctx, same_upper || same_lower || valid || !strcmp(ap, "NOTSET") || !*ap,
+          "attribute 'auto_pad' is '%s', expected NOTSET, SAME_UPPER, SAME_LOWER or VALID", ap);
+
+    g->ksize = g->in_pix = g->out_pix = 1;
+    for (int d = 0; d < nd; d++) {
+        int64_t in = x->dims[d + 2], s = g->stride[d];
+        int64_t ek = (g->kernel[d] - 1) * g->dilation[d] + 1; /* extent of the dilated kernel */
+        CHECK_SHAPE(ctx, ek < ATTR_LIMIT, "dilated kernel extent %lld at spatial dim %d is absurd", (long long)ek, d);
+        int64_t out, begin;
+        if (same_upper || same_lower) {
+            out = (in + s - 1) / s;
+            int64_t total = (out - 1) * s + ek - in;
+            if (total < 0) total = 0;
+            begin = same_upper ? total / 2 : total - total / 2;
+        } else {
+            int64_t pb = valid ? 0 : pads[d], pe = valid ? 0 : pads[d + nd];
+            CHECK_SHAPE(ctx, in + pb + pe >= ek,
+                        "kernel extent %lld at spatial dim %d is larger than the padded input (%lld + %lld + %lld) of "
+                        "x %s", (long long)ek, d, (long long)in, (long long)pb, (long long)pe, shape_str(x));
+            out = (in + pb + pe - ek) / s + 1;
+            begin = pb;
+        }
+        g->in[d] = in;
+        g->out[d] = out;
+        g->pad[d] = begin;
+        g->ksize *= g->kernel[d];
+        g->in_pix *= in;
+        g->out_pix *= out;
+    }
+    return EI_STATUS_OK;
+}
+
+/* Checks a weight parameter is per-tensor or per output channel. */
+static ei_status check_per_channel(op_ctx *ctx, const ei_tensor *p, const char *what, int64_t cout)
+{
+    if (!p) return EI_STATUS_OK;
+    CHECK_SHAPE(ctx, (numel(p) == 1 && p->rank <= 1) || (p->rank == 1 && p->dims[0] == cout),
+                "%s has shape %s, expected a scalar or [%lld] (one per output channel)", what, shape_str(p),
+                (long long)cout);
+    return EI_STATUS_OK;
+}
+
+static ei_status qconv_setup(op_ctx *ctx, bool qlinear, qconv_io *io, qconv *g)
+{
+    *io = qconv_inputs(ctx, qlinear);
+    TRY(qconv_geometry(ctx, io, g));
+    TRY(check_per_channel(ctx, io->w_zp, "w_zero_point", g->cout));
+    if (qlinear) {
+        TRY(check_per_channel(ctx, io->w_scale, "w_scale", g->cout));
+        CHECK_SHAPE(ctx, numel(io->w_scale) == numel(io->w_zp), "w_scale %s and w_zero_point %s differ in shape",
+                    shape_str(io->w_scale), shape_str(io->w_zp));
+        if (io->bias)
+            CHECK_SHAPE(ctx, io->bias->rank == 1 && io->bias->dims[0] == g->cout, "bias B has shape %s, expected [%lld]",
+                        shape_str(io->bias), (long long)g->cout);
+    }
+    return EI_STATUS_OK;
+}
+
+/* Scratch: im2col [cg * ksize, out_pix], weights minus zero points [cout, cg * ksize], accumulators [out_pix]. */
+static uint64_t qconv_scratch(const qconv *g)
+{
+    uint64_t kg = (uint64_t)g->cg * (uint64_t)g->ksize, op = (uint64_t)g->out_pix;
+    return (kg * op + (uint64_t)g->cout * kg + op) * 4;
+}
+
+static ei_status qconv_infer_common(op_ctx *ctx, bool qlinear)
+{
+    if (qlinear) {
+        TRY(check_arity(ctx, 8, 9, 8));
+        TRY(check_dtype(ctx, 0, q8_dtypes));
+        TRY(check_dtype(ctx, 3, q8_dtypes));
+        TRY(check_dtype(ctx, 7, q8_dtypes));
+        TRY(check_same_dtype(ctx, 2, 0, "x_zero_point", "x"));
+        TRY(check_same_dtype(ctx, 5, 3, "w_zero_point", "w"));
+        TRY(check_dtype(ctx, 1, f32_only));
+        TRY(check_dtype(ctx, 4, f32_only));
+        TRY(check_dtype(ctx, 6, f32_only));
+        static const int32_t i32_only[] = {EI_DTYPE_INT32, 0};
+        TRY(check_dtype(ctx, 8, i32_only));
+        TRY(check_scalar(ctx, 1, "x_scale"));
+        TRY(check_scalar(ctx, 2, "x_zero_point"));
+        TRY(check_scalar(ctx, 6, "y_scale"));
+        TRY(check_scalar(ctx, 7, "y_zero_point"));
+    } else {
+        TRY(check_arity(ctx, 2, 4, 2));
+        TRY(check_dtype(ctx, 0, q8_dtypes));
+        TRY(check_dtype(ctx, 1, q8_dtypes));
+        TRY(check_same_dtype(ctx, 2, 0, "x_zero_point", "x"));
+        TRY(check_same_dtype(ctx, 3, 1, "w_zero_point", "w"));
+        TRY(check_scalar(ctx, 2, "x_zero_point"));
+    }
+    qconv_io io;
+    qconv g;
+    TRY(qconv_setup(ctx, qlinear, &io, &g));
+    int64_t dims[EI_MAX_DIMS];
+    dims[0] = g.batch;
+    dims[1] = g.cout;
+    for (int d = 0; d < g.nd; d++) dims[d + 2] = g.out[d];
+    TRY(set_output(ctx, 0, qlinear ? io.y_zp->dtype : EI_DTYPE_INT32, g.nd + 2, dims));
+    return set_scratch(ctx, qconv_scratch(&g));
+}
+
+static ei_status conv_integer_infer(op_ctx *ctx) { return qconv_infer_common(ctx, false); }
+static ei_status qlinear_conv_infer(op_ctx *ctx) { return qconv_infer_common(ctx, true); }
+
+/* Writes col[cg * ksize, out_pix] for image plane block x (cg channels): each
+ * row is one (channel, kernel position), each column one output pixel. The
+ * innermost spatial dim runs as a plain loop; outer dims are checked once. */
+static void qconv_im2col(const qconv *g, const void *x, int32_t dt, int64_t x_off, int32_t zp, int32_t *col)
+{
+    int nd = g->nd, last = nd - 1;
+    int64_t out_last = g->out[last], in_last = g->in[last];
+    int64_t outer_pix = g->out_pix / (out_last ? out_last : 1);
+    if (g->out_pix == 0) return;
+    int64_t row = 0;
+    for (int64_t c = 0; c < g->cg; c++) {
+        int64_t kpos[QCONV_MAX_ND] = {0};
+        for (int64_t kk = 0; kk < g->ksize; kk++, row++) {
+            int32_t *dst = col + row * g->out_pix;
+            int64_t opos[QCONV_MAX_ND] = {0};
+            for (int64_t op = 0; op < outer_pix; op++) {
+                /* Offset of the input row this output row reads, or -1 when it is padding. */
+                int64_t off = c, ok = 1;
+                for (int d = 0; d < last; d++) {
+                    int64_t i = opos[d] * g->stride[d] - g->pad[d] + kpos[d] * g->dilation[d];
+                    if (i < 0 || i >= g->in[d]) ok = 0;
+                    off = off * g->in[d] + i;
+                }
+                int32_t *o = dst + op * out_last;
+                if (!ok) {
+                    for (int64_t j = 0; j < out_last; j++) o[j] = 0;
+                } else {
+                    int64_t base = x_off + off * in_last;
+                    int64_t i0 = kpos[last] * g->dilation[last] - g->pad[last], s = g->stride[last];
+                    for (int64_t j = 0; j < out_last; j++) {
+                        int64_t i = j * s + i0;
+                        o[j] = i >= 0 && i < in_last ? qload(x, dt, base + i) - zp : 0;
+                    }
+                }
+                for (int d = last - 1; d >= 0; d--) {
+                    if (++opos[d] < g->out[d]) break;
+                    opos[d] = 0;
+                }
+            }
+            for (int d = nd - 1; d >= 0; d--) {
+                if (++kpos[d] < g->kernel[d]) break;
+                kpos[d] = 0;
+            }
+        }
+    }
+}
+
+static ei_status qconv_run_common(op_ctx *ctx, bool qlinear)
+{
+    qconv_io io;
+    qconv g;
+    TRY(qconv_setup(ctx, qlinear, &io, &g));
+    int64_t kg = g.cg * g.ksize, npix = g.out_pix;
+    int32_t *col = ctx->scratch;           /* [kg, npix] */
+    int32_t *wq = col + kg * npix;         /* [cout, kg] */
+    uint32_t *acc = (uint32_t *)(wq + g.cout * kg); /* [npix] */
+    bool w_per_ch = io.w_zp && numel(io.w_zp) != 1;
+    for (int64_t m = 0; m < g.cout; m++) {
+        int32_t z = zp_at(io.w_zp, w_per_ch ? m : 0);
+        for (int64_t j = 0; j < kg; j++) wq[m * kg + j] = qload(io.w->data, io.w->dtype, m * kg + j) - z;
+    }
+    int32_t xz = zp_at(io.x_zp, 0);
+    ei_tensor *y = ctx->out[0];
+    float sx = 0, sy = 1;
+    int32_t zy = 0;
+    if (qlinear) {
+        sx = *(const float *)io.x_scale->data;
+        sy = *(const float *)io.y_scale->data;
+        zy = zp_at(io.y_zp, 0);
+    }
+    for (int64_t n = 0; n < g.batch; n++) {
+        for (int64_t gr = 0; gr < g.group; gr++) {
+            qconv_im2col(&g, io.x->data, io.x->dtype, (n * g.cin + gr * g.cg) * g.in_pix, xz, col);
+            for (int64_t mm = 0; mm < g.mg; mm++) {
+                int64_t m = gr * g.mg + mm;
+                for (int64_t p = 0; p < npix; p++) acc[p] = 0;
+                for (int64_t j = 0; j < kg; j++) {
+                    uint32_t wv = (uint32_t)wq[m * kg + j];
+                    const int32_t *cr = col + j * npix;
+                    if (!wv) continue;
+                    for (int64_t p = 0; p < npix; p++) acc[p] += wv * (uint32_t)cr[p];
+                }
+                int64_t y_off = (n * g.cout + m) * npix;
+                if (!qlinear) {
+                    int32_t *yi = (int32_t *)y->data + y_off;
+                    for (int64_t p = 0; p < npix; p++) yi[p] = wrap32(acc[p]);
+                    continue;
+                }
+                uint32_t b = io.bias ? (uint32_t)((const int32_t *)io.bias->data)[m] : 0;
+                float sw = ((const float *)io.w_scale->data)[numel(io.w_scale) == 1 ? 0 : m];
+                float mult = sx * sw / sy;
+                for (int64_t p = 0; p < npix; p++)
+                    qstore(y->data, y->dtype, y_off + p, (float)wrap32(acc[p] + b) * mult, zy);
+            }
+        }
+    }
+    return EI_STATUS_OK;
+}
+
+static ei_status conv_integer_run(op_ctx *ctx) { return qconv_run_common(ctx, false); }
+static ei_status qlinear_conv_run(op_ctx *ctx) { return qconv_run_common(ctx, true); }
+
+const op_def quant_ops[] = {
+    {"QuantizeLinear", "", 10, quantize_infer, NULL, quantize_run, 0},
+    {"DequantizeLinear", "", 10, dequantize_infer, NULL, dequantize_run, 0},
+    {"DynamicQuantizeLinear", "", 11, dynamic_quantize_infer, NULL, dynamic_quantize_run, 0},
+    {"MatMulInteger", "", 10, matmul_integer_infer, NULL, matmul_integer_run, 0},
+    {"QLinearMatMul", "", 10, qlinear_matmul_infer, NULL, qlinear_matmul_run, 0},
+    {"ConvInteger", "", 10, conv_integer_infer, NULL, conv_integer_run, 0},
+    {"QLinearConv", "", 10, qlinear_conv_infer, NULL, qlinear_conv_run, 0},
+};
+const int quant_ops_count = sizeof quant_ops / sizeof quant_ops[0];

@@ -1,7 +1,9 @@
 // The loader in a real browser: Debian's Chromium, headless, driven by playwright-core, on pages
 // served by web/serve.mjs from the repository root on 127.0.0.1. Covered: the classic script
 // (<script src=/dist/edgeinfer.js>), the ES module, worker sessions, a strict
-// Content-Security-Policy (script-src 'self' 'wasm-unsafe-eval': no eval of any kind), wasm
+// Content-Security-Policy (script-src 'self' 'wasm-unsafe-eval': no eval of any kind, in the
+// page or in its worker; violations are caught by a listener installed before any page script
+// and by the policy's report-uri, which also covers workers), wasm
 // served with a wrong MIME type or replaced by an HTML page, and the API's errors. Model outputs
 // are compared with onnxruntime-node as in the native model tests. Every page must log no
 // console error, and the browser must request nothing outside 127.0.0.1.
@@ -25,13 +27,14 @@ const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; " +
-  "img-src 'self' data:; style-src 'self'; object-src 'none'; base-uri 'none'";
+  "img-src 'self' data:; style-src 'self'; object-src 'none'; base-uri 'none'; report-uri /csp-report";
 const CSP_NO_WASM = CSP.replace(" 'wasm-unsafe-eval'", '');
 
 let server;
 let context;
 let userDataDir;
 const requests = [];
+const cspReports = []; // violation reports the browser POSTed to the server
 
 // The policy goes on csp.html and on anything requested with ?csp (its worker script).
 function headersFor(url) {
@@ -42,7 +45,9 @@ function headersFor(url) {
 before(async () => {
   requireFile(CHROMIUM, 'install Debian\'s chromium package (make setup)');
   requireDist();
-  server = await serve({ root: ROOT, port: 0, headers: headersFor });
+  server = await serve({
+    root: ROOT, port: 0, headers: headersFor, log: (line) => { if (line.startsWith('POST /csp-report')) cspReports.push(line); },
+  });
   userDataDir = mkdtempSync(join(tmpdir(), 'edgeinfer-chromium-'));
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
@@ -65,6 +70,13 @@ async function openPage(fixture, { routes = {} } = {}) {
   page.on('console', watch('page'));
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   page.on('worker', (w) => { if (typeof w.on === 'function') w.on('console', watch('worker')); });
+  // Before any script of the page runs (a CSP does not apply to scripts added this way).
+  await page.addInitScript(() => {
+    window.cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.cspViolations.push(`${e.violatedDirective}: ${e.blockedURI}`);
+    });
+  });
   for (const [pattern, handler] of Object.entries(routes)) await page.route(pattern, handler);
   await page.goto(`${server.url}/tests/browser/fixtures/${fixture}`);
   await page.waitForFunction(() => window.pageReady === true, null, { timeout: 30_000 });
@@ -72,6 +84,7 @@ async function openPage(fixture, { routes = {} } = {}) {
 }
 
 async function closePage({ page, problems }, allowed = []) {
+  for (const v of await page.evaluate(() => window.cspViolations)) problems.push(`CSP violation: ${v}`);
   await page.close();
   const unexpected = problems.filter((p) => !allowed.some((re) => re.test(p)));
   assert.deepEqual(unexpected, [], 'console errors or page errors');
@@ -128,9 +141,10 @@ test('strict Content-Security-Policy: the loader and its worker need no eval', {
   assert.equal(policy, CSP, 'the page was not served with the policy');
   await checkModel(t, p.page, 'mlp', {});
   await checkModel(t, p.page, 'mlp', { worker: true });
-  assert.deepEqual(await p.page.evaluate(() => window.cspViolations), []);
   assert.ok(requests.some((u) => u.endsWith('/dist/edgeinfer-worker.js?csp')), 'the worker was not loaded under the policy');
   await closePage(p);
+  await new Promise((ok) => setTimeout(ok, 500)); // reports are sent asynchronously
+  assert.deepEqual(cspReports, [], 'the page or its worker violated the policy');
 });
 
 test('without wasm-unsafe-eval in the policy the error says what to add', { timeout: 120_000 }, async () => {
@@ -139,8 +153,12 @@ test('without wasm-unsafe-eval in the policy the error says what to add', { time
   assert.equal(err.isEdgeInferError, true, err.message);
   assert.equal(err.code, 'LOAD_FAILED');
   assert.match(err.message, /Content-Security-Policy does not allow WebAssembly: add 'wasm-unsafe-eval'/);
-  // Chromium reports the refused compilation itself; nothing else may appear.
-  await closePage(p, [/Content Security Policy|unsafe-eval|WebAssembly/i]);
+  // Chromium reports the refused compilation itself, which also shows that violations are seen.
+  // (The server answers the report POSTs with 405, which Chromium logs too.)
+  await closePage(p, [/Content Security Policy|unsafe-eval|WebAssembly/i, /script-src: wasm-eval/, /status of 405/]);
+  for (let i = 0; i < 50 && cspReports.length === 0; i++) await new Promise((ok) => setTimeout(ok, 100));
+  assert.ok(cspReports.length > 0, 'the refused compilation was not reported to report-uri');
+  cspReports.length = 0;
 });
 
 for (const [fixture, worker] of [['classic.html', false], ['classic.html', true], ['module.html', false], ['module.html', true]]) {
