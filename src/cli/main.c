@@ -49,14 +49,15 @@ static const char HELP[] =
     "  -i, --input NAME=FILE.npy  bind model input NAME to a .npy file (repeatable)\n"
     "  -o, --outdir DIR           run: where the outputs go\n"
     "  -n, --runs N               bench: number of timed runs\n"
+    "      --strict               run, bench: every input must be given with -i\n"
     "\n"
     ".npy files: format 1.0 is written; 1.0, 2.0 and 3.0 are read. Element types\n"
     "f2 f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1, little-endian, C order (fortran_order\n"
     "True is rejected). The dtype must equal the input's declared dtype, and every\n"
     "fixed dim must match; symbolic dims accept any size.\n"
     "\n"
-    "inputs not given with -i are filled deterministically: symbolic dims become 1,\n"
-    "and element i (in C order) is\n"
+    "inputs not given with -i (and without --strict) are filled deterministically:\n"
+    "symbolic dims become 1, and element i (in C order) is\n"
     "  float types:    ((i * 7919) % 2000) / 1000 - 1   (values in [-1, 1))\n"
     "  integer types:  i % 10\n"
     "  bool:           i % 2\n"
@@ -264,6 +265,7 @@ typedef struct options {
     int n_inputs;
     const char *outdir;
     long runs;
+    int strict; /* every input must be given with -i */
 } options;
 
 enum { ALLOW_INPUTS = 1, ALLOW_OUTDIR = 2, ALLOW_RUNS = 4 };
@@ -326,6 +328,9 @@ static int parse_args(int argc, char **argv, int allow, const char *cmd, options
             const char *v = option_value(argc, argv, &i, eq);
             if (!v || !*v) return usage_error("%s needs a directory", key);
             o->outdir = v;
+        } else if (!strcmp(key, "--strict")) {
+            if (!(allow & ALLOW_INPUTS)) return usage_error("%s does not take %s", cmd, key);
+            o->strict = 1;
         } else if (!strcmp(key, "-n") || !strcmp(key, "--runs")) {
             if (!(allow & ALLOW_RUNS)) return usage_error("%s does not take %s", cmd, key);
             const char *v = option_value(argc, argv, &i, eq);
@@ -488,8 +493,14 @@ static int prepare_inputs(const ei_model *m, const options *o, bound_input **out
         b[idx].source = a->file;
         if (check_input(m, idx, &b[idx].t, a->file)) goto fail;
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        if (!b[i].source && o->strict) {
+            errorf(o->model, "input '%s' is missing: give it with -i %s=FILE.npy (--strict turns off the fill)",
+                   ei_model_io_name(m, 0, i), ei_model_io_name(m, 0, i));
+            goto fail;
+        }
         if (!b[i].source && fill_input(m, i, &b[i].t, o->model)) goto fail;
+    }
     *out = b;
     return 0;
 fail:

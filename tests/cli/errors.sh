@@ -119,6 +119,10 @@ expect_error "bench: unknown op" 1 'FooBar' 'mystery_node' -- bench "$FX/unknown
 expect_error "run: unknown input name" 1 'x_ok\.npy' "'nope'" "inputs: 'x'" -- \
     run "$FX/good.onnx" -i "nope=$FX/x_ok.npy" -o "$TMP/out"
 
+# a missing input with --strict (without it, missing inputs get the documented fill)
+expect_error "run --strict: missing input" 1 "'x'" 'missing' -- \
+    run "$FX/good.onnx" --strict -o "$TMP/out"
+
 # (e) a .npy with the wrong dims for a fixed-dim input: input name, expected and actual dims
 expect_error "run: wrong input shape" 1 'x_shape\.npy' "'x'" '\[2,3\]' '\[3,2\]' -- \
     run "$FX/good.onnx" -i "x=$FX/x_shape.npy" -o "$TMP/out"

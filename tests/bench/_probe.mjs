@@ -1,0 +1,17 @@
+import { readFileSync } from 'node:fs';
+const which = process.argv[2], threads = process.argv[3];
+const bytes = readFileSync('build/models/mobilenet_v2.onnx');
+const t0 = performance.now();
+const ort = await import(which);
+if (threads) ort.env.wasm.numThreads = Number(threads);
+const t1 = performance.now();
+const s = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+const t2 = performance.now();
+const x = new ort.Tensor('float32', new Float32Array(3*224*224).fill(0.5), [1,3,224,224]);
+const o = await s.run({ input: x });
+const t3 = performance.now();
+for (let i=0;i<3;i++) await s.run({input:x});
+const t4 = performance.now();
+console.log(which, threads, 'numThreads', ort.env.wasm.numThreads, 'import', (t1-t0).toFixed(1), 'create', (t2-t1).toFixed(1), 'first', (t3-t2).toFixed(1), 'avg', ((t4-t3)/3).toFixed(1), o.output.data[0]);
+await s.release();
+process.exit(0);
