@@ -10,6 +10,7 @@
 //   manifest.webmanifest, icons/icon.svg, icon-192.png, icon-512.png, icon-maskable-512.png
 //   dist/edgeinfer.js .mjs -worker.js .wasm                from dist/ (make wasm)
 //   models/<name>/model.onnx and the files its page reads (see MODEL_FILES)
+//   models/index.json                                     {"models": [names of the models present]}
 //   sw.js                                                 demo/sw.js after two generated lines:
 //       CACHE_NAME  'edgeinfer-demo-' + a hash of every precached path and its content
 //       PRECACHE    every file above (and './'), relative to the site root
@@ -100,6 +101,11 @@ function build(outDir) {
       }
     }
   }
+
+  // Which models the pages can use (a page asks this rather than get a 404 for a missing one).
+  const present = Object.keys(MODEL_FILES).filter((m) => existsSync(join(out, 'models', m, 'model.onnx')));
+  mkdirSync(join(out, 'models'), { recursive: true });
+  writeFileSync(join(out, 'models', 'index.json'), `${JSON.stringify({ models: present })}\n`);
 
   // The service worker: precache everything assembled above.
   const files = listFiles(out).map((p) => relative(out, p).split(sep).join('/'));

@@ -340,6 +340,9 @@ async function compileWasm(cfg) {
 // ---- one wasm instance ----
 
 const EI_LOAD_TAKE = 2;
+// Bytes past the end of every buffer handed to the C side, so that a vector load running over
+// a tail stays inside the buffer (EI_PAD in src/graph/graph.h).
+const PAD = 16;
 // Layout of the scratch block every call shares (calls never overlap: JS is single-threaded).
 const SCRATCH_TENSOR = 0; // ei_tensor: dtype i32 @0, rank i32 @4, dims i64[8] @8, data ptr @72
 const SCRATCH_HANDLE = 88; // an out-pointer (ei_model **, ei_session **)
@@ -440,10 +443,12 @@ class Runtime {
     return fail(STATUS_CODES[status] || 'RUNTIME_ERROR', message || `edgeinfer status ${status}`);
   }
 
-  // Copies bytes into fresh wasm memory.
+  // Copies bytes into fresh wasm memory (zero padded by PAD bytes).
   copyIn(bytes) {
-    const p = this.malloc(bytes.length);
-    this.heap().set(bytes, p);
+    const p = this.malloc(bytes.length + PAD);
+    const heap = this.heap();
+    heap.set(bytes, p);
+    heap.fill(0, p + bytes.length, p + bytes.length + PAD);
     return p;
   }
 
@@ -608,10 +613,6 @@ class LocalBackend {
     this.inputs = meta.inputNames.map(() => ({ ptr: 0, cap: 0 }));
   }
 
-  arenaBytes() {
-    return this.session ? this.rt.call('ei_session_arena_bytes', this.session) >>> 0 : 0;
-  }
-
   errmsg() {
     return this.rt.str(this.rt.call('ei_session_errmsg', this.session));
   }
@@ -626,7 +627,7 @@ class LocalBackend {
         rt.free(buf.ptr);
         buf.ptr = 0;
         buf.cap = 0;
-        buf.ptr = rt.malloc(bytes);
+        buf.ptr = rt.malloc(bytes + PAD);
         buf.cap = bytes;
       }
       rt.heap().set(new Uint8Array(f.data.buffer, f.data.byteOffset, bytes), buf.ptr);

@@ -88,6 +88,7 @@
     labels.forEach((label, i) => {
       const row = container.children[i];
       const p = probs ? probs[i] : 0;
+      row.querySelector('.label').textContent = label;
       row.classList.toggle('top', i === top);
       row.querySelector('.fill').style.width = `${Math.max(0, Math.min(1, p)) * 100}%`;
       row.querySelector('.value').textContent = probs ? formatPercent(p) : '–';

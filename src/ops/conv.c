@@ -2,10 +2,12 @@
  * Convolutions: Conv and ConvTranspose, float32, channel-major (NCHW), any
  * number of spatial dims (1-D, 2-D, 3-D ... up to F32_CONV_MAX_ND).
  *
- * Conv is one packed GEMM per image and group: the weights [M/group, C/group
+ * Conv is a packed GEMM per image and group: the weights [M/group, C/group
  * * prod(kernel)] are the A operand (packed once in prepare when constant),
- * im2col writes the B operand straight into the packed layout in scratch,
- * and the product lands in the output planes. Depthwise 3x3 convolutions
+ * im2col writes the B operand straight into the packed layout in scratch, a
+ * range of output pixels at a time (so it stays in cache and the scratch
+ * stays small), and the product lands in the output planes with the bias
+ * added by the GEMM kernel. Depthwise 3x3 convolutions
  * (mobilenet's) use a direct kernel instead: with one output channel per
  * group a GEMM would be a matrix-vector product per channel.
  *
@@ -67,6 +69,14 @@ static ei_status parse_auto_pad(op_ctx *ctx, auto_pad_kind *k)
     else return op_fail(ctx, EI_STATUS_INVALID_MODEL, "attribute 'auto_pad' is '%s', expected NOTSET, SAME_UPPER, "
                         "SAME_LOWER or VALID", s);
     return EI_STATUS_OK;
+}
+
+/* a * b for non-negative sizes, or -1 when it exceeds what the library places. */
+static int64_t mul_bounded(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_mul_overflow(a, b, &r) || r > EI_MAX_TENSOR_BYTES) return -1;
+    return r;
 }
 
 /* floor(a / 2) for any sign, as Python's // does. */
@@ -199,7 +209,9 @@ static ei_status conv_geometry(op_ctx *ctx, bool transpose, conv_geom *g)
         g->pad[d] = begin;
         g->ksize *= k;
         g->in_pix *= in;
-        g->out_pix *= out;
+        g->out_pix = mul_bounded(g->out_pix, out);
+        CHECK_SHAPE(ctx, g->out_pix >= 0, "output spatial size is too large (spatial dim %d is %lld)", d,
+                    (long long)out);
     }
     return EI_STATUS_OK;
 }
@@ -242,17 +254,6 @@ static bool is_pointwise(const conv_geom *g)
 }
 
 static size_t floats_aligned(size_t n) { return (n + 15) / 16 * 16; }
-
-/* True when input i's value is fixed for the life of the plan (a weight, or
- * computed from weights at plan time): only then may prepare pack it. While
- * planning, the other activations already point into the arena, so a non-NULL
- * data pointer alone does not make an input constant. */
-static bool input_is_constant(const op_ctx *ctx, int i)
-{
-    if (!ctx->at_plan || !has_in(ctx, i) || !ctx->in[i]->data) return false;
-    int v = ctx->n->in[i];
-    return v >= 0 && ctx->s->known && ctx->s->known[v];
-}
 
 typedef struct conv_state {
     float *pa; /* group packed weight matrices, each packed_a_floats */
@@ -305,7 +306,7 @@ static ei_status conv_infer_common(op_ctx *ctx, bool transpose)
     set_dims(&g, dims);
     TRY(set_output(ctx, 0, ctx->in[0]->dtype, g.nd + 2, dims));
     /* Every GEMM operand must be addressable in this build (wasm's size_t is 32 bits). */
-    uint64_t f = conv_scratch(&g, input_is_constant(ctx, 1));
+    uint64_t f = conv_scratch(&g, in_is_const(ctx, 1));
     CHECK_SHAPE(ctx, f <= (uint64_t)EI_MAX_TENSOR_BYTES / sizeof(float) && f <= SIZE_MAX / sizeof(float),
                 "needs %llu floats of temporary memory, more than the library places", (unsigned long long)f);
     ctx->scratch_bytes = (size_t)f * sizeof(float);
@@ -332,7 +333,7 @@ static void pack_weights(const conv_geom *g, const float *w, float *dst)
 static ei_status conv_prepare(op_ctx *ctx)
 {
     ctx->state = NULL;
-    if (!input_is_constant(ctx, 1)) return EI_STATUS_OK;
+    if (!in_is_const(ctx, 1)) return EI_STATUS_OK;
     conv_geom g;
     TRY(conv_geometry(ctx, strcmp(ctx->n->op_type, "ConvTranspose") == 0, &g));
     if (is_depthwise3x3(&g)) return EI_STATUS_OK; /* the direct kernel reads W as it is */

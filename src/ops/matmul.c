@@ -20,17 +20,6 @@
 /* Scratch regions are carved in multiples of 64 bytes so each stays aligned. */
 static size_t floats_aligned(size_t n) { return (n + 15) / 16 * 16; }
 
-/* True when input i's value is fixed for the life of the plan (a weight, or
- * computed from weights at plan time): only then may prepare pack it. While
- * planning, the other activations already point into the arena, so a non-NULL
- * data pointer alone does not make an input constant. */
-static bool input_is_constant(const op_ctx *ctx, int i)
-{
-    if (!ctx->at_plan || !has_in(ctx, i) || !ctx->in[i]->data) return false;
-    int v = ctx->n->in[i];
-    return v >= 0 && ctx->s->known && ctx->s->known[v];
-}
-
 static ei_status set_scratch_floats(op_ctx *ctx, uint64_t floats)
 {
     CHECK_SHAPE(ctx, floats <= (uint64_t)EI_MAX_TENSOR_BYTES / sizeof(float) && floats <= SIZE_MAX / sizeof(float),
@@ -45,6 +34,14 @@ static ei_status check_scratch(op_ctx *ctx, size_t floats)
         return op_fail(ctx, EI_STATUS_INVALID_STATE, "needs %zu bytes of scratch at run but was given %zu",
                        floats * sizeof(float), ctx->scratch_bytes);
     return EI_STATUS_OK;
+}
+
+/* a * b for non-negative sizes, or -1 when it exceeds what the library places. */
+static int64_t mul_bounded(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_mul_overflow(a, b, &r) || r > EI_MAX_TENSOR_BYTES) return -1;
+    return r;
 }
 
 static void scale_floats(float *p, size_t n, float s)
@@ -168,8 +165,8 @@ static ei_status gemm_infer(op_ctx *ctx)
     TRY(set_output(ctx, 0, ctx->in[0]->dtype, 2, dims));
     if (ctx->in[0]->dtype == EI_DTYPE_FLOAT32) {
         uint64_t floats = 0;
-        if (!input_is_constant(ctx, 0)) floats += floats_aligned(f32_gemm_packed_a_size((size_t)g.M, (size_t)g.K));
-        if (!input_is_constant(ctx, 1)) floats += floats_aligned(f32_gemm_packed_b_size((size_t)g.K, (size_t)g.N));
+        if (!in_is_const(ctx, 0)) floats += floats_aligned(f32_gemm_packed_a_size((size_t)g.M, (size_t)g.K));
+        if (!in_is_const(ctx, 1)) floats += floats_aligned(f32_gemm_packed_b_size((size_t)g.K, (size_t)g.N));
         TRY(set_scratch_floats(ctx, floats));
     }
     return EI_STATUS_OK;
@@ -184,14 +181,14 @@ static ei_status gemm_prepare(op_ctx *ctx)
     size_t M = (size_t)g.M, N = (size_t)g.N, K = (size_t)g.K;
     gemm_state *st = op_alloc(ctx, sizeof *st);
     if (!st) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory");
-    if (input_is_constant(ctx, 1)) {
+    if (in_is_const(ctx, 1)) {
         size_t n = f32_gemm_packed_b_size(K, N);
         st->pb = op_alloc(ctx, n * sizeof(float) + EI_PAD);
         if (!st->pb) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory packing B (%zu floats)", n);
         f32_gemm_pack_b(K, N, ctx->in[1]->data, g.b_rs, g.b_cs, st->pb);
         scale_floats(st->pb, n, attr_float(ctx->n, "alpha", 1.0f));
     }
-    if (input_is_constant(ctx, 0)) {
+    if (in_is_const(ctx, 0)) {
         size_t n = f32_gemm_packed_a_size(M, K);
         st->pa = op_alloc(ctx, n * sizeof(float) + EI_PAD);
         if (!st->pa) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory packing A (%zu floats)", n);
@@ -294,7 +291,8 @@ static ei_status matmul_plan(op_ctx *ctx, mm_plan *p, int64_t *out_dims, int *ou
         p->b_bs[d] = db == 1 ? 0 : bs;
         as *= da;
         bs *= db;
-        p->nbatch *= p->batch[d];
+        p->nbatch = mul_bounded(p->nbatch, p->batch[d]);
+        CHECK_SHAPE(ctx, p->nbatch >= 0, "broadcast batch of A %s and B %s is too large", shape_str(a), shape_str(b));
         p->b_mats *= db;
     }
     p->fold = p->b_mats == 1;
@@ -325,14 +323,14 @@ static ei_status matmul_infer(op_ctx *ctx)
     int rank;
     TRY(matmul_plan(ctx, &p, dims, &rank));
     TRY(set_output(ctx, 0, ctx->in[0]->dtype, rank, dims));
-    if (ctx->in[0]->dtype == EI_DTYPE_FLOAT32) TRY(set_scratch_floats(ctx, matmul_scratch(&p, input_is_constant(ctx, 1))));
+    if (ctx->in[0]->dtype == EI_DTYPE_FLOAT32) TRY(set_scratch_floats(ctx, matmul_scratch(&p, in_is_const(ctx, 1))));
     return EI_STATUS_OK;
 }
 
 static ei_status matmul_prepare(op_ctx *ctx)
 {
     ctx->state = NULL;
-    if (ctx->in[0]->dtype != EI_DTYPE_FLOAT32 || !input_is_constant(ctx, 1)) return EI_STATUS_OK;
+    if (ctx->in[0]->dtype != EI_DTYPE_FLOAT32 || !in_is_const(ctx, 1)) return EI_STATUS_OK;
     mm_plan p;
     int64_t dims[EI_MAX_DIMS + 2];
     int rank;
@@ -422,6 +420,7 @@ static ei_status matmul_run(op_ctx *ctx)
 #define ES_MAX_IN 8
 #define ES_LETTERS 52                       /* a-z then A-Z */
 #define ES_MAX_LABELS (ES_LETTERS + EI_MAX_DIMS) /* letters, then ellipsis dims */
+#define ES_MAX_WORK ((int64_t)1 << 46)
 
 typedef struct es_plan {
     int n_in;
@@ -589,6 +588,14 @@ static ei_status einsum_plan(op_ctx *ctx, es_plan *p, int64_t *out_dims, int *ou
             p->count[i][l]++;
         }
     }
+    /* Every combination of label values is one multiply-add: refuse counts no run would finish. */
+    int64_t work = 1;
+    bool empty = false;
+    for (int l = 0; l < n; l++) empty = empty || p->dim[l] == 0;
+    for (int l = 0; l < n && !empty; l++)
+        CHECK_SUPPORTED(ctx, !__builtin_mul_overflow(work, p->dim[l], &work) && work <= ES_MAX_WORK,
+                        "equation '%s' on these shapes needs more than %lld multiply-adds", eq,
+                        (long long)ES_MAX_WORK);
     for (int k = 0; k < n_out; k++) out_dims[k] = p->dim[k];
     *out_rank = n_out;
     return EI_STATUS_OK;

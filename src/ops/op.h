@@ -16,7 +16,8 @@
  *    heap memory that it frees before returning (Unique counts distinct values);
  *    it never runs inside a planned run.
  *  - prepare (optional): may allocate persistent memory with op_alloc (packed
- *    weights, tables) and keep it in ctx->state. Constant inputs have data here.
+ *    weights, tables) and keep it in ctx->state. Constant inputs have data here
+ *    (test with in_is_const: activations already point into the arena too).
  *  - run: computes outputs from inputs. Never allocates. Returns an error only
  *    for data-dependent faults (an index out of range), never on valid shapes.
  */
@@ -82,6 +83,16 @@ ei_status op_fail(op_ctx *ctx, ei_status st, const char *fmt, ...) __attribute__
 /* ---- inputs, outputs ---- */
 static inline bool has_in(const op_ctx *ctx, int i) { return i < ctx->n_in && ctx->in[i]; }
 static inline bool has_out(const op_ctx *ctx, int i) { return i < ctx->n_out && ctx->out[i]; }
+/* True when input i is a constant of the plan being made (a weight, or folded): infer and
+ * prepare may then size and pack it once. At plan time other inputs may already point
+ * into the activation arena, so `data != NULL` alone does not mean the value is known.
+ * Always false in dynamic runs, where infer and prepare run again every time. */
+static inline bool in_is_const(const op_ctx *ctx, int i)
+{
+    if (!ctx->at_plan || !has_in(ctx, i) || !ctx->in[i]->data) return false;
+    int v = ctx->n->in[i];
+    return v >= 0 && ctx->s->known && ctx->s->known[v];
+}
 /* Checks the input count is in [lo, hi] and inputs [0, required) are present. */
 ei_status check_arity(op_ctx *ctx, int lo, int hi, int required);
 /* Sets output i's dtype and dims (a no-op when the output is not wanted). */
