@@ -17,8 +17,13 @@
 #define EI_ALIGN 64   /* alignment of every buffer the library places */
 #define EI_PAD 16     /* bytes past every buffer, so a vector load may run over a tail */
 
-/* Largest tensor the library agrees to place, in bytes (absurd sizes are errors, not OOM). */
+/* Largest tensor the library agrees to place, in bytes (absurd sizes are errors, not OOM).
+ * Every placed size must fit size_t: wasm32 addresses 4 GiB in all. */
+#if SIZE_MAX <= UINT32_MAX
+#define EI_MAX_TENSOR_BYTES ((int64_t)1 << 30)
+#else
 #define EI_MAX_TENSOR_BYTES ((int64_t)1 << 34)
+#endif
 
 /* ---- persistent arena: bump allocation in chunks, freed all at once ---- */
 typedef struct arena_block arena_block;

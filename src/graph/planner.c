@@ -63,6 +63,11 @@ size_t plan_place(plan_buf *bufs, int n)
             size_t end = live[j]->offset + live[j]->size;
             if (end > off) off = end;
         }
+        if (b->size > SIZE_MAX - off) { /* cannot be placed in this address space */
+            free(order);
+            free(live);
+            return SIZE_MAX;
+        }
         b->offset = off;
         if (off + b->size > total) total = off + b->size;
     }

@@ -131,7 +131,7 @@ static ei_status place_activations(ei_session *s)
         }
     }
     size_t total = plan_place(bufs, nb);
-    if (total == SIZE_MAX) {
+    if (total > SIZE_MAX - 2 * EI_ALIGN) {
         free(bufs);
         free(buf_of);
         return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "out of memory while planning");

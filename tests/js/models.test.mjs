@@ -1,9 +1,11 @@
-// Tests for the trained models in models/ (digits, fashion, cancer), run through every runtime
-// in RUNNERS:
+// Model tests through every runtime in RUNNERS, for the trained models in models/ (digits,
+// fashion, cancer):
 //   golden    models/<name>/golden/input.npy gives models/<name>/golden/output.npy (written by
 //             onnxruntime when the model was trained) to within GOLDEN_TOLERANCE per element;
 //   accuracy  models/<name>/test_x.npy classified against test_y.npy reaches the accuracy the
 //             model card promises.
+// At the end, the random-weight models of build/models (tests/models/export_models.py) through
+// the wasm build, compared with onnxruntime-node; the mlp also in a worker session.
 //
 // A runner is runFn(modelPath, input, names) -> Promise<{dtype, shape, data}>, the model's output
 // `names.outputName` for `input` ({dtype, shape, data}, the layout of npy.mjs) fed as
@@ -20,10 +22,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ort from 'onnxruntime-node';
+import { compareWithReference, REL_TOLERANCE } from '../models/reference.mjs';
+import { requireDist, requireModel, MODELS_DIR as EXPORTED_MODELS_DIR } from './helpers.mjs';
 import { readNpy, writeNpy } from './npy.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const MODELS_DIR = join(ROOT, 'models');
+export const TRAINED_MODELS_DIR = join(ROOT, 'models');
 const CLI = process.env.EDGEINFER_CLI ? resolve(process.env.EDGEINFER_CLI) : join(ROOT, 'build', 'edgeinfer');
 const WASM_MODULE = join(ROOT, 'dist', 'edgeinfer.mjs');
 
@@ -88,19 +92,24 @@ export async function runEdgeinferNative(modelPath, input, { inputName, outputNa
 }
 
 let wasmApi;
-/** The WebAssembly build through its JS loader, dist/edgeinfer.mjs. */
-export async function runEdgeinferWasm(modelPath, input, { inputName, outputName }) {
+// Imported on first use, so that a missing wasm build fails only the tests that need it.
+async function loadWasmApi() {
   if (!existsSync(WASM_MODULE)) throw new Error(`${WASM_MODULE} is missing: build the wasm runtime first (make wasm)`);
   wasmApi ??= await import(pathToFileURL(WASM_MODULE).href);
-  const { InferenceSession, Tensor } = wasmApi;
+  return wasmApi;
+}
+
+/** The WebAssembly build through its JS loader, dist/edgeinfer.mjs. */
+export async function runEdgeinferWasm(modelPath, input, { inputName, outputName }) {
+  const { InferenceSession, Tensor } = await loadWasmApi();
   const session = await InferenceSession.create(new Uint8Array(readFileSync(modelPath)));
   try {
     const results = await session.run({ [inputName]: new Tensor(input.dtype, input.data, input.shape) });
     const out = results[outputName];
     if (!out) throw new Error(`edgeinfer-wasm: no output '${outputName}' (got ${Object.keys(results).join(', ')})`);
-    return { dtype: out.type ?? out.dtype, shape: Array.from(out.dims ?? out.shape), data: out.data };
+    return { dtype: out.type, shape: Array.from(out.dims), data: out.data };
   } finally {
-    if (typeof session.release === 'function') await session.release();
+    await session.release();
   }
 }
 
@@ -119,7 +128,7 @@ function loadNpy(path) {
 function modelFiles(name) {
   const spec = MODELS[name];
   if (!spec) throw new Error(`unknown model '${name}' (known: ${Object.keys(MODELS).join(', ')})`);
-  const dir = join(MODELS_DIR, name);
+  const dir = join(TRAINED_MODELS_DIR, name);
   const modelPath = join(dir, 'model.onnx');
   assert.ok(existsSync(modelPath), `${modelPath} is missing: train the models first (models/train_all.sh)`);
   return { spec, dir, modelPath };
@@ -213,4 +222,34 @@ for (const [runner, runFn] of Object.entries(RUNNERS)) {
         `threshold ${(100 * MODELS[name].minAccuracy).toFixed(0)}%`);
     });
   }
+}
+
+const EXPORTED_CASES = [['mobilenet_v2', false], ['resnet18', false], ['mlp', false], ['mlp', true]];
+
+for (const [name, worker] of EXPORTED_CASES) {
+  test(`${name}${worker ? ' (worker session)' : ''}: the wasm build matches onnxruntime`, { timeout: 600_000 }, async (t) => {
+    requireDist();
+    requireModel(name);
+    const { InferenceSession, Tensor } = await loadWasmApi();
+    const modelPath = join(EXPORTED_MODELS_DIR, `${name}.onnx`);
+    const inputPath = join(EXPORTED_MODELS_DIR, `${name}.input.npy`);
+    const input = readNpy(readFileSync(inputPath));
+    const s = await InferenceSession.create(modelPath, { worker });
+    let results;
+    try {
+      const out = await s.run({ [s.inputNames[0]]: new Tensor(input.dtype, input.data, input.shape) });
+      const outputs = {};
+      for (const [k, v] of Object.entries(out)) outputs[k] = { dtype: v.type, shape: v.dims, data: v.data };
+      results = await compareWithReference(modelPath, inputPath, outputs);
+    } finally {
+      await s.release();
+    }
+    assert.ok(results.length > 0);
+    for (const r of results) {
+      t.diagnostic(`${name}/${r.name}: max abs error ${r.maxAbsError.toExponential(3)}, output range ` +
+        `${r.range.toExponential(3)}, ratio ${r.ratio.toExponential(3)} (limit ${REL_TOLERANCE})`);
+    }
+    const failures = results.filter((r) => !r.pass).map((r) => r.message);
+    assert.ok(failures.length === 0, `${name} differs from onnxruntime:\n${failures.join('\n')}`);
+  });
 }
