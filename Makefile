@@ -157,7 +157,7 @@ EMENV := NODE_PATH=/usr/share/nodejs
 WEB_SRC := web/build.mjs web/edgeinfer.core.js web/edgeinfer.worker.js web/edgeinfer.d.ts
 DIST_JS := $(DIST)/edgeinfer.mjs $(DIST)/edgeinfer.js $(DIST)/edgeinfer-worker.js $(DIST)/edgeinfer.d.ts
 
-.PHONY: test-js test-browser bench-js
+.PHONY: test-js test-browser bench-js bench-native bench
 
 wasm: $(DIST)/edgeinfer.wasm $(DIST_JS)
 
@@ -186,3 +186,13 @@ test-browser: wasm $(B)/models/.stamp
 
 bench-js: wasm $(B)/models/.stamp
 	node tests/bench/coldstart.mjs
+
+bench-native: $(B)/edgeinfer $(B)/models/.stamp
+	node tests/bench/native.mjs
+
+# Everything measured side by side with the peer in one run: wasm against onnxruntime-web
+# (cold start, latency), native against onnxruntime-node (latency), and the download size.
+bench: setup
+	$(MAKE) size
+	$(MAKE) bench-js
+	$(MAKE) bench-native
