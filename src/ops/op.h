@@ -38,7 +38,8 @@ typedef struct op_ctx {
     int opset;           /* the model's opset for this node's domain */
     int n_in, n_out;     /* as written in the node, absent optional ones included */
     ei_tensor **in;      /* in[i] is NULL when input i is absent */
-    ei_tensor **out;     /* out[i] is NULL when output i is not wanted; out[0] is always there */
+    ei_tensor **out;     /* out[i] is NULL when output i is not wanted; out[0] is
+                          * always there unless the op has OP_OUTPUTS_OPTIONAL */
     size_t scratch_bytes; /* infer: set to the scratch bytes run needs */
     void *scratch;       /* run: EI_ALIGN-aligned scratch of scratch_bytes */
     void *state;         /* prepare sets, run reads */
@@ -49,7 +50,8 @@ typedef ei_status (*op_fn)(op_ctx *ctx);
 
 enum {
     OP_INPLACE = 1,    /* output 0 may share input 0's buffer (same byte size) */
-    OP_SHAPE_ONLY = 2  /* run reads only the shapes of its inputs (Shape, Size): fold at plan */
+    OP_SHAPE_ONLY = 2, /* run reads only the shapes of its inputs (Shape, Size): fold at plan */
+    OP_OUTPUTS_OPTIONAL = 4 /* every output may be absent, the first one too (RNN, GRU, LSTM) */
 };
 
 typedef struct op_def {
