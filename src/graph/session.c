@@ -278,10 +278,10 @@ static ei_status create(ei_session *s, const ei_model *m)
         return FAIL(s, EI_STATUS_UNSUPPORTED, "%s: op %s%s%s is not supported by edgeinfer%s", node_label(n),
                     n->domain[0] ? n->domain : "", n->domain[0] ? "." : "", n->op_type, more);
     }
-    /* Every op we run has a required first output, and ops rely on out[0] being there. */
+    /* Ops rely on out[0] being there, except those whose outputs are all optional. */
     for (int i = 0; i < nn; i++) {
         const node *n = &m->nodes[i];
-        if (n->n_out == 0 || n->out[0] < 0)
+        if ((n->n_out == 0 || n->out[0] < 0) && !(n->op->flags & OP_OUTPUTS_OPTIONAL))
             return FAIL(s, EI_STATUS_INVALID_MODEL, "%s: output 0 is required but absent", node_label(n));
     }
     reset_values(s);
