@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(gcc make clang-14 libclang-rt-14-dev valgrind libsimde-dev emscripten
   python3 python3-numpy python3-onnx python3-torch python3-torchvision python3-sklearn
-  dataset-fashion-mnist chromium nodejs npm gzip)
+  dataset-fashion-mnist chromium gzip)
+# Node and npm: the machine's own when present (it may bundle npm), Debian's otherwise.
+command -v node >/dev/null || APT_PACKAGES+=(nodejs)
+command -v npm >/dev/null || APT_PACKAGES+=(npm)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
