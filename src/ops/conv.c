@@ -21,8 +21,9 @@
 #include "../kernels/f32_conv.h"
 #include "../kernels/f32_gemm.h"
 #include "op.h"
+#include "spatial.h"
 
-#define ATTR_LIMIT ((int64_t)1 << 31) /* strides, dilations, pads and output sizes beyond this are absurd */
+#define ATTR_LIMIT SPATIAL_LIMIT /* strides, dilations, pads and output sizes beyond this are absurd */
 
 typedef struct conv_geom {
     bool transpose;
@@ -34,42 +35,6 @@ typedef struct conv_geom {
     int64_t pad[F32_CONV_MAX_ND];  /* leading padding (ConvTranspose: may be negative) */
     int64_t ksize, in_pix, out_pix; /* prod(kernel), prod(in), prod(out) */
 } conv_geom;
-
-/* Reads an optional per-dim INTS attribute into v (default def), checking
- * its length is nd (or 2*nd when twice) and its values lie in [lo, ATTR_LIMIT). */
-static ei_status spatial_attr(op_ctx *ctx, const char *name, int nd, bool twice, int64_t def, int64_t lo,
-                              int64_t *v, bool *present)
-{
-    const int64_t *a;
-    int n = attr_ints(ctx->n, name, &a);
-    int want = twice ? 2 * nd : nd;
-    if (present) *present = n >= 0;
-    if (n < 0) {
-        for (int i = 0; i < want; i++) v[i] = def;
-        return EI_STATUS_OK;
-    }
-    CHECK(ctx, n == want, "attribute '%s' has %d values, expected %d for %d spatial dims", name, n, want, nd);
-    for (int i = 0; i < n; i++) {
-        CHECK(ctx, a[i] >= lo && a[i] < ATTR_LIMIT, "attribute '%s'[%d] = %lld is out of range (expected >= %lld)",
-              name, i, (long long)a[i], (long long)lo);
-        v[i] = a[i];
-    }
-    return EI_STATUS_OK;
-}
-
-typedef enum { PAD_NOTSET, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID } auto_pad_kind;
-
-static ei_status parse_auto_pad(op_ctx *ctx, auto_pad_kind *k)
-{
-    const char *s = attr_str(ctx->n, "auto_pad", "NOTSET");
-    if (!strcmp(s, "NOTSET") || !*s) *k = PAD_NOTSET;
-    else if (!strcmp(s, "SAME_UPPER")) *k = PAD_SAME_UPPER;
-    else if (!strcmp(s, "SAME_LOWER")) *k = PAD_SAME_LOWER;
-    else if (!strcmp(s, "VALID")) *k = PAD_VALID;
-    else return op_fail(ctx, EI_STATUS_INVALID_MODEL, "attribute 'auto_pad' is '%s', expected NOTSET, SAME_UPPER, "
-                        "SAME_LOWER or VALID", s);
-    return EI_STATUS_OK;
-}
 
 /* a * b for non-negative sizes, or -1 when it exceeds what the library places. */
 static int64_t mul_bounded(int64_t a, int64_t b)
@@ -130,7 +95,7 @@ static ei_status conv_geometry(op_ctx *ctx, bool transpose, conv_geom *g)
     }
 
     bool has_kernel;
-    TRY(spatial_attr(ctx, "kernel_shape", nd, false, 0, 1, g->kernel, &has_kernel));
+    TRY(spatial_ints(ctx, "kernel_shape", nd, 1, 0, g->kernel, &has_kernel));
     for (int d = 0; d < nd; d++) {
         CHECK_SHAPE(ctx, w->dims[d + 2] >= 1, "weight W %s has an empty kernel", shape_str(w));
         CHECK_SHAPE(ctx, !has_kernel || g->kernel[d] == w->dims[d + 2],
@@ -138,18 +103,18 @@ static ei_status conv_geometry(op_ctx *ctx, bool transpose, conv_geom *g)
                     (long long)g->kernel[d]);
         g->kernel[d] = w->dims[d + 2];
     }
-    TRY(spatial_attr(ctx, "strides", nd, false, 1, 1, g->stride, NULL));
-    TRY(spatial_attr(ctx, "dilations", nd, false, 1, 1, g->dilation, NULL));
+    TRY(spatial_ints(ctx, "strides", nd, 1, 1, g->stride, NULL));
+    TRY(spatial_ints(ctx, "dilations", nd, 1, 1, g->dilation, NULL));
     int64_t pads[2 * F32_CONV_MAX_ND];
     bool has_pads;
-    TRY(spatial_attr(ctx, "pads", nd, true, 0, 0, pads, &has_pads));
+    TRY(spatial_ints(ctx, "pads", 2 * nd, 0, 0, pads, &has_pads));
     auto_pad_kind ap = PAD_NOTSET;
-    TRY(parse_auto_pad(ctx, &ap));
+    TRY(spatial_auto_pad(ctx, &ap));
 
     int64_t op[F32_CONV_MAX_ND] = {0}, os[F32_CONV_MAX_ND] = {0};
     bool has_os = false;
     if (transpose) {
-        TRY(spatial_attr(ctx, "output_padding", nd, false, 0, 0, op, NULL));
+        TRY(spatial_ints(ctx, "output_padding", nd, 0, 0, op, NULL));
         const int64_t *osv;
         int n_os = attr_ints(ctx->n, "output_shape", &osv);
         if (n_os >= 0) {
@@ -173,10 +138,8 @@ static ei_status conv_geometry(op_ctx *ctx, bool transpose, conv_geom *g)
         int64_t out, begin;
         if (!transpose) {
             if (ap == PAD_SAME_UPPER || ap == PAD_SAME_LOWER) {
-                out = (in + s - 1) / s;
-                int64_t total = (out - 1) * s + ek - in;
-                if (total < 0) total = 0;
-                begin = ap == PAD_SAME_UPPER ? total / 2 : total - total / 2;
+                int64_t end;
+                spatial_same_pad(ap, in, s, ek, &out, &begin, &end);
             } else {
                 int64_t pb = ap == PAD_VALID ? 0 : pads[d], pe = ap == PAD_VALID ? 0 : pads[d + nd];
                 CHECK_SHAPE(ctx, in + pb + pe >= ek,

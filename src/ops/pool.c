@@ -13,11 +13,11 @@
  */
 #include "../kernels/f32_pool.h"
 #include "op.h"
+#include "spatial.h"
 
 enum { POOL_MAX, POOL_AVG, POOL_LP };
 
 #define MAX_SP (EI_MAX_DIMS - 2)
-#define ATTR_LIMIT ((int64_t)1 << 31) /* kernel, stride, dilation and pad values stay below this */
 
 typedef struct pool_geom {
     int nsp;                 /* spatial dims */
@@ -27,26 +27,6 @@ typedef struct pool_geom {
     int64_t pb[MAX_SP], pe[MAX_SP]; /* padding at the beginning and end */
 } pool_geom;
 
-/* Reads a list attribute of exactly `count` values in [lo, ATTR_LIMIT), or fills `def`. */
-static ei_status geom_ints(op_ctx *ctx, const char *name, int count, int64_t lo, int64_t def, bool required,
-                           int64_t *v)
-{
-    const int64_t *a;
-    int n = attr_ints(ctx->n, name, &a);
-    if (n < 0) {
-        CHECK(ctx, !required, "attribute %s is required", name);
-        for (int i = 0; i < count; i++) v[i] = def;
-        return EI_STATUS_OK;
-    }
-    CHECK(ctx, n == count, "attribute %s has %d values, expected %d", name, n, count);
-    for (int i = 0; i < count; i++) {
-        CHECK(ctx, a[i] >= lo && a[i] < ATTR_LIMIT, "attribute %s[%d] = %lld is out of range", name, i,
-              (long long)a[i]);
-        v[i] = a[i];
-    }
-    return EI_STATUS_OK;
-}
-
 static ei_status pool_geometry(op_ctx *ctx, const ei_tensor *x, pool_geom *g)
 {
     CHECK_SHAPE(ctx, x->rank >= 3, "input X has shape %s, expected N x C x D1 x ... (at least 3 dims)",
@@ -54,15 +34,15 @@ static ei_status pool_geometry(op_ctx *ctx, const ei_tensor *x, pool_geom *g)
     int nsp = x->rank - 2;
     g->nsp = nsp;
     int64_t pads[2 * MAX_SP];
-    TRY(geom_ints(ctx, "kernel_shape", nsp, 1, 1, true, g->k));
-    TRY(geom_ints(ctx, "strides", nsp, 1, 1, false, g->s));
-    TRY(geom_ints(ctx, "dilations", nsp, 1, 1, false, g->d));
-    TRY(geom_ints(ctx, "pads", 2 * nsp, 0, 0, false, pads));
-    const char *auto_pad = attr_str(ctx->n, "auto_pad", "NOTSET");
-    bool same_upper = !strcmp(auto_pad, "SAME_UPPER"), same_lower = !strcmp(auto_pad, "SAME_LOWER");
-    bool valid = !strcmp(auto_pad, "VALID");
-    CHECK(ctx, same_upper || same_lower || valid || !strcmp(auto_pad, "NOTSET"),
-          "attribute auto_pad = '%s' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID", auto_pad);
+    bool has_kernel;
+    TRY(spatial_ints(ctx, "kernel_shape", nsp, 1, 1, g->k, &has_kernel));
+    CHECK(ctx, has_kernel, "attribute kernel_shape is required");
+    TRY(spatial_ints(ctx, "strides", nsp, 1, 1, g->s, NULL));
+    TRY(spatial_ints(ctx, "dilations", nsp, 1, 1, g->d, NULL));
+    TRY(spatial_ints(ctx, "pads", 2 * nsp, 0, 0, pads, NULL));
+    auto_pad_kind ap;
+    TRY(spatial_auto_pad(ctx, &ap));
+    bool same_upper = ap == PAD_SAME_UPPER, same_lower = ap == PAD_SAME_LOWER, valid = ap == PAD_VALID;
     bool ceil_mode = attr_int(ctx->n, "ceil_mode", 0) != 0;
 
     for (int i = 0; i < nsp; i++) {
@@ -70,12 +50,7 @@ static ei_status pool_geometry(op_ctx *ctx, const ei_tensor *x, pool_geom *g)
         int64_t ext = (k - 1) * g->d[i] + 1; /* span of a dilated window */
         g->in[i] = in;
         if (same_upper || same_lower) {
-            int64_t out = (in + s - 1) / s;
-            int64_t total = (out - 1) * s + ext - in;
-            if (total < 0) total = 0;
-            g->pb[i] = same_upper ? total / 2 : total - total / 2;
-            g->pe[i] = total - g->pb[i];
-            g->out[i] = out;
+            spatial_same_pad(ap, in, s, ext, &g->out[i], &g->pb[i], &g->pe[i]);
         } else if (valid) {
             CHECK_SHAPE(ctx, in >= ext, "input X of shape %s is smaller than the window (%lld) along axis %d",
                         shape_str(x), (long long)ext, i + 2);
@@ -398,9 +373,11 @@ static ei_status unpool_shape(op_ctx *ctx, int64_t *inferred, int64_t *out)
                 shape_str(x));
     int nsp = x->rank - 2;
     int64_t k[MAX_SP], s[MAX_SP], pads[2 * MAX_SP];
-    TRY(geom_ints(ctx, "kernel_shape", nsp, 1, 1, true, k));
-    TRY(geom_ints(ctx, "strides", nsp, 1, 1, false, s));
-    TRY(geom_ints(ctx, "pads", 2 * nsp, 0, 0, false, pads));
+    bool has_kernel;
+    TRY(spatial_ints(ctx, "kernel_shape", nsp, 1, 1, k, &has_kernel));
+    CHECK(ctx, has_kernel, "attribute kernel_shape is required");
+    TRY(spatial_ints(ctx, "strides", nsp, 1, 1, s, NULL));
+    TRY(spatial_ints(ctx, "pads", 2 * nsp, 0, 0, pads, NULL));
     inferred[0] = x->dims[0];
     inferred[1] = x->dims[1];
     for (int i = 0; i < nsp; i++) {

@@ -21,8 +21,9 @@
 #include <stdint.h>
 
 #include "op.h"
+#include "spatial.h"
 
-#define ATTR_LIMIT ((int64_t)1 << 31) /* strides, dilations and pads beyond this are absurd */
+#define ATTR_LIMIT SPATIAL_LIMIT
 
 static const int32_t q8_dtypes[] = {EI_DTYPE_UINT8, EI_DTYPE_INT8, 0};
 static const int32_t f32_only[] = {EI_DTYPE_FLOAT32, 0};
@@ -525,28 +526,6 @@ static qconv_io qconv_inputs(const op_ctx *ctx, bool qlinear)
     return io;
 }
 
-/* Reads an optional per-dim INTS attribute (default def), checking its length
- * is nd (2*nd when twice) and its values lie in [lo, ATTR_LIMIT). */
-static ei_status spatial_attr(op_ctx *ctx, const char *name, int nd, bool twice, int64_t def, int64_t lo,
-                              int64_t *v, bool *present)
-{
-    const int64_t *a;
-    int n = attr_ints(ctx->n, name, &a);
-    int want = twice ? 2 * nd : nd;
-    if (present) *present = n >= 0;
-    if (n < 0) {
-        for (int i = 0; i < want; i++) v[i] = def;
-        return EI_STATUS_OK;
-    }
-    CHECK(ctx, n == want, "attribute '%s' has %d values, expected %d for %d spatial dims", name, n, want, nd);
-    for (int i = 0; i < n; i++) {
-        CHECK(ctx, a[i] >= lo && a[i] < ATTR_LIMIT, "attribute '%s'[%d] = %lld is out of range (expected >= %lld)",
-              name, i, (long long)a[i], (long long)lo);
-        v[i] = a[i];
-    }
-    return EI_STATUS_OK;
-}
-
 static ei_status qconv_geometry(op_ctx *ctx, const qconv_io *io, qconv *g)
 {
     const ei_tensor *x = io->x, *w = io->w;
@@ -572,7 +551,7 @@ static ei_status qconv_geometry(op_ctx *ctx, const qconv_io *io, qconv *g)
     g->mg = g->cout / g->group;
 
     bool has_kernel;
-    TRY(spatial_attr(ctx, "kernel_shape", nd, false, 0, 1, g->kernel, &has_kernel));
+    TRY(spatial_ints(ctx, "kernel_shape", nd, 1, 0, g->kernel, &has_kernel));
     for (int d = 0; d < nd; d++) {
         CHECK_SHAPE(ctx, w->dims[d + 2] >= 1, "weight w %s has an empty kernel", shape_str(w));
         CHECK_SHAPE(ctx, !has_kernel || g->kernel[d] == w->dims[d + 2],
@@ -580,14 +559,12 @@ static ei_status qconv_geometry(op_ctx *ctx, const qconv_io *io, qconv *g)
                     (long long)g->kernel[d]);
         g->kernel[d] = w->dims[d + 2];
     }
-    TRY(spatial_attr(ctx, "strides", nd, false, 1, 1, g->stride, NULL));
-    TRY(spatial_attr(ctx, "dilations", nd, false, 1, 1, g->dilation, NULL));
+    TRY(spatial_ints(ctx, "strides", nd, 1, 1, g->stride, NULL));
+    TRY(spatial_ints(ctx, "dilations", nd, 1, 1, g->dilation, NULL));
     int64_t pads[2 * QCONV_MAX_ND];
-    TRY(spatial_attr(ctx, "pads", nd, true, 0, 0, pads, NULL));
-    const char *ap = attr_str(ctx->n, "auto_pad", "NOTSET");
-    bool same_upper = !strcmp(ap, "SAME_UPPER"), same_lower = !strcmp(ap, "SAME_LOWER"), valid = !strcmp(ap, "VALID");
-    CHECK(ctx, same_upper || same_lower || valid || !strcmp(ap, "NOTSET") || !*ap,
-          "attribute 'auto_pad' is '%s', expected NOTSET, SAME_UPPER, SAME_LOWER or VALID", ap);
+    TRY(spatial_ints(ctx, "pads", 2 * nd, 0, 0, pads, NULL));
+    auto_pad_kind ap;
+    TRY(spatial_auto_pad(ctx, &ap));
 
     g->ksize = g->in_pix = g->out_pix = 1;
     for (int d = 0; d < nd; d++) {
@@ -595,13 +572,11 @@ static ei_status qconv_geometry(op_ctx *ctx, const qconv_io *io, qconv *g)
         int64_t ek = (g->kernel[d] - 1) * g->dilation[d] + 1; /* extent of the dilated kernel */
         CHECK_SHAPE(ctx, ek < ATTR_LIMIT, "dilated kernel extent %lld at spatial dim %d is absurd", (long long)ek, d);
         int64_t out, begin;
-        if (same_upper || same_lower) {
-            out = (in + s - 1) / s;
-            int64_t total = (out - 1) * s + ek - in;
-            if (total < 0) total = 0;
-            begin = same_upper ? total / 2 : total - total / 2;
+        if (ap == PAD_SAME_UPPER || ap == PAD_SAME_LOWER) {
+            int64_t end;
+            spatial_same_pad(ap, in, s, ek, &out, &begin, &end);
         } else {
-            int64_t pb = valid ? 0 : pads[d], pe = valid ? 0 : pads[d + nd];
+            int64_t pb = ap == PAD_VALID ? 0 : pads[d], pe = ap == PAD_VALID ? 0 : pads[d + nd];
             CHECK_SHAPE(ctx, in + pb + pe >= ek,
                         "kernel extent %lld at spatial dim %d is larger than the padded input (%lld + %lld + %lld) of "
                         "x %s", (long long)ek, d, (long long)in, (long long)pb, (long long)pe, shape_str(x));
