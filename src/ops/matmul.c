@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "../kernels/f32_gemm.h"
+#include "matmul.h"
 #include "op.h"
 
 /* Scratch regions are carved in multiples of 64 bytes so each stays aligned. */
@@ -247,24 +248,14 @@ static ei_status gemm_run(op_ctx *ctx)
 /* numpy matmul: 1-D operands are promoted (and the added dim dropped from the
  * output), leading dims broadcast. */
 
-typedef struct mm_plan {
-    int64_t M, N, K;
-    int batch_rank;
-    int64_t batch[EI_MAX_DIMS];   /* broadcast batch dims of the output */
-    int64_t a_bs[EI_MAX_DIMS];    /* per batch dim: A's matrix stride in elements, 0 when broadcast */
-    int64_t b_bs[EI_MAX_DIMS];
-    int64_t nbatch;               /* prod(batch) */
-    int64_t b_mats;               /* distinct B matrices (B's own batch count) */
-    bool fold;                    /* B is one matrix: fold A's batches into M */
-} mm_plan;
+typedef mm_shape mm_plan;
 
 typedef struct matmul_state {
     float *pb; /* b_mats packed B matrices, each f32_gemm_packed_b_size floats (padded) */
 } matmul_state;
 
-static ei_status matmul_plan(op_ctx *ctx, mm_plan *p, int64_t *out_dims, int *out_rank)
+ei_status mm_shape_plan(op_ctx *ctx, const ei_tensor *a, const ei_tensor *b, mm_shape *p)
 {
-    const ei_tensor *a = ctx->in[0], *b = ctx->in[1];
     CHECK_SHAPE(ctx, a->rank >= 1 && b->rank >= 1, "inputs must have at least 1 dim, got A %s and B %s",
                 shape_str(a), shape_str(b));
     int ar = a->rank, br = b->rank;
@@ -297,10 +288,18 @@ static ei_status matmul_plan(op_ctx *ctx, mm_plan *p, int64_t *out_dims, int *ou
     }
     p->fold = p->b_mats == 1;
     int n = 0;
-    for (int d = 0; d < r; d++) out_dims[n++] = p->batch[d];
-    if (ar >= 2) out_dims[n++] = p->M;
-    if (br >= 2) out_dims[n++] = p->N;
-    *out_rank = n;
+    for (int d = 0; d < r; d++) p->out_dims[n++] = p->batch[d];
+    if (ar >= 2) p->out_dims[n++] = p->M;
+    if (br >= 2) p->out_dims[n++] = p->N;
+    p->out_rank = n;
+    return EI_STATUS_OK;
+}
+
+static ei_status matmul_plan(op_ctx *ctx, mm_plan *p, int64_t *out_dims, int *out_rank)
+{
+    TRY(mm_shape_plan(ctx, ctx->in[0], ctx->in[1], p));
+    memcpy(out_dims, p->out_dims, sizeof p->out_dims);
+    *out_rank = p->out_rank;
     return EI_STATUS_OK;
 }
 

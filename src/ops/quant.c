@@ -20,6 +20,7 @@
  */
 #include <stdint.h>
 
+#include "matmul.h"
 #include "op.h"
 #include "spatial.h"
 
@@ -229,16 +230,7 @@ static ei_status dynamic_quantize_run(op_ctx *ctx)
 /* numpy matmul shapes: 1-D operands are promoted (and the added dim dropped
  * from the output), leading dims broadcast. */
 
-typedef struct qmm {
-    int64_t M, N, K;
-    int batch_rank;
-    int64_t batch[EI_MAX_DIMS]; /* broadcast batch dims of the output */
-    int64_t a_bs[EI_MAX_DIMS];  /* per batch dim: A's matrix stride in elements, 0 when broadcast */
-    int64_t b_bs[EI_MAX_DIMS];
-    int64_t nbatch;
-    int out_rank;
-    int64_t out_dims[EI_MAX_DIMS];
-} qmm;
+typedef mm_shape qmm;
 
 /* Where a per-tensor, per-row or per-column parameter lives for each output
  * batch and row (or column): offset = sum(batch_idx * bs) + row * vs. */
@@ -249,38 +241,7 @@ typedef struct qparam {
 
 static ei_status qmm_plan(op_ctx *ctx, const ei_tensor *a, const ei_tensor *b, qmm *g)
 {
-    CHECK_SHAPE(ctx, a->rank >= 1 && b->rank >= 1, "inputs must have at least 1 dim, got A %s and B %s",
-                shape_str(a), shape_str(b));
-    int ar = a->rank, br = b->rank;
-    g->M = ar >= 2 ? a->dims[ar - 2] : 1;
-    g->K = a->dims[ar - 1];
-    int64_t kb = br >= 2 ? b->dims[br - 2] : b->dims[0];
-    g->N = br >= 2 ? b->dims[br - 1] : 1;
-    CHECK_SHAPE(ctx, g->K == kb, "inner dimensions differ: A %s has K=%lld, B %s has K=%lld", shape_str(a),
-                (long long)g->K, shape_str(b), (long long)kb);
-    int abr = ar > 2 ? ar - 2 : 0, bbr = br > 2 ? br - 2 : 0;
-    int r = abr > bbr ? abr : bbr;
-    g->batch_rank = r;
-    int64_t as = g->M * g->K, bs = g->K * g->N;
-    g->nbatch = 1;
-    for (int d = r - 1; d >= 0; d--) {
-        int ka = d - (r - abr), kb2 = d - (r - bbr);
-        int64_t da = ka >= 0 ? a->dims[ka] : 1, db = kb2 >= 0 ? b->dims[kb2] : 1;
-        CHECK_SHAPE(ctx, da == db || da == 1 || db == 1, "batch dims of A %s and B %s do not broadcast",
-                    shape_str(a), shape_str(b));
-        g->batch[d] = da == 1 ? db : da;
-        g->a_bs[d] = da == 1 ? 0 : as;
-        g->b_bs[d] = db == 1 ? 0 : bs;
-        as *= da;
-        bs *= db;
-        g->nbatch *= g->batch[d];
-    }
-    int n = 0;
-    for (int d = 0; d < r; d++) g->out_dims[n++] = g->batch[d];
-    if (ar >= 2) g->out_dims[n++] = g->M;
-    if (br >= 2) g->out_dims[n++] = g->N;
-    g->out_rank = n;
-    return EI_STATUS_OK;
+    return mm_shape_plan(ctx, a, b, g);
 }
 
 /* Parameter p (absent: zero everywhere) of a matrix with `len` rows (per_col:
