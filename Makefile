@@ -108,6 +108,10 @@ $(B)/models/.stamp: tests/models/export_models.py
 	$(PYTHON) tests/models/export_models.py $(B)/models
 	touch $@
 
+# Retrains the demo models (models/*/model.onnx, goldens, test splits); not part of make test.
+models:
+	bash models/train_all.sh
+
 test-models: $(B)/edgeinfer $(B)/models/.stamp
 	node --test tests/models/
 

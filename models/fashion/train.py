@@ -113,7 +113,7 @@ def main():
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=steps)
     gen = torch.Generator().manual_seed(SEED)
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for epoch in range(EPOCHS):
         model.train()
         order = torch.randperm(len(x_train), generator=gen)
@@ -121,7 +121,7 @@ def main():
         for i in range(0, len(order), BATCH):
             b = order[i:i + BATCH]
             xb = x_train[b]
-            # Mirror half the batch: the data set's shoes all face one way, photos need not.
+            # Mirror half the batch: nearly all the data set's shoes point one way, photos need not.
             flip = torch.rand(len(b), generator=gen) < 0.5
             xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
             loss = torch.nn.functional.cross_entropy(model.logits(xb), y_train[b])
@@ -133,6 +133,7 @@ def main():
         print(f'epoch {epoch + 1}/{EPOCHS}: train loss {total / len(x_train):.4f} '
               f'({time.perf_counter() - t0:.0f} s)', flush=True)
     train_seconds = time.perf_counter() - t0
+    train_cpu_seconds = time.process_time() - c0
 
     torch_probs = predict(model, x_test)
     model_path = HERE / 'model.onnx'
@@ -155,6 +156,7 @@ def main():
         'parameters': common.count_params(model),
         'train_samples': len(x_train), 'test_samples': len(x_test), 'test_samples_committed': n,
         'epochs': EPOCHS, 'threads': THREADS, 'train_seconds': round(train_seconds, 1),
+        'train_cpu_seconds': round(train_cpu_seconds, 1),
         'accuracy_torch': round(common.accuracy(torch_probs, test_labels), 6),
         'accuracy_onnxruntime': round(common.accuracy(ort_probs, test_labels), 6),
         'accuracy_torch_committed': round(common.accuracy(torch_probs[:n], test_labels[:n]), 6),

@@ -4,8 +4,7 @@
 //             onnxruntime when the model was trained) to within GOLDEN_TOLERANCE per element;
 //   accuracy  models/<name>/test_x.npy classified against test_y.npy reaches the accuracy the
 //             model card promises.
-// At the end, the random-weight models of build/models (tests/models/export_models.py) through
-// the wasm build, compared with onnxruntime-node; the mlp also in a worker session.
+// (The random-weight models of build/models through the wasm build are in wasm-models.test.mjs.)
 //
 // A runner is runFn(modelPath, input, names) -> Promise<{dtype, shape, data}>, the model's output
 // `names.outputName` for `input` ({dtype, shape, data}, the layout of npy.mjs) fed as
@@ -22,8 +21,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ort from 'onnxruntime-node';
-import { compareWithReference, REL_TOLERANCE } from '../models/reference.mjs';
-import { requireDist, requireModel, MODELS_DIR as EXPORTED_MODELS_DIR } from './helpers.mjs';
+import { requireDist } from './helpers.mjs';
 import { readNpy, writeNpy } from './npy.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -222,34 +220,4 @@ for (const [runner, runFn] of Object.entries(RUNNERS)) {
         `threshold ${(100 * MODELS[name].minAccuracy).toFixed(0)}%`);
     });
   }
-}
-
-const EXPORTED_CASES = [['mobilenet_v2', false], ['resnet18', false], ['mlp', false], ['mlp', true]];
-
-for (const [name, worker] of EXPORTED_CASES) {
-  test(`${name}${worker ? ' (worker session)' : ''}: the wasm build matches onnxruntime`, { timeout: 600_000 }, async (t) => {
-    requireDist();
-    requireModel(name);
-    const { InferenceSession, Tensor } = await loadWasmApi();
-    const modelPath = join(EXPORTED_MODELS_DIR, `${name}.onnx`);
-    const inputPath = join(EXPORTED_MODELS_DIR, `${name}.input.npy`);
-    const input = readNpy(readFileSync(inputPath));
-    const s = await InferenceSession.create(modelPath, { worker });
-    let results;
-    try {
-      const out = await s.run({ [s.inputNames[0]]: new Tensor(input.dtype, input.data, input.shape) });
-      const outputs = {};
-      for (const [k, v] of Object.entries(out)) outputs[k] = { dtype: v.type, shape: v.dims, data: v.data };
-      results = await compareWithReference(modelPath, inputPath, outputs);
-    } finally {
-      await s.release();
-    }
-    assert.ok(results.length > 0);
-    for (const r of results) {
-      t.diagnostic(`${name}/${r.name}: max abs error ${r.maxAbsError.toExponential(3)}, output range ` +
-        `${r.range.toExponential(3)}, ratio ${r.ratio.toExponential(3)} (limit ${REL_TOLERANCE})`);
-    }
-    const failures = results.filter((r) => !r.pass).map((r) => r.message);
-    assert.ok(failures.length === 0, `${name} differs from onnxruntime:\n${failures.join('\n')}`);
-  });
 }
