@@ -1,7 +1,7 @@
 /*
  * Elementwise ops: arithmetic, comparisons, logic, Where, the variadic
  * Max/Min/Sum/Mean, and unary math and activations, for every dtype ONNX
- * allows them on (float16 and bfloat16 aside).
+ * allows them on (float16 only for Max, Min and Mod; bfloat16 not at all).
  *
  * Every op is one row of a descriptor table (unary_descs, binary_descs,
  * variadic_descs) found by op type; a handful of shared infer/run functions
@@ -13,7 +13,8 @@
  * narrowed to the output dtype. Integer arithmetic is done on uint64 bit
  * patterns so that overflow wraps like two's complement hardware instead of
  * being undefined behaviour, and division or modulo by zero gives 0 rather
- * than a trap.
+ * than a trap. Float16 elements are widened to double on load and rounded
+ * back to the nearest float16 (ties to even) on store.
  *
  * In-place: ops whose output has input 0's dtype are flagged OP_INPLACE.
  * The planner aliases on equal byte sizes, which for equal dtypes means
@@ -37,6 +38,7 @@ enum {
     T_SINT = 4, /* int8 .. int64 */
     T_UINT = 8, /* uint8 .. uint64 */
     T_BOOL = 16,
+    T_F16 = 32,  /* only the ops that list it; T_FLOAT does not include it */
     T_FLOAT = T_F32 | T_F64,
     T_INT = T_SINT | T_UINT,
     T_NUM = T_FLOAT | T_INT,
@@ -49,6 +51,7 @@ static unsigned type_class(int32_t dtype)
     switch (dtype) {
     case EI_DTYPE_FLOAT32: return T_F32;
     case EI_DTYPE_FLOAT64: return T_F64;
+    case EI_DTYPE_FLOAT16: return T_F16;
     case EI_DTYPE_INT8: case EI_DTYPE_INT16: case EI_DTYPE_INT32: case EI_DTYPE_INT64: return T_SINT;
     case EI_DTYPE_UINT8: case EI_DTYPE_UINT16: case EI_DTYPE_UINT32: case EI_DTYPE_UINT64: return T_UINT;
     case EI_DTYPE_BOOL: return T_BOOL;
@@ -84,11 +87,39 @@ typedef union num {
 static int kind_of(int32_t dtype)
 {
     switch (type_class(dtype)) {
-    case T_F32: case T_F64: return K_FLOAT;
+    case T_F32: case T_F64: case T_F16: return K_FLOAT;
     case T_UINT: return K_UINT;
     case T_BOOL: return K_BOOL;
     default: return K_SINT;
     }
+}
+
+/* IEEE half precision bits to double (exact). */
+static double half_to_double(uint16_t h)
+{
+    int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);
+    return (h & 0x8000) ? -v : v;
+}
+
+/* Double to the nearest half, ties to even, in one rounding step: going
+ * through float first would round twice and could miss a tie. */
+static uint16_t half_from_double(double v)
+{
+    uint16_t sign = signbit(v) ? 0x8000 : 0;
+    if (isnan(v)) return 0x7e00;
+    double a = fabs(v);
+    if (a >= 65520.0) return sign | 0x7c00; /* halfway past 65504 and beyond: infinity */
+    if (a < 0x1p-14) return sign | (uint16_t)nearbyint(a * 0x1p24); /* subnormal; 1024 is the smallest normal */
+    int e;
+    frexp(a, &e); /* a = f * 2^e, f in [0.5, 1) */
+    double m = nearbyint(ldexp(a, 11 - e)); /* 11 significant bits, in [1024, 2048] */
+    int exp = e - 1;
+    if (m == 2048.0) {
+        m = 1024.0;
+        exp++;
+    }
+    return sign | (uint16_t)((exp + 15) << 10) | (uint16_t)((int)m - 1024);
 }
 
 static inline num load(const void *p, int64_t i, int32_t dtype)
@@ -97,6 +128,7 @@ static inline num load(const void *p, int64_t i, int32_t dtype)
     switch (dtype) {
     case EI_DTYPE_FLOAT32: v.f = ((const float *)p)[i]; break;
     case EI_DTYPE_FLOAT64: v.f = ((const double *)p)[i]; break;
+    case EI_DTYPE_FLOAT16: v.f = half_to_double(((const uint16_t *)p)[i]); break;
     case EI_DTYPE_INT8: v.i = ((const int8_t *)p)[i]; break;
     case EI_DTYPE_INT16: v.i = ((const int16_t *)p)[i]; break;
     case EI_DTYPE_INT32: v.i = ((const int32_t *)p)[i]; break;
@@ -117,6 +149,7 @@ static inline void store(void *p, int64_t i, int32_t dtype, num v)
     switch (dtype) {
     case EI_DTYPE_FLOAT32: ((float *)p)[i] = (float)v.f; break;
     case EI_DTYPE_FLOAT64: ((double *)p)[i] = v.f; break;
+    case EI_DTYPE_FLOAT16: ((uint16_t *)p)[i] = half_from_double(v.f); break;
     case EI_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)v.u; break;
     case EI_DTYPE_INT16: ((int16_t *)p)[i] = (int16_t)v.u; break;
     case EI_DTYPE_INT32: ((int32_t *)p)[i] = (int32_t)v.u; break;
@@ -640,7 +673,7 @@ static const binary_desc binary_descs[] = {
     {"Mul", F32_VMUL, b_mul, T_NUM, 0, OUT_SAME},
     {"Div", F32_VDIV, b_div, T_NUM, 0, OUT_SAME},
     {"Pow", F32_VPOW, b_pow, T_FLOAT | T_SINT, T_NUM, OUT_SAME},
-    {"Mod", NO_F32_KERNEL, b_mod, T_NUM, 0, OUT_SAME},
+    {"Mod", NO_F32_KERNEL, b_mod, T_NUM | T_F16, 0, OUT_SAME},
     {"PRelu", F32_VPRELU, b_prelu, T_NUM, 0, OUT_SAME},
     {"BitShift", NO_F32_KERNEL, b_bitshift, T_UINT, 0, OUT_SAME},
     {"Equal", NO_F32_KERNEL, b_equal, T_ALL, 0, OUT_BOOL},
@@ -777,8 +810,8 @@ typedef struct variadic_desc {
 } variadic_desc;
 
 static const variadic_desc variadic_descs[] = {
-    {"Max", F32_VMAX, b_max, T_NUM, false},
-    {"Min", F32_VMIN, b_min, T_NUM, false},
+    {"Max", F32_VMAX, b_max, T_NUM | T_F16, false},
+    {"Min", F32_VMIN, b_min, T_NUM | T_F16, false},
     {"Sum", F32_VADD, b_add, T_FLOAT, false},
     {"Mean", NO_F32_KERNEL, b_add, T_FLOAT, true},
 };

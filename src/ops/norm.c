@@ -1,5 +1,6 @@
 /*
- * Normalisation ops over float32: BatchNormalization (inference only),
+ * Normalisation ops over float32: BatchNormalization (inference, and the
+ * opset 14 training mode that also updates the running statistics),
  * InstanceNormalization, LayerNormalization, LpNormalization,
  * MeanVarianceNormalization and LRN.
  *
@@ -34,20 +35,82 @@ static bool bn_spatial(op_ctx *ctx)
     return ctx->opset >= 9 || attr_int(ctx->n, "spatial", 1) != 0;
 }
 
+/* From opset 14 the attribute training_mode = 1 normalises with the batch's own
+ * statistics and puts the momentum-updated running mean and variance in the
+ * optional outputs 1 and 2. Older opsets signalled training by their extra
+ * outputs (with a different set of them), which is not supported. */
+static bool bn_training(op_ctx *ctx)
+{
+    return ctx->opset >= 14 && attr_int(ctx->n, "training_mode", 0) != 0;
+}
+
 static ei_status bn_infer(op_ctx *ctx)
 {
     TRY(check_arity(ctx, 5, 5, 5));
     TRY(check_dtype(ctx, 0, f32_only));
     const ei_tensor *x = ctx->in[0];
     CHECK_SHAPE(ctx, x->rank >= 2, "input X has shape %s, expected N x C x ...", shape_str(x));
-    CHECK_SUPPORTED(ctx, attr_int(ctx->n, "training_mode", 0) == 0,
-                    "training_mode = 1 is not supported (inference only)");
-    for (int i = 1; i < ctx->n_out; i++)
-        CHECK_SUPPORTED(ctx, !has_out(ctx, i), "output %d holds training statistics, which are not supported", i);
+    int64_t mode = attr_int(ctx->n, "training_mode", 0);
+    CHECK(ctx, mode == 0 || mode == 1, "attribute training_mode is %lld, expected 0 or 1", (long long)mode);
+    CHECK_SUPPORTED(ctx, mode == 0 || ctx->opset >= 14, "training_mode = 1 is not supported before opset 14");
+    bool training = bn_training(ctx);
+    int max_out = training ? 3 : 1;
+    for (int i = max_out; i < ctx->n_out; i++)
+        CHECK_SUPPORTED(ctx, !has_out(ctx, i), "output %d holds training statistics, which are not supported%s", i,
+                        ctx->opset >= 14 ? " (only training_mode = 1 has outputs 1 and 2)" : "");
     int64_t count = bn_spatial(ctx) ? x->dims[1] : shape_numel(x->rank - 1, x->dims + 1);
     static const char *names[] = {"", "scale", "B", "mean", "var"};
     for (int i = 1; i < 5; i++) TRY(check_param(ctx, i, names[i], count));
+    if (training) {
+        float momentum = attr_float(ctx->n, "momentum", 0.9f);
+        CHECK(ctx, isfinite(momentum), "attribute momentum is %g, expected a finite value", (double)momentum);
+        int64_t c = x->dims[1];
+        TRY(set_output(ctx, 1, EI_DTYPE_FLOAT32, 1, &c));
+        TRY(set_output(ctx, 2, EI_DTYPE_FLOAT32, 1, &c));
+    }
     return set_output(ctx, 0, x->dtype, x->rank, x->dims);
+}
+
+/* Training mode: per channel, the (biased) mean and variance over the batch and
+ * the spatial dims normalise X, and blend into the running statistics:
+ * running = input * momentum + batch * (1 - momentum). The statistics of the
+ * channel's N planes are combined exactly (equal-sized groups: the variance
+ * is the mean of the plane variances plus the variance of the plane means).
+ * Every plane of a channel is read before any is written, so Y may alias X. */
+static ei_status bn_run_training(op_ctx *ctx)
+{
+    const ei_tensor *x = ctx->in[0];
+    const float *scale = ctx->in[1]->data, *bias = ctx->in[2]->data;
+    const float *mean_in = ctx->in[3]->data, *var_in = ctx->in[4]->data;
+    float eps = attr_float(ctx->n, "epsilon", 1e-5f);
+    float momentum = attr_float(ctx->n, "momentum", 0.9f);
+    int64_t n = x->dims[0], c = x->dims[1], plane = shape_numel(x->rank - 2, x->dims + 2);
+    const float *xd = x->data;
+    float *yd = ctx->out[0]->data;
+    float *mean_out = has_out(ctx, 1) ? ctx->out[1]->data : NULL;
+    float *var_out = has_out(ctx, 2) ? ctx->out[2]->data : NULL;
+    for (int64_t k = 0; k < c; k++) {
+        /* Welford's update over the plane means keeps their spread free of cancellation. */
+        double mean = 0, spread = 0, sum_var = 0;
+        for (int64_t b = 0; b < n; b++) {
+            float m, v;
+            f32_meanvar_simd128((size_t)plane, xd + (b * c + k) * plane, &m, &v);
+            double delta = m - mean;
+            mean += delta / (double)(b + 1);
+            spread += delta * (m - mean);
+            sum_var += v;
+        }
+        double var = n > 0 ? (sum_var + spread) / (double)n : 0.0;
+        float a = scale[k] / sqrtf((float)var + eps);
+        float shift = bias[k] - (float)mean * a;
+        for (int64_t b = 0; b < n; b++) {
+            int64_t off = (b * c + k) * plane;
+            f32_vaffine_simd128((size_t)plane, xd + off, a, shift, yd + off);
+        }
+        if (mean_out) mean_out[k] = mean_in[k] * momentum + (float)mean * (1.0f - momentum);
+        if (var_out) var_out[k] = var_in[k] * momentum + (float)var * (1.0f - momentum);
+    }
+    return EI_STATUS_OK;
 }
 
 static ei_status bn_run(op_ctx *ctx)
@@ -59,6 +122,7 @@ static ei_status bn_run(op_ctx *ctx)
     int64_t n = x->dims[0], c = x->dims[1], plane = shape_numel(x->rank - 2, x->dims + 2);
     const float *xd = x->data;
     float *yd = ctx->out[0]->data;
+    if (bn_training(ctx)) return bn_run_training(ctx);
     if (!bn_spatial(ctx)) { /* legacy per-element statistics: one affine map per element */
         int64_t m = c * plane;
         for (int64_t b = 0; b < n; b++)
