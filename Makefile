@@ -99,8 +99,9 @@ check-native: $(B)/unit_tests $(B)/edgeinfer $(ONNX_NODE)/.stamp check-kernels
 	$(B)/unit_tests $(ONNX_NODE)/node
 	bash tests/cli/errors.sh $(B)/edgeinfer
 
-check-asan: $(B)/unit_tests-asan $(B)/edgeinfer-asan $(ONNX_NODE)/.stamp
+check-asan: $(B)/unit_tests-asan $(B)/edgeinfer-asan $(ONNX_NODE)/.stamp $(B)/fuzz_model
 	ASAN_OPTIONS=detect_leaks=1 $(B)/unit_tests-asan $(ONNX_NODE)/node
+	$(B)/fuzz_model -rss_limit_mb=6144 tests/fuzz/regressions/*
 	bash tests/cli/errors.sh $(B)/edgeinfer-asan
 
 $(B)/models/.stamp: tests/models/export_models.py
@@ -137,7 +138,7 @@ $(B)/fuzz_model: tests/fuzz/fuzz_model.c $(LIB_SRC) $(LIB_HDR)
 fuzz: $(B)/fuzz_model $(ONNX_NODE)/.stamp
 	mkdir -p $(B)/fuzz-corpus
 	for d in $(ONNX_NODE)/node/*/; do cp "$$d/model.onnx" "$(B)/fuzz-corpus/$$(basename $$d).onnx"; done
-	$(B)/fuzz_model -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536 $(B)/fuzz-corpus
+	$(B)/fuzz_model -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=6144 -max_len=65536 $(B)/fuzz-corpus
 
 # ==== WebAssembly build, JS loader and their tests ====
 #   make wasm          dist/: edgeinfer.wasm (standalone, SIMD) + edgeinfer.mjs, edgeinfer.js,
@@ -200,3 +201,24 @@ bench: setup
 	$(MAKE) size
 	$(MAKE) bench-js
 	$(MAKE) bench-native
+
+# ==== demo: the in-browser demo site (demo/) ====
+#   make demo       the wasm build, then the site assembled in build/demo-site by demo/build.mjs
+#                   (pages, dist/, models, icons, service worker), served by web/serve.mjs on
+#                   http://127.0.0.1:$(DEMO_PORT) in the foreground (Ctrl-C stops it)
+#   make test-demo  the demo in headless Chromium (tests/browser/demo.test.mjs): needs
+#                   /usr/bin/chromium and playwright-core (npm ci); screenshots in build/screenshots
+DEMO_SITE := $(B)/demo-site
+DEMO_PORT ?= 8080
+
+.PHONY: demo demo-site test-demo
+
+demo-site: wasm
+	node demo/build.mjs $(DEMO_SITE)
+
+demo: demo-site
+	@echo "edgeinfer demo: open http://127.0.0.1:$(DEMO_PORT)/"
+	node web/serve.mjs --root $(DEMO_SITE) --port $(DEMO_PORT)
+
+test-demo: wasm
+	node --test tests/browser/demo.test.mjs

@@ -127,7 +127,7 @@ int ei_model_node_count(const ei_model *model);
 const char *ei_model_node_op(const ei_model *model, int index);
 const char *ei_model_node_domain(const ei_model *model, int index);
 const char *ei_model_node_name(const ei_model *model, int index);
-/* 1 when this build runs node i's op at the model's opset, else 0. */
+/* 1 when this build runs node i's op at the model's opset (and every op of its subgraphs), else 0. */
 int ei_model_node_supported(const ei_model *model, int index);
 /* Bytes of initializer data. */
 size_t ei_model_weight_bytes(const ei_model *model);

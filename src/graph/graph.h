@@ -17,12 +17,13 @@
 #define EI_ALIGN 64   /* alignment of every buffer the library places */
 #define EI_PAD 16     /* bytes past every buffer, so a vector load may run over a tail */
 
-/* Largest tensor the library agrees to place, in bytes (absurd sizes are errors, not OOM).
- * Every placed size must fit size_t: wasm32 addresses 4 GiB in all. */
+/* Largest tensor the library agrees to place, in bytes: larger ones are errors, not attempts
+ * (a hostile model must not make the process allocate, and touch, many gigabytes). Every
+ * placed size must fit size_t: wasm32 addresses 4 GiB in all. */
 #if SIZE_MAX <= UINT32_MAX
 #define EI_MAX_TENSOR_BYTES ((int64_t)1 << 30)
 #else
-#define EI_MAX_TENSOR_BYTES ((int64_t)1 << 34)
+#define EI_MAX_TENSOR_BYTES ((int64_t)1 << 31)
 #endif
 
 /* ---- persistent arena: bump allocation in chunks, freed all at once ---- */
@@ -67,8 +68,9 @@ typedef struct attr {
     float *floats;      /* [n] */
     const char **strings; /* [n] */
     ei_tensor *tensors; /* [n] for TENSORS, [1] for TENSOR */
-    const uint8_t *graph; /* raw GraphProto bytes of a GRAPH attribute, kept for later */
+    const uint8_t *graph; /* raw GraphProto bytes of a GRAPH attribute */
     size_t graph_len;
+    struct ei_model *sub; /* that graph, parsed (If's branches, Loop's and Scan's body) */
 } attr;
 
 struct op_def;
@@ -84,9 +86,15 @@ typedef struct node {
     attr *attrs;
     const struct op_def *op; /* NULL when this build lacks the op */
     int opset;          /* opset version of the node's domain in this model */
+    int n_implicit;     /* values of this graph that its subgraphs read (outer scope) */
+    int *implicit;
 } node;
 
-enum { VALUE_ACTIVATION = 0, VALUE_INPUT = 1, VALUE_CONST = 2 };
+/* VALUE_OUTER: in a subgraph, a value of an enclosing graph; bound like an input. */
+/* Input k of a node counting its implicit (outer-scope) inputs after its own: k < n_in + n_implicit. */
+#define node_input(nd, k) ((k) < (nd)->n_in ? (nd)->in[(k)] : (nd)->implicit[(k) - (nd)->n_in])
+
+enum { VALUE_ACTIVATION = 0, VALUE_INPUT = 1, VALUE_CONST = 2, VALUE_OUTER = 3 };
 
 typedef struct value {
     const char *name;
@@ -126,7 +134,16 @@ struct ei_model {
     int n_inputs, n_outputs;
     int *inputs, *outputs; /* value indices */
     size_t weight_bytes;
+    /* A subgraph lists its outer values after its graph inputs: inputs[n_graph_inputs ..
+     * n_inputs) are VALUE_OUTER, and outer_src[k] is the enclosing graph's value index for
+     * inputs[n_graph_inputs + k]. A top-level model has no outer values. */
+    int n_graph_inputs;
+    int *outer_src;
+    int depth;          /* 0 for the model, 1 for its subgraphs, ... */
+    struct ei_model *children, *next; /* subgraphs, freed with their model */
 };
+
+#define EI_MAX_GRAPH_DEPTH 8
 
 /* ---- session internals ---- */
 typedef struct node_rt {
@@ -163,6 +180,9 @@ typedef struct plan_buf {
 } plan_buf;
 /* Returns the arena size, or SIZE_MAX when out of memory. */
 size_t plan_place(plan_buf *bufs, int n);
+
+/* The first node, in this graph or its subgraphs, whose op this build lacks; *count counts them. */
+const node *model_find_unsupported(const ei_model *m, int *count);
 
 size_t dtype_size(int32_t dtype);
 int64_t shape_numel(int rank, const int64_t *dims);

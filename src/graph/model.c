@@ -89,5 +89,30 @@ static const node *nd(const ei_model *m, int i)
 const char *ei_model_node_op(const ei_model *m, int i) { return nd(m, i) ? nd(m, i)->op_type : NULL; }
 const char *ei_model_node_domain(const ei_model *m, int i) { return nd(m, i) ? nd(m, i)->domain : NULL; }
 const char *ei_model_node_name(const ei_model *m, int i) { return nd(m, i) ? nd(m, i)->name : NULL; }
-int ei_model_node_supported(const ei_model *m, int i) { return nd(m, i) && nd(m, i)->op ? 1 : 0; }
+const node *model_find_unsupported(const ei_model *m, int *count)
+{
+    const node *first = NULL;
+    for (int i = 0; i < m->n_nodes; i++) {
+        const node *n = &m->nodes[i];
+        if (!n->op && (*count)++ == 0) first = n;
+        for (int k = 0; k < n->n_attr; k++) {
+            if (!n->attrs[k].sub) continue;
+            const node *f = model_find_unsupported(n->attrs[k].sub, count);
+            if (f && !first) first = f;
+        }
+    }
+    return first;
+}
+
+int ei_model_node_supported(const ei_model *m, int i)
+{
+    const node *n = nd(m, i);
+    if (!n || !n->op) return 0;
+    for (int k = 0; k < n->n_attr; k++) {
+        int bad = 0;
+        if (n->attrs[k].sub) model_find_unsupported(n->attrs[k].sub, &bad);
+        if (bad) return 0;
+    }
+    return 1;
+}
 size_t ei_model_weight_bytes(const ei_model *m) { return m ? m->weight_bytes : 0; }

@@ -260,10 +260,8 @@ static ei_status create(ei_session *s, const ei_model *m)
     if (!s->t || !s->known || !s->rt || !s->bound || !s->is_bound || !s->plan_inputs || !s->dyn)
         return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "out of memory creating the session");
 
-    int unsupported = 0, first = -1;
     for (int i = 0; i < nn; i++) {
         const node *n = &m->nodes[i];
-        if (!n->op && unsupported++ == 0) first = i;
         node_rt *rt = &s->rt[i];
         rt->in = arena_alloc(&s->mem, ((size_t)n->n_in + 1) * sizeof(ei_tensor *));
         rt->out = arena_alloc(&s->mem, ((size_t)n->n_out + 1) * sizeof(ei_tensor *));
@@ -271,8 +269,10 @@ static ei_status create(ei_session *s, const ei_model *m)
         for (int k = 0; k < n->n_in; k++) rt->in[k] = n->in[k] >= 0 ? &s->t[n->in[k]] : NULL;
         for (int k = 0; k < n->n_out; k++) rt->out[k] = n->out[k] >= 0 ? &s->t[n->out[k]] : NULL;
     }
+    int unsupported = 0;
+    const node *n_bad = model_find_unsupported(m, &unsupported);
     if (unsupported) {
-        const node *n = &m->nodes[first];
+        const node *n = n_bad;
         char more[64] = "";
         if (unsupported > 1) snprintf(more, sizeof more, " (and %d more unsupported nodes)", unsupported - 1);
         return FAIL(s, EI_STATUS_UNSUPPORTED, "%s: op %s%s%s is not supported by edgeinfer%s", node_label(n),
@@ -423,6 +423,34 @@ static ei_status check_symbols(ei_session *s)
     return EI_STATUS_OK;
 }
 
+/* Per-run mode: frees the buffers whose last reader was the node at `pos`. */
+static void free_dead_inputs(ei_session *s, const node *n, int pos)
+{
+    const ei_model *m = s->m;
+    for (int k = 0; k < n->n_in + n->n_implicit; k++) {
+        int v = node_input(n, k);
+        if (v >= 0 && s->dyn[v] && m->values[v].last_use == pos && !m->values[v].is_output) {
+            free(s->dyn[v]);
+            s->dyn[v] = NULL;
+            s->t[v].data = NULL;
+        }
+    }
+}
+
+ei_status op_output_alloc(op_ctx *ctx, int i, int32_t dtype, int rank, const int64_t *dims)
+{
+    if (!has_out(ctx, i)) return EI_STATUS_OK;
+    TRY(set_output(ctx, i, dtype, rank, dims));
+    ei_session *s = ctx->s;
+    int v = ctx->n->out[i];
+    free(s->dyn[v]);
+    size_t bytes = (size_t)tensor_nbytes(ctx->out[i]);
+    s->dyn[v] = malloc(bytes + EI_PAD);
+    if (!s->dyn[v]) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory for output %d (%zu bytes)", i, bytes);
+    ctx->out[i]->data = s->dyn[v];
+    return EI_STATUS_OK;
+}
+
 static ei_status run_dynamic(ei_session *s)
 {
     const ei_model *m = s->m;
@@ -437,6 +465,17 @@ static ei_status run_dynamic(ei_session *s)
         const node *n = &m->nodes[i];
         op_ctx c;
         ctx_init(&c, s, i, false);
+        if (n->op->flags & OP_DYNAMIC_OUTPUTS) {
+            /* The op places its outputs itself (op_output_alloc) once it knows them. */
+            for (int k = 0; k < n->n_out; k++)
+                if (c.out[k]) c.out[k]->dtype = 0;
+            TRY(n->op->run(&c));
+            for (int k = 0; k < n->n_out; k++)
+                if (c.out[k] && !c.out[k]->data)
+                    return FAIL(s, EI_STATUS_INVALID_MODEL, "%s: output %d was not produced", node_label(n), k);
+            free_dead_inputs(s, n, pos);
+            continue;
+        }
         ei_status st = infer_node(s, i, &c);
         if (st == EI_STATUS_NEEDS_DATA)
             return FAIL(s, EI_STATUS_INVALID_STATE, "%s: an input value is missing at run time", node_label(n));
@@ -460,14 +499,7 @@ static ei_status run_dynamic(ei_session *s)
         if (st == EI_STATUS_OK) st = n->op->run(&c);
         free(scratch);
         TRY(st);
-        for (int k = 0; k < n->n_in; k++) {
-            int v = n->in[k];
-            if (v >= 0 && s->dyn[v] && m->values[v].last_use == pos && !m->values[v].is_output) {
-                free(s->dyn[v]);
-                s->dyn[v] = NULL;
-                s->t[v].data = NULL;
-            }
-        }
+        free_dead_inputs(s, n, pos);
     }
     return EI_STATUS_OK;
 }

@@ -22,6 +22,7 @@ enum { A_NAME = 1, A_F = 2, A_I = 3, A_S = 4, A_T = 5, A_G = 6, A_FLOATS = 7, A_
 
 typedef struct loader {
     ei_model *m;
+    bool is_sub;        /* a subgraph: names it does not define come from enclosing graphs */
     /* names of node inputs/outputs before resolution, [n_nodes][n_in or n_out] */
     const char ***in_names, ***out_names;
     /* name -> value index, open addressing */
@@ -354,6 +355,90 @@ static void copy_decl(value *dst, const value *src)
 
 /* ---- graph ---- */
 
+static ei_status parse_graph(loader *L, const uint8_t *p, size_t n);
+static void compute_last_use(ei_model *m);
+
+/* Parses the GRAPH attributes of every node into child models. */
+static ei_status parse_subgraphs(loader *L, size_t *n_outer)
+{
+    ei_model *m = L->m;
+    *n_outer = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        node *nd = &m->nodes[i];
+        for (int k = 0; k < nd->n_attr; k++) {
+            attr *a = &nd->attrs[k];
+            if (a->type != ATTR_GRAPH || !a->graph) continue;
+            if (m->depth + 1 > EI_MAX_GRAPH_DEPTH)
+                FAIL(EI_STATUS_UNSUPPORTED, "%s: subgraphs are nested deeper than %d levels", node_label(nd),
+                     EI_MAX_GRAPH_DEPTH);
+            ei_model *c = calloc(1, sizeof *c);
+            if (!c) OOM();
+            c->next = m->children;
+            m->children = c;
+            c->bytes = m->bytes;
+            c->size = m->size;
+            c->ir_version = m->ir_version;
+            c->producer = m->producer;
+            c->opsets = m->opsets;
+            c->n_opsets = m->n_opsets;
+            c->depth = m->depth + 1;
+            loader sub = {.m = c, .is_sub = true};
+            ei_status st = parse_graph(&sub, a->graph, a->graph_len);
+            free(sub.slots);
+            if (st != EI_STATUS_OK)
+                FAIL(st, "%s: subgraph '%s': %s", node_label(nd), a->name, c->errmsg);
+            compute_last_use(c);
+            a->sub = c;
+            *n_outer += (size_t)(c->n_inputs - c->n_graph_inputs);
+        }
+    }
+    return EI_STATUS_OK;
+}
+
+/* A name this graph does not define: in a subgraph it is an outer value, bound at run time. */
+static int outer_value(loader *L, const char *name)
+{
+    int v = add_value(L, name, VALUE_OUTER);
+    L->m->inputs[L->m->n_inputs++] = v;
+    return v;
+}
+
+/* Points each subgraph's outer values at this graph's values, and records them as the
+ * node's implicit inputs. */
+static ei_status resolve_outer(loader *L)
+{
+    ei_model *m = L->m;
+    for (int i = 0; i < m->n_nodes; i++) {
+        node *nd = &m->nodes[i];
+        int total = 0;
+        for (int k = 0; k < nd->n_attr; k++)
+            if (nd->attrs[k].sub) total += nd->attrs[k].sub->n_inputs - nd->attrs[k].sub->n_graph_inputs;
+        if (!total) continue;
+        nd->implicit = arena_alloc(&m->mem, (size_t)total * sizeof(int));
+        if (!nd->implicit) OOM();
+        for (int k = 0; k < nd->n_attr; k++) {
+            ei_model *c = nd->attrs[k].sub;
+            if (!c || c->n_inputs == c->n_graph_inputs) continue;
+            int n_outer = c->n_inputs - c->n_graph_inputs;
+            c->outer_src = arena_alloc(&c->mem, (size_t)n_outer * sizeof(int));
+            if (!c->outer_src) OOM();
+            for (int j = 0; j < n_outer; j++) {
+                const char *name = c->values[c->inputs[c->n_graph_inputs + j]].name;
+                int v = find_value(L, name);
+                if (v < 0 && !L->is_sub)
+                    FAIL(EI_STATUS_INVALID_MODEL, "%s: subgraph '%s' reads '%s', which no enclosing graph defines",
+                         node_label(nd), nd->attrs[k].name, name);
+                if (v < 0) v = outer_value(L, name);
+                c->outer_src[j] = v;
+                bool seen = false;
+                for (int q = 0; q < nd->n_implicit; q++) seen |= nd->implicit[q] == v;
+                if (!seen) nd->implicit[nd->n_implicit++] = v;
+            }
+        }
+    }
+    return EI_STATUS_OK;
+}
+
 static ei_status count_fields(const uint8_t *p, size_t n, size_t counts[32])
 {
     memset(counts, 0, 32 * sizeof counts[0]);
@@ -376,15 +461,15 @@ static ei_status topo_sort(loader *L)
     /* consumers of each value, CSR */
     int *start = calloc((size_t)m->n_values + 1, sizeof(int));
     size_t total = 0;
-    for (int i = 0; i < nn; i++) total += (size_t)m->nodes[i].n_in;
+    for (int i = 0; i < nn; i++) total += (size_t)(m->nodes[i].n_in + m->nodes[i].n_implicit);
     int *cons = calloc(total + 1, sizeof(int));
     if (!pending || !queue || !start || !cons) {
         free(pending), free(queue), free(start), free(cons);
         OOM();
     }
     for (int i = 0; i < nn; i++)
-        for (int k = 0; k < m->nodes[i].n_in; k++) {
-            int v = m->nodes[i].in[k];
+        for (int k = 0; k < m->nodes[i].n_in + m->nodes[i].n_implicit; k++) {
+            int v = node_input(&m->nodes[i], k);
             if (v >= 0) start[v + 1]++;
         }
     for (int v = 0; v < m->n_values; v++) start[v + 1] += start[v];
@@ -394,8 +479,8 @@ static ei_status topo_sort(loader *L)
         OOM();
     }
     for (int i = 0; i < nn; i++)
-        for (int k = 0; k < m->nodes[i].n_in; k++) {
-            int v = m->nodes[i].in[k];
+        for (int k = 0; k < m->nodes[i].n_in + m->nodes[i].n_implicit; k++) {
+            int v = node_input(&m->nodes[i], k);
             if (v < 0) continue;
             cons[start[v] + fill[v]++] = i;
             if (m->values[v].producer >= 0) pending[i]++;
@@ -440,11 +525,10 @@ static ei_status parse_graph(loader *L, const uint8_t *p, size_t n)
     m->order = arena_alloc(&m->mem, (nn + 1) * sizeof(int));
     L->in_names = arena_alloc(&m->mem, (nn + 1) * sizeof(char **));
     L->out_names = arena_alloc(&m->mem, (nn + 1) * sizeof(char **));
-    m->inputs = arena_alloc(&m->mem, (n_in + 1) * sizeof(int));
     m->outputs = arena_alloc(&m->mem, (n_out + 1) * sizeof(int));
     value *vinfo = arena_alloc(&m->mem, (n_in + n_out + n_vi + 1) * sizeof(value));
     const char **vinfo_names = arena_alloc(&m->mem, (n_in + n_out + n_vi + 1) * sizeof(char *));
-    if (!m->nodes || !m->order || !L->in_names || !L->out_names || !m->inputs || !m->outputs || !vinfo ||
+    if (!m->nodes || !m->order || !L->in_names || !L->out_names || !m->outputs || !vinfo ||
         !vinfo_names)
         OOM();
 
@@ -486,6 +570,15 @@ static ei_status parse_graph(loader *L, const uint8_t *p, size_t n)
         m->nodes[i].opset = (int)(ver > 1000000 ? 1000000 : ver);
         m->nodes[i].op = op_lookup(m->nodes[i].op_type, dom, ver);
     }
+
+    size_t n_outer = 0, node_inputs = 0;
+    TRY(parse_subgraphs(L, &n_outer));
+    for (int i = 0; i < m->n_nodes; i++) node_inputs += (size_t)m->nodes[i].n_in;
+    /* Outer values: those the subgraphs read, and in a subgraph those its own nodes read. */
+    size_t own_outer = L->is_sub ? node_inputs + n_out : 0;
+    max_values += n_outer + own_outer;
+    m->inputs = arena_alloc(&m->mem, (n_in + n_outer + own_outer + 1) * sizeof(int));
+    if (!m->inputs) OOM();
 
     size_t slots = 16;
     while (slots < 2 * (max_values + 1)) slots *= 2;
@@ -532,6 +625,7 @@ static ei_status parse_graph(loader *L, const uint8_t *p, size_t n)
                  "supported)", vinfo_names[k]);
         m->inputs[m->n_inputs++] = v;
     }
+    m->n_graph_inputs = m->n_inputs;
 
     /* Node outputs. */
     for (int i = 0; i < m->n_nodes; i++) {
@@ -559,6 +653,7 @@ static ei_status parse_graph(loader *L, const uint8_t *p, size_t n)
                 continue;
             }
             int v = find_value(L, name);
+            if (v < 0 && L->is_sub) v = outer_value(L, name);
             if (v < 0)
                 FAIL(EI_STATUS_INVALID_MODEL, "%s: input '%s' is not produced by any node, graph input or "
                      "initializer", node_label(nd), name);
@@ -566,10 +661,13 @@ static ei_status parse_graph(loader *L, const uint8_t *p, size_t n)
         }
     }
 
+    TRY(resolve_outer(L));
+
     /* Graph outputs and value infos. */
     for (size_t k = 0; k < n_vinfo; k++) {
         int v = find_value(L, vinfo_names[k]);
         if (vinfo[k].kind == G_OUTPUT) {
+            if (v < 0 && L->is_sub) v = outer_value(L, vinfo_names[k]); /* passes an outer value on */
             if (v < 0) FAIL(EI_STATUS_INVALID_MODEL, "graph output '%s' is not produced by the graph",
                             vinfo_names[k]);
             if (vinfo[k].decl_dtype < 0)
@@ -649,8 +747,8 @@ static void compute_last_use(ei_model *m)
 {
     for (int pos = 0; pos < m->n_nodes; pos++) {
         const node *nd = &m->nodes[m->order[pos]];
-        for (int k = 0; k < nd->n_in; k++)
-            if (nd->in[k] >= 0) m->values[nd->in[k]].last_use = pos;
+        for (int k = 0; k < nd->n_in + nd->n_implicit; k++)
+            if (node_input(nd, k) >= 0) m->values[node_input(nd, k)].last_use = pos;
     }
 }
 
@@ -697,6 +795,11 @@ ei_status ei_model_load(const void *bytes, size_t size, int flags, ei_model **ou
 void ei_model_free(ei_model *m)
 {
     if (!m) return;
+    for (ei_model *c = m->children, *next; c; c = next) {
+        next = c->next;
+        c->owned = NULL; /* the bytes belong to the top model */
+        ei_model_free(c);
+    }
     arena_free(&m->mem);
     free(m->owned);
     free(m);

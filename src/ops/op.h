@@ -51,7 +51,11 @@ typedef ei_status (*op_fn)(op_ctx *ctx);
 enum {
     OP_INPLACE = 1,    /* output 0 may share input 0's buffer (same byte size) */
     OP_SHAPE_ONLY = 2, /* run reads only the shapes of its inputs (Shape, Size): fold at plan */
-    OP_OUTPUTS_OPTIONAL = 4 /* every output may be absent, the first one too (RNN, GRU, LSTM) */
+    OP_OUTPUTS_OPTIONAL = 4, /* every output may be absent, the first one too (RNN, GRU, LSTM) */
+    /* Output shapes are known only by running (If, Loop, Scan): infer returns
+     * EI_STATUS_NEEDS_DATA, and in the per-run mode the session calls run without
+     * placing outputs; run places each one with op_output_alloc. */
+    OP_DYNAMIC_OUTPUTS = 8
 };
 
 typedef struct op_def {
@@ -101,6 +105,8 @@ ei_status check_arity(op_ctx *ctx, int lo, int hi, int required);
 ei_status set_output(op_ctx *ctx, int i, int32_t dtype, int rank, const int64_t *dims);
 /* Fails unless input i has one of the listed dtypes (list ends with 0). */
 ei_status check_dtype(op_ctx *ctx, int i, const int32_t *allowed);
+/* For OP_DYNAMIC_OUTPUTS ops in run: sets output i's dtype and dims and gives it memory. */
+ei_status op_output_alloc(op_ctx *ctx, int i, int32_t dtype, int rank, const int64_t *dims);
 /* Persistent memory for prepare; lives until the session re-plans or is freed. */
 void *op_alloc(op_ctx *ctx, size_t bytes);
 
