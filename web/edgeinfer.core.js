@@ -582,6 +582,14 @@ class LocalBackend {
 
   load(bytes) {
     const rt = this.rt;
+    // Loading needs about three times the model in memory (the bytes, packed weights, the
+    // arena). Growing once to that size up front is much faster than growing in many small
+    // steps from inside malloc; the target is absolute, so sessions made again and again do
+    // not grow memory.
+    const want = 3 * bytes.length + (16 << 20), have = rt.memory.buffer.byteLength;
+    if (want > have && want < 2 ** 31) {
+      try { rt.memory.grow(Math.ceil((want - have) / 65536)); } catch { /* malloc grows as needed */ }
+    }
     // The C side owns the copy from here on (EI_LOAD_TAKE), even when loading fails.
     const p = rt.copyIn(bytes);
     rt.view().setUint32(rt.scratch + SCRATCH_HANDLE, 0, true);
