@@ -216,7 +216,8 @@ DEMO_PORT ?= 8080
 demo-site: wasm
 	node demo/build.mjs $(DEMO_SITE)
 
-demo: demo-site
+demo: setup
+	$(MAKE) all demo-site
 	@echo "edgeinfer demo: open http://127.0.0.1:$(DEMO_PORT)/"
 	node web/serve.mjs --root $(DEMO_SITE) --port $(DEMO_PORT)
 

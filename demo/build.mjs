@@ -58,6 +58,10 @@ function listFiles(dir) {
 function build(outDir) {
   const out = resolve(outDir);
   if (out === ROOT || ROOT.startsWith(out + sep)) throw new Error(`refusing to empty ${out}: it holds the repository`);
+  // Only an empty folder or an earlier site is emptied, never a folder that happens to be named.
+  if (existsSync(out) && readdirSync(out).length && !(existsSync(join(out, 'sw.js')) && existsSync(join(out, 'index.html')))) {
+    throw new Error(`refusing to empty ${out}: it is not empty and not a demo site`);
+  }
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   const warnings = [];

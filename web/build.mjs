@@ -34,7 +34,7 @@ const outputs = {
 
 ${core}
 
-export { InferenceSession, Tensor, EdgeInferError, env, decodeTensorProto, VERSION as version };
+export { InferenceSession, Tensor, EdgeInferError, env, decodeTensorProto, inspect, VERSION as version };
 export default edgeinfer;
 `,
   'edgeinfer.js': `${banner('classic script, defines the global `edgeinfer`')}(function () {

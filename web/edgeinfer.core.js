@@ -350,6 +350,7 @@ const SCRATCH_NAME = 96; // 256 bytes: ei_tensor_decode's name
 const SCRATCH_ERR = 352; // 256 bytes: ei_tensor_decode's message
 const SCRATCH_BYTES = 608;
 const TEXT = new TextDecoder();
+const TEXT_ENCODER = new TextEncoder();
 
 class Runtime {
   constructor(instance) {
@@ -875,6 +876,60 @@ async function decodeTensorProto(bytes, options) {
 }
 
 /**
+ * Describes a model without running it: IR version, producer, opset imports (by domain, ''
+ * for ai.onnx), every node in file order with its op and whether this build runs it, weight
+ * bytes, and the inputs' and outputs' metadata. Loads the model in this thread's wasm
+ * instance and frees it again; no session is made, so unsupported ops are no error here.
+ */
+async function inspect(source, options = {}) {
+  const cfg = wasmConfig(options);
+  const [{ bytes }, rt] = await Promise.all([readModel(source), getRuntime(cfg)]);
+  const p = rt.copyIn(bytes);
+  rt.view().setUint32(rt.scratch + SCRATCH_HANDLE, 0, true);
+  const st = rt.call('ei_model_load', p, bytes.length, EI_LOAD_TAKE, rt.scratch + SCRATCH_HANDLE);
+  const model = rt.handle();
+  try {
+    if (st !== 0) {
+      const msg = model ? rt.str(rt.call('ei_model_errmsg', model)) : 'out of memory';
+      throw rt.statusError(st, `cannot load the model: ${msg}`);
+    }
+    const nodes = [];
+    const domains = new Set(['']);
+    for (let i = 0, n = rt.call('ei_model_node_count', model); i < n; i++) {
+      const domain = rt.str(rt.call('ei_model_node_domain', model, i));
+      domains.add(domain === 'ai.onnx' ? '' : domain);
+      nodes.push({
+        op: rt.str(rt.call('ei_model_node_op', model, i)),
+        domain,
+        name: rt.str(rt.call('ei_model_node_name', model, i)),
+        supported: rt.call('ei_model_node_supported', model, i) === 1,
+      });
+    }
+    const opsetImports = {};
+    for (const domain of domains) {
+      const name = TEXT_ENCODER.encode(domain);
+      const q = rt.copyIn(name); // copyIn pads with zeros: a C string
+      const version = Number(rt.call('ei_model_opset', model, q));
+      rt.free(q);
+      if (version > 0) opsetImports[domain] = version;
+    }
+    const io = (isOutput) => Array.from({ length: rt.call('ei_model_io_count', model, isOutput) }, (_, i) =>
+      ioMetadata(rt, model, isOutput, i, rt.str(rt.call('ei_model_io_name', model, isOutput, i))));
+    return {
+      irVersion: Number(rt.call('ei_model_ir_version', model)),
+      producer: rt.str(rt.call('ei_model_producer', model)),
+      opsetImports,
+      nodes,
+      weightBytes: Number(rt.call('ei_model_weight_bytes', model)),
+      inputs: io(0),
+      outputs: io(1),
+    };
+  } finally {
+    if (model) rt.call('ei_model_free', model);
+  }
+}
+
+/**
  * Settings shared by every session of this thread, like onnxruntime's `env`.
  * env.wasm: where edgeinfer.wasm comes from: { url }, { buffer }, { response } or { module }
  *   (default: edgeinfer.wasm next to this script). Read when the first session is created and
@@ -899,5 +954,6 @@ const edgeinfer = {
   EdgeInferError,
   env,
   decodeTensorProto,
+  inspect,
   version: VERSION,
 };

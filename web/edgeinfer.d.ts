@@ -152,6 +152,26 @@ export declare const env: Env;
 export declare function decodeTensorProto(bytes: Uint8Array | ArrayBuffer,
   options?: { wasm?: WasmSource }): Promise<{ name: string; tensor: Tensor }>;
 
+/** What inspect() tells about a model. */
+export interface ModelInfo {
+  irVersion: number;
+  producer: string;
+  /** Opset version by domain; '' is ai.onnx. */
+  opsetImports: Record<string, number>;
+  /** Every node in file order; `supported` is false when this build lacks its op. */
+  nodes: { op: string; domain: string; name: string; supported: boolean }[];
+  weightBytes: number;
+  inputs: ValueMetadata[];
+  outputs: ValueMetadata[];
+}
+
+/**
+ * Describes a model without running it (unsupported ops are listed, not thrown). Takes the
+ * same sources as InferenceSession.create.
+ */
+export declare function inspect(source: string | URL | Uint8Array | ArrayBufferLike | Response | Promise<Response>,
+  options?: { wasm?: WasmSource }): Promise<ModelInfo>;
+
 export declare const version: string;
 
 export interface EdgeInfer {
@@ -160,6 +180,7 @@ export interface EdgeInfer {
   EdgeInferError: typeof EdgeInferError;
   env: Env;
   decodeTensorProto: typeof decodeTensorProto;
+  inspect: typeof inspect;
   version: string;
 }
 declare const edgeinfer: EdgeInfer;

@@ -2,11 +2,16 @@
 // output "probs" [N,10]) reads the drawing on the pad after each stroke, and every few frames
 // while a stroke is under way.
 //
-// The model was trained on scikit-learn's digits: each is a 32x32 bitmap of a handwritten digit,
-// scaled to fill the box and centred, whose 4x4 blocks were counted into an 8x8 image of 0..16.
-// The pad is turned into the same kind of image: crop to the bounding box of the ink, pad it to a
-// square around its centre, average the ink over an 8x8 grid of that square (a pixel's share
-// of each cell counted exactly), which gives 0..1 where the data set's 0..16 was divided by 16.
+// The model was trained on scikit-learn's digits: NIST's programs scaled each scanned digit to a
+// 32x32 black-and-white bitmap and counted the ink in its 4x4 blocks, 0..16. The pad goes
+// through the same steps (models/digits/README.md, "Pre-processing"): ink where the canvas is
+// at least half covered; the ink's bounding box scaled, keeping its aspect ratio, to 32 pixels
+// high (or 32 wide if it would be wider) and centred on a 32x32 grid; each grid cell ink when at
+// least half of the canvas area it covers is ink; the ink cells of each 4x4 block counted and
+// divided by 16. A held-out sample goes in as the data set has it: its 0..16 values / 16.
+//
+// The pad's data-prediction attribute holds the predicted digit, and data-busy is set while a
+// run is under way, for scripts that drive the page.
 //
 // A classic script: it uses the global `edgeinfer` that dist/edgeinfer.js defines.
 
@@ -46,14 +51,17 @@
 
   // ---- pre-processing ----
 
-  // Share of the source interval [i, i+1) inside each output cell [lo + c*cell, lo + (c+1)*cell),
-  // as a list of {cell, weight} per source index 0..n-1.
-  function overlaps(n, lo, cell) {
+  const GRID = 32; // NIST's bitmap
+  const BLOCK = GRID / SIDE;
+
+  // For each source index 0..n-1, the output cells of `cells` (each `cell` source units wide,
+  // the first starting at `lo`) that overlap the source interval [i, i+1), with the overlap.
+  function overlaps(n, lo, cell, cells) {
     const out = [];
     for (let i = 0; i < n; i++) {
       const w = [];
       const c0 = Math.max(0, Math.floor((i - lo) / cell));
-      const c1 = Math.min(SIDE - 1, Math.floor((i + 1 - lo) / cell));
+      const c1 = Math.min(cells - 1, Math.floor((i + 1 - lo) / cell));
       for (let c = c0; c <= c1; c++) {
         const a = Math.max(i, lo + c * cell);
         const b = Math.min(i + 1, lo + (c + 1) * cell);
@@ -66,51 +74,58 @@
 
   /**
    * The pad as the model's input: Float32Array [8*8] in 0..1 (row-major), or null when the pad
-   * has no ink. Ink is the canvas alpha, so anti-aliased edges count partly.
+   * has no ink.
    */
   function toModelInput() {
     const { width: W, height: H } = pad;
     const rgba = ctx.getImageData(0, 0, W, H).data;
-    const ink = new Float32Array(W * H);
+    // 1. Ink: at least half covered (the pad is transparent; strokes are dark and opaque).
+    const ink = new Uint8Array(W * H);
     let x0 = W;
     let y0 = H;
     let x1 = -1;
     let y1 = -1;
     for (let y = 0; y < H; y++) {
       for (let x = 0; x < W; x++) {
-        const a = rgba[(y * W + x) * 4 + 3] / 255;
-        ink[y * W + x] = a;
-        if (a > 0.1) {
-          if (x < x0) x0 = x;
-          if (x > x1) x1 = x;
-          if (y < y0) y0 = y;
-          if (y > y1) y1 = y;
-        }
+        if (rgba[(y * W + x) * 4 + 3] < 128) continue;
+        ink[y * W + x] = 1;
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
       }
     }
     if (x1 < 0) return null;
-    const side = Math.max(x1 - x0 + 1, y1 - y0 + 1);
-    const cell = side / SIDE;
-    const left = (x0 + x1 + 1) / 2 - side / 2;
-    const top = (y0 + y1 + 1) / 2 - side / 2;
-    const wx = overlaps(W, left, cell);
-    const wy = overlaps(H, top, cell);
-    const rows = new Float32Array(SIDE); // one source row, summed into the output columns
-    const out = new Float32Array(SIDE * SIDE);
-    for (let y = 0; y < H; y++) {
-      if (!wy[y].length) continue;
-      rows.fill(0);
-      for (let x = 0; x < W; x++) {
-        const a = ink[y * W + x];
-        if (a === 0) continue;
-        for (const { cell: c, weight } of wx[x]) rows[c] += a * weight;
+    // 2. The bounding box, scaled to 32 high (or 32 wide) and centred: a grid cell is `cell`
+    //    canvas pixels, and the grid starts at (left, top) on the canvas.
+    const bw = x1 - x0 + 1;
+    const bh = y1 - y0 + 1;
+    const cell = Math.max(bh, bw) / GRID;
+    const left = x0 - (GRID * cell - bw) / 2;
+    const top = y0 - (GRID * cell - bh) / 2;
+    // 3. Each grid cell's share of ink, then ink or not.
+    const wx = overlaps(W, left, cell, GRID);
+    const wy = overlaps(H, top, cell, GRID);
+    const grid = new Float32Array(GRID * GRID);
+    const row = new Float32Array(GRID);
+    for (let y = y0; y <= y1; y++) {
+      row.fill(0);
+      for (let x = x0; x <= x1; x++) {
+        if (!ink[y * W + x]) continue;
+        for (const o of wx[x]) row[o.cell] += o.weight;
       }
-      for (const { cell: r, weight } of wy[y]) {
-        for (let c = 0; c < SIDE; c++) out[r * SIDE + c] += rows[c] * weight;
+      for (const o of wy[y]) {
+        for (let c = 0; c < GRID; c++) grid[o.cell * GRID + c] += row[c] * o.weight;
       }
     }
+    // 4, 5. Ink cells per 4x4 block, / 16.
+    const out = new Float32Array(SIDE * SIDE);
     const area = cell * cell;
-    for (let i = 0; i < out.length; i++) out[i] = Math.min(1, out[i] / area);
+    for (let gy = 0; gy < GRID; gy++) {
+      for (let gx = 0; gx < GRID; gx++) {
+        if (grid[gy * GRID + gx] >= area / 2) out[Math.floor(gy / BLOCK) * SIDE + Math.floor(gx / BLOCK)] += 1 / (BLOCK * BLOCK);
+      }
+    }
     return out;
   }
 
@@ -137,21 +152,24 @@
     topText.textContent = 'Draw something';
     topSub.textContent = 'The model predicts on each stroke.';
     latency.textContent = '–';
-    showModelInput(null);
+    delete pad.dataset.prediction;
   }
 
   // Runs the model on the pad. Calls that come while a run is under way are folded into one
   // more run after it, so the result always follows the latest drawing.
+  let exact = null; // a held-out sample's values while the pad shows only that sample
+
   async function predict() {
     if (busy) {
       again = true;
       return;
     }
     busy = true;
+    pad.dataset.busy = '1';
     try {
       do {
         again = false;
-        const pixels = toModelInput();
+        const pixels = exact || toModelInput();
         showModelInput(pixels);
         if (!pixels) {
           showEmpty();
@@ -176,7 +194,7 @@
       ui.showError(errorBox, err);
     } finally {
       busy = false;
-      pad.dataset.predictions = String(Number(pad.dataset.predictions || 0) + 1);
+      delete pad.dataset.busy;
     }
   }
 
@@ -225,6 +243,7 @@
     dot(p);
     stroke = { id: e.pointerId, last: p };
     clearSampleSelection();
+    exact = null;
   });
 
   pad.addEventListener('pointermove', (e) => {
@@ -254,6 +273,7 @@
   function clearPad() {
     ctx.clearRect(0, 0, pad.width, pad.height);
     clearSampleSelection();
+    exact = null;
     predict();
   }
 
@@ -267,9 +287,10 @@
     for (const b of sampleBox.querySelectorAll('button')) b.setAttribute('aria-pressed', 'false');
   }
 
-  // Paints a sample's 8x8 values (0..16) as square blocks of ink whose opacity is the value,
-  // with a margin like a hand-drawn digit's.
+  // Paints a sample's 8x8 values (0..16) as square blocks of ink whose opacity is the value, and
+  // runs the model on the values themselves (drawing over it goes back to reading the pad).
   function drawSample(sample) {
+    exact = Float32Array.from(sample.pixels, (v) => v / 16);
     ctx.clearRect(0, 0, pad.width, pad.height);
     const margin = pad.width * 0.1;
     const cell = (pad.width - 2 * margin) / SIDE;

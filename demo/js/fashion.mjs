@@ -222,7 +222,7 @@ async function trySample(label, button) {
     showSource(img);
     // A data set image: only grey level / 255.
     const grey = greyOf(img, SIDE, SIDE);
-    await classify(grey, `a Fashion-MNIST test picture of a ${label.toLowerCase()}`);
+    await classify(grey, `test picture labelled ${label}`);
   } catch (err) {
     ui.showError(errorBox, err);
   }
@@ -293,7 +293,13 @@ async function main() {
     const img = ui.el('img');
     img.src = `models/fashion/samples/${slug(label)}.png`;
     img.alt = '';
-    b.append(img, ui.el('span', '', label));
+    const name = ui.el('span');
+    // 'T-shirt/top' may break after the slash, not inside a word.
+    label.split('/').forEach((part, i) => {
+      if (i) name.append('/', document.createElement('wbr'));
+      name.append(part);
+    });
+    b.append(img, name);
     b.addEventListener('click', () => trySample(label, b));
     sampleBox.append(b);
   }

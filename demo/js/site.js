@@ -38,6 +38,7 @@
 
   /** Milliseconds, with as many decimals as are meaningful. */
   function formatMs(ms) {
+    if (ms < 0.01) return ms > 0 ? '<0.01 ms' : '0 ms';
     if (ms < 1) return `${ms.toFixed(2)} ms`;
     if (ms < 100) return `${ms.toFixed(1)} ms`;
     return `${Math.round(ms)} ms`;

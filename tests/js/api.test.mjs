@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Tensor as OrtTensor } from 'onnxruntime-common';
-import edgeinfer, { InferenceSession, Tensor, EdgeInferError, env, decodeTensorProto, version } from '../../dist/edgeinfer.mjs';
+import edgeinfer, { InferenceSession, Tensor, EdgeInferError, env, decodeTensorProto, inspect, version } from '../../dist/edgeinfer.mjs';
 import { identityModel, makeModel, makeTensorProto } from './onnx-model.mjs';
 import { readNpy } from './npy.mjs';
 import { DIST, MODELS_DIR, ROOT, rejectsWith, requireDist, requireModel, throwsWith } from './helpers.mjs';
@@ -184,6 +184,26 @@ test('bad model bytes give the C message and code, and the runtime keeps working
   const s = await InferenceSession.create(identityModel('float32', [2]));
   assert.deepEqual((await s.run({ x: new Tensor('float32', [1, 2]) })).y.data, new Float32Array([1, 2]));
   await s.release();
+});
+
+test('inspect describes a model without running it, unsupported ops included', async () => {
+  requireModel('mlp');
+  const info = await inspect(mlpPath);
+  assert.equal(info.opsetImports[''], 13);
+  assert.ok(info.irVersion >= 7 && info.producer === 'pytorch');
+  assert.ok(info.weightBytes > 64 * 128 * 4, `weightBytes ${info.weightBytes}`);
+  assert.deepEqual(info.inputs.map((i) => [i.name, i.type, i.dims]), [['input', 'float32', ['batch', 64]]]);
+  assert.ok(info.nodes.length > 0 && info.nodes.every((n) => n.supported && n.op));
+  const model = makeModel({
+    inputs: [{ name: 'x', type: 'float32', dims: [1] }],
+    outputs: [{ name: 'y', type: 'float32', dims: [1] }],
+    nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['r'], name: 'fine' },
+      { op: 'NoSuchOp', inputs: ['r'], outputs: ['y'], name: 'strange' }],
+  });
+  const bad = await inspect(model);
+  assert.deepEqual(bad.nodes.map((n) => [n.name, n.op, n.supported]), [['fine', 'Relu', true], ['strange', 'NoSuchOp', false]]);
+  await rejectsWith(inspect(new Uint8Array([8, 1, 0x3a, 200, 1, 2])), 'INVALID_MODEL', /cannot load the model/);
+  assert.equal(edgeinfer.inspect, inspect);
 });
 
 test('feed errors name the input; the session runs correctly right after each', async () => {
