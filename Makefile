@@ -159,7 +159,7 @@ WASM_OPT = $(if $(filter src/kernels/%,$<),-O3,-Oz)
 WASM_LDFLAGS := -O2 -msimd128 --no-entry -sSTANDALONE_WASM -sALLOW_MEMORY_GROWTH \
 	-sEXPORTED_FUNCTIONS=@web/exports.json
 EMENV := NODE_PATH=/usr/share/nodejs
-WEB_SRC := web/build.mjs web/edgeinfer.core.js web/edgeinfer.worker.js web/edgeinfer.d.ts
+WEB_SRC := web/build.mjs web/uncomment.mjs web/edgeinfer.core.js web/edgeinfer.worker.js web/edgeinfer.d.ts
 DIST_JS := $(DIST)/edgeinfer.mjs $(DIST)/edgeinfer.js $(DIST)/edgeinfer-worker.js $(DIST)/edgeinfer.d.ts
 
 .PHONY: test-js test-browser bench-js bench-native bench

@@ -12,11 +12,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { uncomment } from './uncomment.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const read = (f) => readFileSync(join(here, f), 'utf8').trimEnd();
-const core = read('edgeinfer.core.js');
-const worker = read('edgeinfer.worker.js');
+const core = uncomment(read('edgeinfer.core.js'));
+const worker = uncomment(read('edgeinfer.worker.js'));
 const version = /const VERSION = '([^']+)'/.exec(core)[1];
 const banner = (what) => `// edgeinfer ${version}: ${what}. Generated from web/ by web/build.mjs; edit the sources there.\n`;
 
