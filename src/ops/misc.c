@@ -308,7 +308,7 @@ static ei_status reverse_infer(op_ctx *ctx)
     TRY(check_copyable(ctx, 0, "input"));
     TRY(check_dtype(ctx, 1, len_type));
     const ei_tensor *x = ctx->in[0], *lens = ctx->in[1];
-    int ta;
+    int ta = 0;
     TRY(reverse_axes(ctx, &ta));
     CHECK_SHAPE(ctx, x->rank >= 2, "input %s has rank %d, expected at least 2", shape_str(x), x->rank);
     CHECK_SHAPE(ctx, lens->rank == 1 && lens->dims[0] == x->dims[1 - ta],
@@ -319,7 +319,7 @@ static ei_status reverse_infer(op_ctx *ctx)
 static ei_status reverse_run(op_ctx *ctx)
 {
     const ei_tensor *x = ctx->in[0], *lens = ctx->in[1];
-    int ta;
+    int ta = 0;
     TRY(reverse_axes(ctx, &ta));
     int64_t steps = x->dims[ta], batch = x->dims[1 - ta];
     const int64_t *lv = lens->data;
