@@ -190,6 +190,11 @@ expect_ok "run: '/' and ':' in an output name" 'block/out:0' 'block_out_0\.npy' 
     run "$FX/slash.onnx" -o "$TMP/run3"
 if [ -f "$TMP/run3/block_out_0.npy" ]; then pass "run: block_out_0.npy written"; else fail "run: block_out_0.npy written" "missing"; fi
 expect_ok "bench" 'session create' 'median' 'p90' -- bench "$FX/good.onnx" --runs 5
+# Shape -> Gather -> Concat -> Reshape on a symbolic batch folds at plan time: the plan is
+# static (a planned arena), not node by node at each run (arena 0).
+expect_ok "bench: shape arithmetic folds into a static plan" 'arena +[1-9][0-9]* bytes' -- \
+    bench "$FX/shape_arith.onnx" --runs 3
+expect_ok "run: shape arithmetic" 'output y: float32 \[1,6\]' -- run "$FX/shape_arith.onnx" -o "$TMP/run4"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

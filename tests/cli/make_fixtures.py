@@ -7,6 +7,8 @@ Everything is deterministic (fixed seeds), so a failure reproduces exactly:
   good.onnx          y = Relu(x + b), x float32 [2,3], b a [3] initializer; node names set
   symbolic.onnx      the same graph with x [batch,3] (a named symbolic dim)
   slash.onnx         one Relu whose output is named "block/out:0" (file name mapping)
+  shape_arith.onnx   x [batch,2,3] reshaped to [batch,6] through Shape -> Gather -> Concat ->
+                     Reshape: the shape arithmetic folds, so the plan stays static
   unknown_op.onnx    one node of op type "FooBar" named "mystery_node"
   random.onnx        512 random bytes
   truncated.onnx     the first half of a valid model with a 4 KiB initializer
@@ -66,6 +68,17 @@ def main(argv):
         [helper.make_node("Relu", ["x"], ["block/out:0"], name="relu")], "slash",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
         [helper.make_tensor_value_info("block/out:0", TensorProto.FLOAT, [2, 3])]), p("slash.onnx"))
+
+    save_model(helper.make_graph(
+        [helper.make_node("Shape", ["x"], ["s"], name="shape"),
+         helper.make_node("Gather", ["s", "zero"], ["b"], name="batch", axis=0),
+         helper.make_node("Concat", ["b", "minus_one"], ["new_shape"], name="concat", axis=0),
+         helper.make_node("Reshape", ["x", "new_shape"], ["r"], name="reshape"),
+         helper.make_node("Relu", ["r"], ["y"], name="relu")], "shape_arith",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 6])],
+        initializer=[numpy_helper.from_array(np.array([0], np.int64), name="zero"),
+                     numpy_helper.from_array(np.array([-1], np.int64), name="minus_one")]), p("shape_arith.onnx"))
 
     save_model(helper.make_graph(
         [helper.make_node("FooBar", ["x"], ["y"], name="mystery_node")], "unknown_op",
