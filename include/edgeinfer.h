@@ -69,7 +69,8 @@ typedef enum ei_dtype {
     EI_DTYPE_FLOAT16 = 10,
     EI_DTYPE_FLOAT64 = 11,
     EI_DTYPE_UINT32 = 12,
-    EI_DTYPE_UINT64 = 13
+    EI_DTYPE_UINT64 = 13,
+    EI_DTYPE_BFLOAT16 = 16 /* raw bits; Cast converts it, other ops reject it */
 } ei_dtype;
 
 /*
@@ -156,7 +157,7 @@ size_t ei_session_arena_bytes(const ei_session *session);
 /*
  * Decodes a serialized ONNX TensorProto (such as the .pb files of the ONNX
  * test suites). *out gets dtype, dims and a malloc'd copy of the data that the
- * caller frees with ei_tensor_free_data. float16 becomes float32. A short
+ * caller frees with ei_tensor_free_data. float16 becomes float32 (bfloat16 stays raw bits). A short
  * message goes to `err` (size errlen) on failure.
  */
 ei_status ei_tensor_decode(const void *bytes, size_t size, ei_tensor *out, char *name, size_t namelen,

@@ -74,6 +74,7 @@ const DTYPES = {
   float64: { id: 11, ctor: Float64Array },
   uint32: { id: 12, ctor: Uint32Array },
   uint64: { id: 13, ctor: BigUint64Array },
+  bfloat16: { id: 16, ctor: Uint16Array }, // raw bits (the top half of a float32); Cast converts
 };
 const TYPE_BY_ID = [];
 for (const [name, info] of Object.entries(DTYPES)) TYPE_BY_ID[info.id] = name;

@@ -17,6 +17,8 @@ export interface TensorDataTypeMap {
   bool: Uint8Array;
   /** Raw IEEE 754 half-precision bits. */
   float16: Uint16Array;
+  /** Raw bfloat16 bits (the top 16 bits of a float32); only Cast computes with it. */
+  bfloat16: Uint16Array;
 }
 export type TensorType = keyof TensorDataTypeMap;
 

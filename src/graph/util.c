@@ -69,7 +69,7 @@ size_t dtype_size(int32_t dtype)
     switch (dtype) {
     case EI_DTYPE_FLOAT32: case EI_DTYPE_INT32: case EI_DTYPE_UINT32: return 4;
     case EI_DTYPE_UINT8: case EI_DTYPE_INT8: case EI_DTYPE_BOOL: return 1;
-    case EI_DTYPE_UINT16: case EI_DTYPE_INT16: case EI_DTYPE_FLOAT16: return 2;
+    case EI_DTYPE_UINT16: case EI_DTYPE_INT16: case EI_DTYPE_FLOAT16: case EI_DTYPE_BFLOAT16: return 2;
     case EI_DTYPE_INT64: case EI_DTYPE_FLOAT64: case EI_DTYPE_UINT64: return 8;
     default: return 0;
     }

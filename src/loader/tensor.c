@@ -57,7 +57,7 @@ static bool typed_field(int32_t dtype, uint32_t *field, uint32_t *wire)
     case EI_DTYPE_INT64: *field = T_INT64_DATA; *wire = PB_VARINT; return true;
     case EI_DTYPE_UINT32: case EI_DTYPE_UINT64: *field = T_UINT64_DATA; *wire = PB_VARINT; return true;
     case EI_DTYPE_INT32: case EI_DTYPE_INT16: case EI_DTYPE_INT8: case EI_DTYPE_UINT16: case EI_DTYPE_UINT8:
-    case EI_DTYPE_BOOL: case EI_DTYPE_FLOAT16:
+    case EI_DTYPE_BOOL: case EI_DTYPE_FLOAT16: case EI_DTYPE_BFLOAT16:
         *field = T_INT32_DATA; *wire = PB_VARINT; return true;
     default: return false;
     }
@@ -73,7 +73,7 @@ static void store(void *dst, int32_t dtype, int64_t i, uint64_t raw)
     case EI_DTYPE_UINT32: ((uint32_t *)dst)[i] = (uint32_t)raw; break;
     case EI_DTYPE_INT32: ((int32_t *)dst)[i] = (int32_t)raw; break;
     case EI_DTYPE_INT16: ((int16_t *)dst)[i] = (int16_t)raw; break;
-    case EI_DTYPE_UINT16: ((uint16_t *)dst)[i] = (uint16_t)raw; break;
+    case EI_DTYPE_UINT16: case EI_DTYPE_BFLOAT16: ((uint16_t *)dst)[i] = (uint16_t)raw; break;
     case EI_DTYPE_INT8: ((int8_t *)dst)[i] = (int8_t)raw; break;
     case EI_DTYPE_UINT8: ((uint8_t *)dst)[i] = (uint8_t)raw; break;
     case EI_DTYPE_BOOL: ((uint8_t *)dst)[i] = raw != 0; break;

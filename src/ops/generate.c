@@ -14,8 +14,7 @@
  */
 #include "op.h"
 
-/* bfloat16 is ONNX TensorProto.DataType 16; the public enum has no name for it. */
-#define DTYPE_BFLOAT16 16
+#define DTYPE_BFLOAT16 EI_DTYPE_BFLOAT16
 
 /* Element types this file converts between: the numeric ones and bool. */
 static bool dtype_convertible(int32_t dt)
