@@ -42,7 +42,9 @@ static inline float atan1(float x, const f32_vunary_params *q) { (void)q; return
 static inline float sinh1(float x, const f32_vunary_params *q) { (void)q; return sinhf(x); }
 static inline float cosh1(float x, const f32_vunary_params *q) { (void)q; return coshf(x); }
 static inline float asinh1(float x, const f32_vunary_params *q) { (void)q; return asinhf(x); }
-static inline float acosh1(float x, const f32_vunary_params *q) { (void)q; return acoshf(x); }
+/* acosh is NaN below 1. Some libm builds (the musl copy the wasm build links) return finite
+ * values for x <= -2 instead, so the domain is checked here rather than left to acoshf. */
+static inline float acosh1(float x, const f32_vunary_params *q) { (void)q; return x < 1.0f ? NAN : acoshf(x); }
 static inline float atanh1(float x, const f32_vunary_params *q) { (void)q; return atanhf(x); }
 static inline float erf1(float x, const f32_vunary_params *q) { (void)q; return erff(x); }
 static inline float tanh1(float x, const f32_vunary_params *q) { (void)q; return tanhf(x); }

@@ -1,19 +1,23 @@
 /*
- * Detection and sampling ops: GridSample, RoiAlign and NonMaxSuppression.
+ * Detection and sampling ops: GridSample, RoiAlign, MaxRoiPool and
+ * NonMaxSuppression.
  *
  * These follow the ONNX reference implementations (which mirror onnxruntime
  * and, for GridSample, PyTorch) step by step, including their edge cases:
  * GridSample pads out-of-range coordinates before interpolating, RoiAlign's
- * max mode takes the largest weighted corner, NonMaxSuppression keeps ties in
- * index order. Sample coordinates come from tensors a caller controls, so
- * every one is made finite and every index is bounded before it is used:
- * a NaN grid coordinate gives a NaN sample, a roi naming a batch that does not
- * exist fails the run.
+ * max mode takes the largest weighted corner, MaxRoiPool rounds the roi to
+ * whole pixels and gives 0 for an empty bin (the Fast R-CNN pooling that
+ * onnxruntime and torchvision's roi_pool implement), NonMaxSuppression keeps
+ * ties in index order. Sample coordinates come from tensors a caller
+ * controls, so every one is made finite and every index is bounded before it
+ * is used: a NaN grid coordinate gives a NaN sample, a roi naming a batch
+ * that does not exist (or a MaxRoiPool roi with a NaN corner) fails the run.
  *
  * NonMaxSuppression's output row count depends on the values of all its
  * inputs, so its infer runs the whole selection (with a temporary buffer,
  * since infer has no scratch) and run repeats it into the output.
  */
+#include <float.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -381,6 +385,116 @@ static ei_status roialign_run(op_ctx *ctx)
     return EI_STATUS_OK;
 }
 
+/* =============================== MaxRoiPool =============================== */
+
+/* Roi corners beyond this are far outside any feature map; clamping them keeps every
+ * pixel index and bin bound in range of int64 arithmetic. */
+#define MRP_COORD_LIMIT 1e9f
+
+typedef struct mrp_args {
+    int64_t ph, pw;
+    float spatial_scale;
+} mrp_args;
+
+static ei_status mrp_parse(op_ctx *ctx, mrp_args *a)
+{
+    const int64_t *ps;
+    int n = attr_ints(ctx->n, "pooled_shape", &ps);
+    CHECK(ctx, n == 2, "attribute 'pooled_shape' has %d values, expected 2 (height, width)", n < 0 ? 0 : n);
+    CHECK(ctx, ps[0] >= 1 && ps[0] < ATTR_LIMIT && ps[1] >= 1 && ps[1] < ATTR_LIMIT,
+          "attribute 'pooled_shape' is [%lld, %lld], expected positive sizes", (long long)ps[0], (long long)ps[1]);
+    a->ph = ps[0];
+    a->pw = ps[1];
+    a->spatial_scale = attr_float(ctx->n, "spatial_scale", 1.0f);
+    return EI_STATUS_OK;
+}
+
+static ei_status maxroipool_infer(op_ctx *ctx)
+{
+    TRY(check_arity(ctx, 2, 2, 2));
+    TRY(check_dtype(ctx, 0, real_dtypes));
+    const ei_tensor *x = ctx->in[0], *rois = ctx->in[1];
+    CHECK_SHAPE(ctx, rois->dtype == x->dtype, "rois has dtype %s but X has %s", ei_dtype_name(rois->dtype),
+                ei_dtype_name(x->dtype));
+    mrp_args a;
+    TRY(mrp_parse(ctx, &a));
+    CHECK_SHAPE(ctx, x->rank == 4, "input X has shape %s, expected [N, C, H, W]", shape_str(x));
+    CHECK_SHAPE(ctx, rois->rank == 2 && rois->dims[1] == 5,
+                "rois has shape %s, expected [num_rois, 5] (batch index, x1, y1, x2, y2)", shape_str(rois));
+    int64_t dims[4] = {rois->dims[0], x->dims[1], a.ph, a.pw};
+    return set_output(ctx, 0, x->dtype, 4, dims);
+}
+
+/* A roi corner scaled to the feature map and rounded half away from zero, as float
+ * arithmetic does it in the reference implementations. */
+static int64_t mrp_corner(double v, float scale)
+{
+    float c = roundf((float)v * scale);
+    if (c < -MRP_COORD_LIMIT) c = -MRP_COORD_LIMIT;
+    if (c > MRP_COORD_LIMIT) c = MRP_COORD_LIMIT;
+    return (int64_t)c;
+}
+
+/* The pixel range [*lo, *hi) of bin i of `bins` over a roi that starts at `start` and spans `len`
+ * pixels, clipped to [0, size). The bin edges are computed in float, as onnxruntime and torchvision
+ * do: in double precision the last of 7 bins over 29 pixels would end at pixel 30, not 29. */
+static void mrp_bin(int64_t i, int64_t bins, int64_t start, int64_t len, int64_t size, int64_t *lo, int64_t *hi)
+{
+    float bin = (float)len / (float)bins;
+    int64_t b0 = (int64_t)floorf((float)i * bin) + start;
+    int64_t b1 = (int64_t)ceilf((float)(i + 1) * bin) + start;
+    *lo = clampi(b0, 0, size);
+    *hi = clampi(b1, 0, size);
+}
+
+static ei_status maxroipool_run(op_ctx *ctx)
+{
+    const ei_tensor *x = ctx->in[0], *rois = ctx->in[1];
+    ei_tensor *y = ctx->out[0];
+    mrp_args a;
+    TRY(mrp_parse(ctx, &a));
+    int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3], R = rois->dims[0];
+    double lowest = x->dtype == EI_DTYPE_FLOAT64 ? -DBL_MAX : -FLT_MAX;
+    for (int64_t r = 0; r < R; r++) {
+        double bd = ld(rois->data, rois->dtype, r * 5);
+        if (!(bd >= 0 && bd < (double)N))
+            return op_fail(ctx, EI_STATUS_INVALID_ARGUMENT, "rois[%lld] names batch %g, expected [0, %lld)",
+                           (long long)r, bd, (long long)N);
+        int64_t b = (int64_t)bd;
+        double c[4];
+        for (int k = 0; k < 4; k++) {
+            c[k] = ld(rois->data, rois->dtype, r * 5 + 1 + k);
+            if (isnan(c[k]))
+                return op_fail(ctx, EI_STATUS_INVALID_ARGUMENT, "rois[%lld] has a NaN coordinate", (long long)r);
+        }
+        int64_t x0 = mrp_corner(c[0], a.spatial_scale), y0 = mrp_corner(c[1], a.spatial_scale);
+        int64_t x1 = mrp_corner(c[2], a.spatial_scale), y1 = mrp_corner(c[3], a.spatial_scale);
+        /* an inverted or empty roi still covers the one pixel at its start */
+        int64_t rh = y1 - y0 + 1 > 1 ? y1 - y0 + 1 : 1, rw = x1 - x0 + 1 > 1 ? x1 - x0 + 1 : 1;
+        for (int64_t ph = 0; ph < a.ph; ph++) {
+            int64_t hs, he;
+            mrp_bin(ph, a.ph, y0, rh, H, &hs, &he);
+            for (int64_t pw = 0; pw < a.pw; pw++) {
+                int64_t ws, we;
+                mrp_bin(pw, a.pw, x0, rw, W, &ws, &we);
+                bool empty = he <= hs || we <= ws;
+                for (int64_t ch = 0; ch < C; ch++) {
+                    int64_t plane = (b * C + ch) * H * W;
+                    double m = empty ? 0 : lowest;
+                    for (int64_t iy = hs; iy < he; iy++) {
+                        for (int64_t ix = ws; ix < we; ix++) {
+                            double v = ld(x->data, x->dtype, plane + iy * W + ix);
+                            if (v > m) m = v;
+                        }
+                    }
+                    st(y->data, y->dtype, ((r * C + ch) * a.ph + ph) * a.pw + pw, m);
+                }
+            }
+        }
+    }
+    return EI_STATUS_OK;
+}
+
 /* ============================ NonMaxSuppression ============================ */
 
 typedef struct nms_cand {
@@ -579,6 +693,7 @@ static ei_status nms_run(op_ctx *ctx)
 const op_def vision_ops[] = {
     {"GridSample", "", 16, gridsample_infer, NULL, gridsample_run, 0},
     {"RoiAlign", "", 10, roialign_infer, NULL, roialign_run, 0},
+    {"MaxRoiPool", "", 1, maxroipool_infer, NULL, maxroipool_run, 0},
     {"NonMaxSuppression", "", 10, nms_infer, NULL, nms_run, 0},
 };
 const int vision_ops_count = sizeof vision_ops / sizeof vision_ops[0];

@@ -12,7 +12,32 @@ import { compareWithReference, REL_TOLERANCE } from '../models/reference.mjs';
 import { readNpy } from './npy.mjs';
 import { MODELS_DIR, requireDist, requireModel } from './helpers.mjs';
 
-const CASES = [['mobilenet_v2', false], ['resnet18', false], ['mlp', false], ['mlp', true]];
+const CASES = [
+  ['mobilenet_v2', false],
+  ['resnet18', false],
+  ['mlp', false],
+  ['mlp', true],
+  ['squeezenet1_1', false],
+  ['shufflenet_v2_x0_5', false],
+  ['mnasnet0_5', false],
+  ['efficientnet_b0', false],
+  ['googlenet', false],
+  ['regnet_y_400mf', false],
+  ['mobilenet_v3_small', false],
+  ['densenet121', false],
+  ['text_transformer', false],
+  ['lstm', false],
+  ['gru', false],
+  ['unet', false],
+  ['audio_conv1d', false],
+  ['dynamic_reshape', false],
+  ['causal_lm', false],
+  ['swin_mini', false],
+  ['convnext_mini', false],
+  ['maxvit_mini', false],
+  ['raft_small', false],
+  ['roi_heads', false],
+];
 
 for (const [name, worker] of CASES) {
   test(`${name}${worker ? ' (worker session)' : ''}: the wasm build matches onnxruntime`, { timeout: 600_000 }, async (t) => {

@@ -19,7 +19,31 @@ import { compareWithReference, modelSignature, outputFileName, REL_TOLERANCE } f
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = process.env.EDGEINFER_CLI ? resolve(process.env.EDGEINFER_CLI) : join(ROOT, 'build', 'edgeinfer');
 const MODELS_DIR = join(ROOT, 'build', 'models');
-const MODELS = ['mobilenet_v2', 'resnet18', 'mlp'];
+const MODELS = [
+  'mobilenet_v2',
+  'resnet18',
+  'mlp',
+  'squeezenet1_1',
+  'shufflenet_v2_x0_5',
+  'mnasnet0_5',
+  'efficientnet_b0',
+  'googlenet',
+  'regnet_y_400mf',
+  'mobilenet_v3_small',
+  'densenet121',
+  'text_transformer',
+  'lstm',
+  'gru',
+  'unet',
+  'audio_conv1d',
+  'dynamic_reshape',
+  'causal_lm',
+  'swin_mini',
+  'convnext_mini',
+  'maxvit_mini',
+  'raft_small',
+  'roi_heads',
+];
 
 function requireFile(path, hint) {
   assert.ok(existsSync(path), `${path} is missing: ${hint}`);
