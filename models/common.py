@@ -134,3 +134,12 @@ def file_sizes(model_dir):
     model_dir = Path(model_dir)
     return {str(p.relative_to(model_dir)): p.stat().st_size
             for p in sorted(model_dir.rglob('*')) if p.is_file()}
+
+
+def report(model_dir, metrics):
+    """Writes metrics.json and prints the metrics and the size of every file in model_dir."""
+    write_json(model_dir / 'metrics.json', metrics)
+    for k, v in metrics.items():
+        print(f'{k}: {v}')
+    for name, size in file_sizes(model_dir).items():
+        print(f'  {size:>9}  {name}')

@@ -118,11 +118,7 @@ def main():
         'accuracy_torch': round(torch_acc, 6), 'accuracy_onnxruntime': round(ort_acc, 6),
         'max_abs_diff_torch_vs_onnxruntime': float(np.abs(torch_probs - ort_probs).max()),
     }
-    common.write_json(HERE / 'metrics.json', metrics)
-    for k, v in metrics.items():
-        print(f'{k}: {v}')
-    for name, size in common.file_sizes(HERE).items():
-        print(f'  {size:>9}  {name}')
+    common.report(HERE, metrics)
 
 
 if __name__ == '__main__':

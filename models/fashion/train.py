@@ -163,11 +163,7 @@ def main():
         'accuracy_onnxruntime_committed': round(common.accuracy(ort_probs[:n], test_labels[:n]), 6),
         'max_abs_diff_torch_vs_onnxruntime': float(np.abs(torch_probs - ort_probs).max()),
     }
-    common.write_json(HERE / 'metrics.json', metrics)
-    for k, v in metrics.items():
-        print(f'{k}: {v}')
-    for name, size in common.file_sizes(HERE).items():
-        print(f'  {size:>9}  {name}')
+    common.report(HERE, metrics)
 
 
 if __name__ == '__main__':
