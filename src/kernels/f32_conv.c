@@ -1,16 +1,17 @@
 /*
  * float32 convolution helpers: N-D im2col into the packed GEMM layout, its
- * adjoint col2im, and the depthwise 3x3 kernels (see f32_conv.h).
+ * adjoint col2im, and the direct depthwise 2-D kernels (see f32_conv.h).
  *
  * im2col and col2im walk the column matrix row by row (one channel and
  * kernel position per row) and the grid one innermost line at a time; the
  * range of that line that falls inside the image is computed once per line,
  * so the inner loops carry no per-element coordinate arithmetic.
  *
- * The depthwise kernel copies each input plane into a zero-bordered work
- * plane first, so its inner loop has no bounds checks and may read whole
- * vectors past the last output column.
+ * The depthwise kernels copy each input plane into a zero-bordered work
+ * plane first, so their inner loops have no bounds checks and may read whole
+ * vectors past the last output column. They vectorise along the output row.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "f32_conv.h"
@@ -175,113 +176,334 @@ void f32_col2im_add(const f32_conv_geom *g, const float *col, size_t n0, size_t 
     }
 }
 
-/* ---- depthwise 3x3 ---- */
+/* ---- depthwise ---- */
 
 static size_t round4(size_t x) { return (x + 3) / 4 * 4; }
 
-/* Work plane: rows cover every input row an output reads; columns cover
- * whole 4-output vectors plus the loads the stride-2 deinterleave makes. */
-static void work_dims(size_t OH, size_t OW, size_t stride, size_t *ph, size_t *pw)
+/* a * b + c, or SIZE_MAX when it overflows (SIZE_MAX stays SIZE_MAX). */
+static size_t mul_add_sat(size_t a, size_t b, size_t c)
 {
-    *ph = (OH - 1) * stride + 3;
-    *pw = stride * round4(OW) + 4;
+    size_t r;
+    if (a == SIZE_MAX || b == SIZE_MAX || c == SIZE_MAX || __builtin_mul_overflow(a, b, &r) ||
+        __builtin_add_overflow(r, c, &r))
+        return SIZE_MAX;
+    return r;
 }
 
-size_t f32_dwconv_work_size(size_t OH, size_t OW, size_t stride)
+/*
+ * Work memory of the depthwise kernels, in this order:
+ *  - the output channel's kernel, each weight splatted to a vector;
+ *  - the plane offset of every kernel tap;
+ *  - the zero-padded input plane, each row split by column phase: padded
+ *    column p * SW + r of a row is at r * phase + p.
+ * An output column ox reads, for a tap at kx * DW = q * SW + r, position
+ * ox + q of phase r, so for any stride every tap is a run of consecutive
+ * floats that the kernel loads a vector at a time. A phase holds the output
+ * width rounded up to whole vectors plus the largest q.
+ */
+typedef struct dw_layout {
+    size_t taps;       /* KH * KW */
+    size_t phase, row; /* floats per phase; per plane row (SW phases) */
+    size_t rows;       /* plane rows: every input row an output reads */
+    size_t toff_at, plane_at, bytes;
+} dw_layout;
+
+static void dw_layout_init(const f32_conv_geom *g, dw_layout *l)
 {
-    if (OH == 0 || OW == 0) return 0;
-    size_t ph, pw;
-    work_dims(OH, OW, stride, &ph, &pw);
-    return ph * pw;
+    size_t KH = g->kernel[0], KW = g->kernel[1], SW = g->stride[1];
+    l->taps = mul_add_sat(KH, KW, 0);
+    l->phase = mul_add_sat(KW - 1, g->dilation[1], 0);
+    if (l->phase != SIZE_MAX) l->phase = l->phase / SW;
+    l->phase = mul_add_sat(1, l->phase, round4(g->grid[1]));
+    l->row = mul_add_sat(SW, l->phase, 0);
+    size_t last = mul_add_sat(g->grid[0] - 1, g->stride[0], 0); /* first plane row of the last output row */
+    l->rows = mul_add_sat(KH - 1, g->dilation[0], mul_add_sat(1, last, 1));
+    l->toff_at = mul_add_sat(l->taps, 16, 0);
+    size_t toff_bytes = mul_add_sat(l->taps, sizeof(ptrdiff_t), 15);
+    l->plane_at = mul_add_sat(1, toff_bytes == SIZE_MAX ? SIZE_MAX : toff_bytes / 16 * 16, l->toff_at);
+    l->bytes = mul_add_sat(mul_add_sat(l->rows, l->row, 0), sizeof(float), l->plane_at);
 }
 
-/* Copies plane x [H, W] into the work plane at (pad_t, pad_l); the border
- * stays as it was zeroed at the start. */
-static void fill_plane(const float *x, size_t H, size_t W, size_t pad_t, size_t pad_l, size_t ph, size_t pw,
-                       float *work)
+size_t f32_dwconv_work_size(const f32_conv_geom *g)
 {
-    if (pad_t >= ph || pad_l >= pw) return;
-    size_t rows = min_sz(H, ph - pad_t), cols = min_sz(W, pw - pad_l);
-    for (size_t r = 0; r < rows; r++) memcpy(work + (pad_t + r) * pw + pad_l, x + r * W, cols * sizeof(float));
+    if (g->grid[0] == 0 || g->grid[1] == 0) return 0;
+    dw_layout l;
+    dw_layout_init(g, &l);
+    return l.bytes;
 }
 
-void f32_dwconv_simd128(size_t C, size_t H, size_t W, size_t OH, size_t OW, size_t stride, size_t pad_t,
-                        size_t pad_l, const float *x, const float *w, const float *bias, float *y, float *work)
+/* Copies plane x [H, W] into the phase-split work plane; positions outside
+ * the image keep the zeros they were given at the start of the call. */
+static void dw_fill(const f32_conv_geom *g, const dw_layout *l, const float *x, float *plane)
 {
-    if (OH == 0 || OW == 0) return;
-    size_t ph, pw;
-    work_dims(OH, OW, stride, &ph, &pw);
-    memset(work, 0, ph * pw * sizeof(float));
-    for (size_t c = 0; c < C; c++) {
-        fill_plane(x + c * H * W, H, W, pad_t, pad_l, ph, pw, work);
-        const float *k = w + c * 9;
-        v128_t k00 = wasm_f32x4_splat(k[0]), k01 = wasm_f32x4_splat(k[1]), k02 = wasm_f32x4_splat(k[2]);
-        v128_t k10 = wasm_f32x4_splat(k[3]), k11 = wasm_f32x4_splat(k[4]), k12 = wasm_f32x4_splat(k[5]);
-        v128_t k20 = wasm_f32x4_splat(k[6]), k21 = wasm_f32x4_splat(k[7]), k22 = wasm_f32x4_splat(k[8]);
-        v128_t vb = wasm_f32x4_splat(bias ? bias[c] : 0.0f);
-        float *yc = y + c * OH * OW;
-        for (size_t oy = 0; oy < OH; oy++) {
-            const float *r0 = work + oy * stride * pw, *r1 = r0 + pw, *r2 = r1 + pw;
-            float *yr = yc + oy * OW;
-            for (size_t ox = 0; ox < OW; ox += 4) {
-                v128_t acc = vb;
-                if (stride == 1) {
-                    const float *p0 = r0 + ox, *p1 = r1 + ox, *p2 = r2 + ox;
-                    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(k00, wasm_v128_load(p0)));
-                    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(k01, wasm_v128_load(p0 + 1)));
-                    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(k02, wasm_v128_load(p0 + 2)));
-                    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(k10, wasm_v128_load(p1)));
-                    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(k11, wasm_v128_load(p1 + 1)));
-                    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(k12, wasm_v128_load(p1 + 2)));
-                    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(k20, wasm_v128_load(p2)));
-                    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(k21, wasm_v128_load(p2 + 1)));
-                    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(k22, wasm_v128_load(p2 + 2)));
-                } else {
-                    /* Outputs ox..ox+3 read columns 2*ox + kx + {0,2,4,6}: split even and odd lanes. */
-                    const float *rows[3] = {r0 + 2 * ox, r1 + 2 * ox, r2 + 2 * ox};
-                    const v128_t kr[3][3] = {{k00, k01, k02}, {k10, k11, k12}, {k20, k21, k22}};
-                    for (int r = 0; r < 3; r++) {
-                        v128_t v0 = wasm_v128_load(rows[r]), v1 = wasm_v128_load(rows[r] + 4);
-                        v128_t v2 = wasm_v128_load(rows[r] + 8);
-                        v128_t even = wasm_i32x4_shuffle(v0, v1, 0, 2, 4, 6);
-                        v128_t odd = wasm_i32x4_shuffle(v0, v1, 1, 3, 5, 7);
-                        v128_t next = wasm_i32x4_shuffle(even, v2, 1, 2, 3, 4);
-                        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(kr[r][0], even));
-                        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(kr[r][1], odd));
-                        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(kr[r][2], next));
-                    }
-                }
-                if (ox + 4 <= OW) {
-                    wasm_v128_store(yr + ox, acc);
-                } else {
-                    float tail[4];
-                    wasm_v128_store(tail, acc);
-                    for (size_t j = 0; ox + j < OW; j++) yr[ox + j] = tail[j];
-                }
+    size_t H = g->img[0], W = g->img[1], SW = g->stride[1];
+    size_t r_lo, r_hi; /* plane rows r with 0 <= r - pad_t < H */
+    valid_range(l->rows, 1, -g->pad[0], H, &r_lo, &r_hi);
+    for (size_t ph = 0; ph < SW; ph++) {
+        /* positions p of this phase with 0 <= p * SW + ph - pad_l < W */
+        ptrdiff_t off = (ptrdiff_t)ph - g->pad[1];
+        size_t lo, hi;
+        valid_range(l->phase, SW, off, W, &lo, &hi);
+        if (lo >= hi) continue;
+        for (size_t r = r_lo; r < r_hi; r++) {
+            const float *src = x + (size_t)((ptrdiff_t)r - g->pad[0]) * W + ((ptrdiff_t)(lo * SW) + off);
+            float *dst = plane + r * l->row + ph * l->phase;
+            if (SW == 1) {
+                memcpy(dst + lo, src, (hi - lo) * sizeof(float));
+            } else {
+                for (size_t p = lo; p < hi; p++, src += SW) dst[p] = *src;
             }
         }
     }
 }
 
-void f32_dwconv_scalar(size_t C, size_t H, size_t W, size_t OH, size_t OW, size_t stride, size_t pad_t,
-                       size_t pad_l, const float *x, const float *w, const float *bias, float *y, float *work)
+/* Lanes [0, n) of v to y, n <= 4. */
+static void store_part(float *y, v128_t v, size_t n)
+{
+    if (n >= 4) {
+        wasm_v128_store(y, v);
+    } else {
+        float tail[4];
+        wasm_v128_store(tail, v);
+        for (size_t j = 0; j < n; j++) y[j] = tail[j];
+    }
+}
+
+/*
+ * The row kernels: output row(s) from the work plane, `base` at the row's
+ * first plane row, every tap a vector of weights `wv` at offset `toff`.
+ * Each loads a tap's weights and offset once for several vectors and keeps
+ * four independent sums, so neither loads nor the latency of dependent adds
+ * set the pace; sums that split a row's taps are added at the end.
+ */
+typedef struct dw_row_args {
+    const v128_t *wv;
+    const ptrdiff_t *toff;
+    size_t taps, OW;
+    v128_t vb;
+} dw_row_args;
+
+/* Two output rows y0, y1 whose plane rows start `step` floats apart. */
+static void dw_rows2(const dw_row_args *a, const float *base, size_t step, float *y0, float *y1)
+{
+    size_t ox = 0, taps = a->taps;
+    for (; ox + 8 <= a->OW; ox += 8) {
+        v128_t s00 = a->vb, s01 = a->vb, s10 = a->vb, s11 = a->vb;
+        for (size_t t = 0; t < taps; t++) {
+            const float *p = base + a->toff[t] + ox, *q = p + step;
+            v128_t k = a->wv[t];
+            s00 = wasm_f32x4_add(s00, wasm_f32x4_mul(k, wasm_v128_load(p)));
+            s01 = wasm_f32x4_add(s01, wasm_f32x4_mul(k, wasm_v128_load(p + 4)));
+            s10 = wasm_f32x4_add(s10, wasm_f32x4_mul(k, wasm_v128_load(q)));
+            s11 = wasm_f32x4_add(s11, wasm_f32x4_mul(k, wasm_v128_load(q + 4)));
+        }
+        wasm_v128_store(y0 + ox, s00);
+        wasm_v128_store(y0 + ox + 4, s01);
+        wasm_v128_store(y1 + ox, s10);
+        wasm_v128_store(y1 + ox + 4, s11);
+    }
+    for (; ox < a->OW; ox += 4) {
+        v128_t s0 = a->vb, s1 = a->vb, r0 = wasm_f32x4_splat(0.0f), r1 = r0;
+        size_t t = 0;
+        for (; t + 2 <= taps; t += 2) {
+            const float *p = base + a->toff[t] + ox, *q = base + a->toff[t + 1] + ox;
+            s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(a->wv[t], wasm_v128_load(p)));
+            s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(a->wv[t], wasm_v128_load(p + step)));
+            r0 = wasm_f32x4_add(r0, wasm_f32x4_mul(a->wv[t + 1], wasm_v128_load(q)));
+            r1 = wasm_f32x4_add(r1, wasm_f32x4_mul(a->wv[t + 1], wasm_v128_load(q + step)));
+        }
+        if (t < taps) {
+            const float *p = base + a->toff[t] + ox;
+            s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(a->wv[t], wasm_v128_load(p)));
+            s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(a->wv[t], wasm_v128_load(p + step)));
+        }
+        store_part(y0 + ox, wasm_f32x4_add(s0, r0), a->OW - ox);
+        store_part(y1 + ox, wasm_f32x4_add(s1, r1), a->OW - ox);
+    }
+}
+
+/* One output row. */
+static void dw_rows1(const dw_row_args *a, const float *base, float *y)
+{
+    size_t ox = 0, taps = a->taps;
+    v128_t zero = wasm_f32x4_splat(0.0f);
+    for (; ox + 8 <= a->OW; ox += 8) {
+        v128_t s0 = a->vb, s1 = a->vb, r0 = zero, r1 = zero;
+        size_t t = 0;
+        for (; t + 2 <= taps; t += 2) {
+            const float *p = base + a->toff[t] + ox, *q = base + a->toff[t + 1] + ox;
+            s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(a->wv[t], wasm_v128_load(p)));
+            s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(a->wv[t], wasm_v128_load(p + 4)));
+            r0 = wasm_f32x4_add(r0, wasm_f32x4_mul(a->wv[t + 1], wasm_v128_load(q)));
+            r1 = wasm_f32x4_add(r1, wasm_f32x4_mul(a->wv[t + 1], wasm_v128_load(q + 4)));
+        }
+        if (t < taps) {
+            const float *p = base + a->toff[t] + ox;
+            s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(a->wv[t], wasm_v128_load(p)));
+            s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(a->wv[t], wasm_v128_load(p + 4)));
+        }
+        wasm_v128_store(y + ox, wasm_f32x4_add(s0, r0));
+        wasm_v128_store(y + ox + 4, wasm_f32x4_add(s1, r1));
+    }
+    for (; ox < a->OW; ox += 4) {
+        v128_t s0 = a->vb, r0 = zero;
+        size_t t = 0;
+        for (; t + 2 <= taps; t += 2) {
+            s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(a->wv[t], wasm_v128_load(base + a->toff[t] + ox)));
+            r0 = wasm_f32x4_add(r0, wasm_f32x4_mul(a->wv[t + 1], wasm_v128_load(base + a->toff[t + 1] + ox)));
+        }
+        if (t < taps) s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(a->wv[t], wasm_v128_load(base + a->toff[t] + ox)));
+        store_part(y + ox, wasm_f32x4_add(s0, r0), a->OW - ox);
+    }
+}
+
+/* 3x3 kernels: the nine weights stay in registers. */
+static void dw_rows2_3x3(const dw_row_args *a, const float *base, size_t step, float *y0, float *y1)
+{
+    const v128_t *wv = a->wv;
+    v128_t k0 = wv[0], k1 = wv[1], k2 = wv[2], k3 = wv[3], k4 = wv[4], k5 = wv[5], k6 = wv[6], k7 = wv[7], k8 = wv[8];
+    ptrdiff_t c1 = a->toff[1], c2 = a->toff[2], r1 = a->toff[3], r2 = a->toff[6]; /* toff[0] is 0 */
+    for (size_t ox = 0; ox < a->OW; ox += 4) {
+        const float *p0 = base + ox, *p1 = p0 + r1, *p2 = p0 + r2;
+        const float *q0 = p0 + step, *q1 = q0 + r1, *q2 = q0 + r2;
+        v128_t s = a->vb, t = a->vb;
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(k0, wasm_v128_load(p0)));
+        t = wasm_f32x4_add(t, wasm_f32x4_mul(k0, wasm_v128_load(q0)));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(k1, wasm_v128_load(p0 + c1)));
+        t = wasm_f32x4_add(t, wasm_f32x4_mul(k1, wasm_v128_load(q0 + c1)));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(k2, wasm_v128_load(p0 + c2)));
+        t = wasm_f32x4_add(t, wasm_f32x4_mul(k2, wasm_v128_load(q0 + c2)));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(k3, wasm_v128_load(p1)));
+        t = wasm_f32x4_add(t, wasm_f32x4_mul(k3, wasm_v128_load(q1)));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(k4, wasm_v128_load(p1 + c1)));
+        t = wasm_f32x4_add(t, wasm_f32x4_mul(k4, wasm_v128_load(q1 + c1)));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(k5, wasm_v128_load(p1 + c2)));
+        t = wasm_f32x4_add(t, wasm_f32x4_mul(k5, wasm_v128_load(q1 + c2)));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(k6, wasm_v128_load(p2)));
+        t = wasm_f32x4_add(t, wasm_f32x4_mul(k6, wasm_v128_load(q2)));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(k7, wasm_v128_load(p2 + c1)));
+        t = wasm_f32x4_add(t, wasm_f32x4_mul(k7, wasm_v128_load(q2 + c1)));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(k8, wasm_v128_load(p2 + c2)));
+        t = wasm_f32x4_add(t, wasm_f32x4_mul(k8, wasm_v128_load(q2 + c2)));
+        store_part(y0 + ox, s, a->OW - ox);
+        store_part(y1 + ox, t, a->OW - ox);
+    }
+}
+
+static void dw_rows1_3x3(const dw_row_args *a, const float *base, float *y)
+{
+    const v128_t *wv = a->wv;
+    v128_t k0 = wv[0], k1 = wv[1], k2 = wv[2], k3 = wv[3], k4 = wv[4], k5 = wv[5], k6 = wv[6], k7 = wv[7], k8 = wv[8];
+    ptrdiff_t c1 = a->toff[1], c2 = a->toff[2], r1 = a->toff[3], r2 = a->toff[6];
+    for (size_t ox = 0; ox < a->OW; ox += 4) {
+        const float *p0 = base + ox, *p1 = p0 + r1, *p2 = p0 + r2;
+        v128_t s = a->vb, t = wasm_f32x4_mul(k1, wasm_v128_load(p0 + c1));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(k0, wasm_v128_load(p0)));
+        t = wasm_f32x4_add(t, wasm_f32x4_mul(k2, wasm_v128_load(p0 + c2)));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(k3, wasm_v128_load(p1)));
+        t = wasm_f32x4_add(t, wasm_f32x4_mul(k4, wasm_v128_load(p1 + c1)));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(k5, wasm_v128_load(p1 + c2)));
+        t = wasm_f32x4_add(t, wasm_f32x4_mul(k6, wasm_v128_load(p2)));
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(k7, wasm_v128_load(p2 + c1)));
+        t = wasm_f32x4_add(t, wasm_f32x4_mul(k8, wasm_v128_load(p2 + c2)));
+        store_part(y + ox, wasm_f32x4_add(s, t), a->OW - ox);
+    }
+}
+
+/* The work memory of one call, set up by dw_begin. */
+typedef struct dw_state {
+    dw_layout l;
+    dw_row_args ra;
+    v128_t *wv;  /* [taps], what ra.wv points at */
+    float *plane;
+    size_t step; /* plane floats from one output row to the next */
+} dw_state;
+
+/* Lays out the work memory: tap offsets, and a plane whose padding is zero. */
+static void dw_begin(const f32_conv_geom *g, void *work, dw_state *s)
+{
+    dw_layout_init(g, &s->l);
+    const dw_layout *l = &s->l;
+    size_t KW = g->kernel[1], SW = g->stride[1];
+    ptrdiff_t *toff = (ptrdiff_t *)((char *)work + l->toff_at); /* [taps] */
+    for (size_t t = 0; t < l->taps; t++) {
+        size_t ky = t / KW, cx = t % KW * g->dilation[1];
+        toff[t] = (ptrdiff_t)(ky * g->dilation[0] * l->row + cx % SW * l->phase + cx / SW);
+    }
+    s->plane = (float *)((char *)work + l->plane_at); /* [rows, row] */
+    memset(s->plane, 0, l->rows * l->row * sizeof(float));
+    s->step = g->stride[0] * l->row;
+    s->wv = work;
+    s->ra.wv = s->wv;
+    s->ra.toff = toff;
+    s->ra.taps = l->taps;
+    s->ra.OW = g->grid[1];
+}
+
+/* Readies output channel o: its input plane (once per input channel), weights and bias. */
+static void dw_channel(dw_state *s, const f32_conv_geom *g, size_t mult, size_t o, const float *x, const float *w,
+                       const float *bias)
+{
+    if (o % mult == 0) dw_fill(g, &s->l, x + o / mult * g->img[0] * g->img[1], s->plane);
+    const float *k = w + o * s->l.taps;
+    for (size_t t = 0; t < s->l.taps; t++) s->wv[t] = wasm_f32x4_splat(k[t]);
+    s->ra.vb = wasm_f32x4_splat(bias ? bias[o] : 0.0f);
+}
+
+void f32_dwconv_simd128(const f32_conv_geom *g, size_t mult, const float *x, const float *w, const float *bias,
+                        float *y, void *work)
+{
+    size_t OH = g->grid[0], OW = g->grid[1];
+    if (OH == 0 || OW == 0) return;
+    dw_state s;
+    dw_begin(g, work, &s);
+    for (size_t o = 0; o < g->channels * mult; o++) {
+        dw_channel(&s, g, mult, o, x, w, bias);
+        float *yo = y + o * OH * OW;
+        size_t oy = 0;
+        for (; oy + 2 <= OH; oy += 2) dw_rows2(&s.ra, s.plane + oy * s.step, s.step, yo + oy * OW, yo + (oy + 1) * OW);
+        if (oy < OH) dw_rows1(&s.ra, s.plane + oy * s.step, yo + oy * OW);
+    }
+}
+
+void f32_dwconv3x3_simd128(const f32_conv_geom *g, size_t mult, const float *x, const float *w, const float *bias,
+                           float *y, void *work)
+{
+    size_t OH = g->grid[0], OW = g->grid[1];
+    if (OH == 0 || OW == 0) return;
+    dw_state s;
+    dw_begin(g, work, &s);
+    for (size_t o = 0; o < g->channels * mult; o++) {
+        dw_channel(&s, g, mult, o, x, w, bias);
+        float *yo = y + o * OH * OW;
+        size_t oy = 0;
+        for (; oy + 2 <= OH; oy += 2)
+            dw_rows2_3x3(&s.ra, s.plane + oy * s.step, s.step, yo + oy * OW, yo + (oy + 1) * OW);
+        if (oy < OH) dw_rows1_3x3(&s.ra, s.plane + oy * s.step, yo + oy * OW);
+    }
+}
+
+void f32_dwconv_scalar(const f32_conv_geom *g, size_t mult, const float *x, const float *w, const float *bias,
+                       float *y, void *work)
 {
     (void)work;
-    for (size_t c = 0; c < C; c++) {
-        const float *xc = x + c * H * W, *k = w + c * 9;
+    size_t H = g->img[0], W = g->img[1], OH = g->grid[0], OW = g->grid[1];
+    size_t KH = g->kernel[0], KW = g->kernel[1];
+    for (size_t o = 0; o < g->channels * mult; o++) {
+        const float *xc = x + o / mult * H * W, *k = w + o * KH * KW;
         for (size_t oy = 0; oy < OH; oy++) {
             for (size_t ox = 0; ox < OW; ox++) {
-                float acc = bias ? bias[c] : 0.0f;
-                for (size_t ky = 0; ky < 3; ky++) {
-                    ptrdiff_t iy = (ptrdiff_t)(oy * stride + ky) - (ptrdiff_t)pad_t;
+                float acc = bias ? bias[o] : 0.0f;
+                for (size_t ky = 0; ky < KH; ky++) {
+                    ptrdiff_t iy = (ptrdiff_t)(oy * g->stride[0] + ky * g->dilation[0]) - g->pad[0];
                     if (iy < 0 || iy >= (ptrdiff_t)H) continue;
-                    for (size_t kx = 0; kx < 3; kx++) {
-                        ptrdiff_t ix = (ptrdiff_t)(ox * stride + kx) - (ptrdiff_t)pad_l;
+                    for (size_t kx = 0; kx < KW; kx++) {
+                        ptrdiff_t ix = (ptrdiff_t)(ox * g->stride[1] + kx * g->dilation[1]) - g->pad[1];
                         if (ix < 0 || ix >= (ptrdiff_t)W) continue;
-                        acc += k[ky * 3 + kx] * xc[iy * (ptrdiff_t)W + ix];
+                        acc += k[ky * KW + kx] * xc[iy * (ptrdiff_t)W + ix];
                     }
                 }
-                y[(c * OH + oy) * OW + ox] = acc;
+                y[(o * OH + oy) * OW + ox] = acc;
             }
         }
     }

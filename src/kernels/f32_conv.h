@@ -3,8 +3,8 @@
  *  - im2col straight into the GEMM's packed B layout, so a convolution is
  *    one packed GEMM (weights as A) with no second copy of the columns;
  *  - col2im, its adjoint, for transposed convolution;
- *  - a direct depthwise 3x3 kernel (stride 1 or 2), where im2col + GEMM
- *    would do 9x the memory traffic for one output channel per group.
+ *  - direct depthwise 2-D kernels, where im2col + GEMM would copy every
+ *    input value KH*KW times to feed a one-row product per channel.
  *
  * Geometry is N-dimensional: an image position is
  *   img[d] = grid[d] * stride[d] - pad[d] + kpos[d] * dilation[d]
@@ -46,19 +46,30 @@ void f32_im2col_packed(const f32_conv_geom *g, const float *x, size_t n0, size_t
  */
 void f32_col2im_add(const f32_conv_geom *g, const float *col, size_t n0, size_t n1, float *y);
 
-/* Floats of work memory the depthwise kernels need. */
-size_t f32_dwconv_work_size(size_t OH, size_t OW, size_t stride);
-
 /*
- * Depthwise 3x3 convolution, dilation 1: plane c of y [C, OH, OW] is plane c
- * of x [C, H, W] correlated with w[c*9 .. c*9+8] (row-major 3x3), plus
- * bias[c] when bias is not NULL. stride is 1 or 2; pad_t and pad_l are the
- * top and left padding (bottom and right follow from OH and OW). `work` holds
- * f32_dwconv_work_size floats (16-byte aligned). The scalar twin ignores work.
+ * Depthwise 2-D convolution, one input channel per group: g->nd == 2,
+ * g->channels = C input planes x [C, H, W] (img = {H, W}), grid = {OH, OW}
+ * the output plane, any kernel, stride, dilation and leading pad (negative
+ * crops; the trailing padding follows from the output size). Output channel
+ * o = c * mult + j of y [C * mult, OH, OW] is plane c correlated with the
+ * row-major kernel w[o * KH * KW ...], plus bias[o] when bias is not NULL.
+ * Kernel dims, strides and dilations are >= 1.
+ *
+ * f32_dwconv_simd128 handles every geometry, f32_dwconv3x3_simd128 the 3x3
+ * kernels (any stride, dilation and padding) with the weights in registers.
+ * Both take `work`: 16-byte aligned memory of f32_dwconv_work_size(g) bytes
+ * (SIZE_MAX when that does not fit in memory). f32_dwconv_scalar is the
+ * reference for both and ignores work.
  */
-void f32_dwconv_simd128(size_t C, size_t H, size_t W, size_t OH, size_t OW, size_t stride, size_t pad_t,
-                        size_t pad_l, const float *x, const float *w, const float *bias, float *y, float *work);
-void f32_dwconv_scalar(size_t C, size_t H, size_t W, size_t OH, size_t OW, size_t stride, size_t pad_t,
-                       size_t pad_l, const float *x, const float *w, const float *bias, float *y, float *work);
+typedef void f32_dwconv_fn(const f32_conv_geom *g, size_t mult, const float *x, const float *w, const float *bias,
+                           float *y, void *work);
+
+void f32_dwconv_simd128(const f32_conv_geom *g, size_t mult, const float *x, const float *w, const float *bias,
+                        float *y, void *work);
+void f32_dwconv3x3_simd128(const f32_conv_geom *g, size_t mult, const float *x, const float *w, const float *bias,
+                           float *y, void *work);
+void f32_dwconv_scalar(const f32_conv_geom *g, size_t mult, const float *x, const float *w, const float *bias,
+                       float *y, void *work);
+size_t f32_dwconv_work_size(const f32_conv_geom *g);
 
 #endif

@@ -7,9 +7,10 @@
  * im2col writes the B operand straight into the packed layout in scratch, a
  * range of output pixels at a time (so it stays in cache and the scratch
  * stays small), and the product lands in the output planes with the bias
- * added by the GEMM kernel. Depthwise 3x3 convolutions
- * (mobilenet's) use a direct kernel instead: with one output channel per
- * group a GEMM would be a matrix-vector product per channel.
+ * added by the GEMM kernel. Depthwise convolutions (1-D and 2-D, one input
+ * channel per group: mobilenet's, efficientnet's, convnext's) use a direct
+ * kernel instead: there the GEMM would be a one-row product per channel fed
+ * by an im2col that copies every input value once per kernel tap.
  *
  * ConvTranspose is the adjoint: a GEMM W^T x X gives, for every input pixel,
  * its contribution at every kernel position, and col2im adds those into the
@@ -201,11 +202,52 @@ static void gemm_sizes(const conv_geom *g, size_t *M, size_t *K, size_t *N)
     }
 }
 
-static bool is_depthwise3x3(const conv_geom *g)
+/*
+ * Direct depthwise kernels, for 1-D and 2-D convolutions with one input
+ * channel per group (and any number of output channels per group), any
+ * stride, dilation and padding: the first row whose kernel size matches
+ * (0 matches any) runs. The 3x3 kernel keeps its nine weights in registers.
+ */
+typedef struct dwconv_kernel {
+    size_t kh, kw;
+    f32_dwconv_fn *run;
+} dwconv_kernel;
+
+static const dwconv_kernel dwconv_kernels[] = {
+    {3, 3, f32_dwconv3x3_simd128},
+    {0, 0, f32_dwconv_simd128},
+};
+
+/* The 2-D kernel geometry of a depthwise convolution (a 1-D one gets a unit height). */
+static f32_conv_geom dwconv_geom(const conv_geom *g)
 {
-    return !g->transpose && g->nd == 2 && g->group == g->cin && g->cout == g->cin && g->kernel[0] == 3 &&
-           g->kernel[1] == 3 && g->dilation[0] == 1 && g->dilation[1] == 1 && g->stride[0] == g->stride[1] &&
-           (g->stride[0] == 1 || g->stride[0] == 2);
+    f32_conv_geom k;
+    memset(&k, 0, sizeof k);
+    k.nd = 2;
+    k.channels = (size_t)g->cin;
+    int lead = 2 - g->nd; /* unit dims in front */
+    for (int d = 0; d < 2; d++) {
+        bool unit = d < lead;
+        k.img[d] = unit ? 1 : (size_t)g->in[d - lead];
+        k.grid[d] = unit ? 1 : (size_t)g->out[d - lead];
+        k.kernel[d] = unit ? 1 : (size_t)g->kernel[d - lead];
+        k.stride[d] = unit ? 1 : (size_t)g->stride[d - lead];
+        k.dilation[d] = unit ? 1 : (size_t)g->dilation[d - lead];
+        k.pad[d] = unit ? 0 : (ptrdiff_t)g->pad[d - lead];
+    }
+    return k;
+}
+
+/* The direct kernel for g, or NULL when g is not depthwise or its work plane would dwarf the tensors
+ * (huge padding), where im2col + GEMM, whose memory is bounded, is the better choice. */
+static const dwconv_kernel *dwconv_pick(const conv_geom *g, f32_conv_geom *kg)
+{
+    if (g->transpose || g->nd > 2 || g->group != g->cin || g->cin == 0 || g->cout % g->cin != 0) return NULL;
+    *kg = dwconv_geom(g);
+    const dwconv_kernel *k = dwconv_kernels;
+    while (k->kh && !(k->kh == kg->kernel[0] && k->kw == kg->kernel[1])) k++;
+    uint64_t limit = 4 * ((uint64_t)g->in_pix + (uint64_t)g->out_pix) + 65536;
+    return f32_dwconv_work_size(kg) / sizeof(float) <= limit ? k : NULL;
 }
 
 /* A 1x1 convolution with stride 1 and no padding: the image already is the column matrix. */
@@ -250,8 +292,9 @@ static size_t chunk_columns(size_t K, size_t N)
  * [ConvTranspose: the GEMM result for that range], or for depthwise the kernel's work plane. */
 static uint64_t conv_scratch(const conv_geom *g, bool weights_packed)
 {
-    if (is_depthwise3x3(g))
-        return f32_dwconv_work_size((size_t)g->out[0], (size_t)g->out[1], (size_t)g->stride[0]);
+    f32_conv_geom kg;
+    const dwconv_kernel *dw = dwconv_pick(g, &kg);
+    if (dw) return (f32_dwconv_work_size(&kg) + sizeof(float) - 1) / sizeof(float);
     size_t M, K, N;
     gemm_sizes(g, &M, &K, &N);
     size_t nc = chunk_columns(K, N);
@@ -299,7 +342,8 @@ static ei_status conv_prepare(op_ctx *ctx)
     if (!in_is_const(ctx, 1)) return EI_STATUS_OK;
     conv_geom g;
     TRY(conv_geometry(ctx, strcmp(ctx->n->op_type, "ConvTranspose") == 0, &g));
-    if (is_depthwise3x3(&g)) return EI_STATUS_OK; /* the direct kernel reads W as it is */
+    f32_conv_geom kg;
+    if (dwconv_pick(&g, &kg)) return EI_STATUS_OK; /* the direct kernel reads W as it is */
     conv_state *st = op_alloc(ctx, sizeof *st);
     size_t n = packed_a_floats(&g) * (size_t)g.group;
     if (st) st->pa = op_alloc(ctx, n * sizeof(float) + EI_PAD);
@@ -351,11 +395,12 @@ static ei_status conv_run_common(op_ctx *ctx, bool transpose)
                        (unsigned long long)need, ctx->scratch_bytes);
     size_t cin = (size_t)g.cin, cout = (size_t)g.cout, in_pix = (size_t)g.in_pix, out_pix = (size_t)g.out_pix;
 
-    if (is_depthwise3x3(&g)) {
+    f32_conv_geom dg;
+    const dwconv_kernel *dw = dwconv_pick(&g, &dg);
+    if (dw) {
         for (int64_t n = 0; n < g.batch; n++)
-            f32_dwconv_simd128(cin, (size_t)g.in[0], (size_t)g.in[1], (size_t)g.out[0], (size_t)g.out[1],
-                               (size_t)g.stride[0], (size_t)g.pad[0], (size_t)g.pad[1], x + (size_t)n * cin * in_pix,
-                               w, bias, y + (size_t)n * cout * out_pix, ctx->scratch);
+            dw->run(&dg, cout / cin, x + (size_t)n * cin * in_pix, w, bias, y + (size_t)n * cout * out_pix,
+                    ctx->scratch);
         return EI_STATUS_OK;
     }
 

@@ -171,55 +171,150 @@ static void test_gemm(void)
     printf("gemm: %d cases\n", count);
 }
 
-/* ---- depthwise 3x3 ---- */
+/* ---- depthwise ---- */
 
-static void run_dwconv_case(size_t C, size_t H, size_t W, size_t stride, size_t pt, size_t pl, size_t pb,
-                            size_t pr, int with_bias)
+typedef struct dw_case {
+    size_t C, mult, H, W;
+    size_t kernel[2], stride[2], dilation[2];
+    ptrdiff_t pad_begin[2], pad_end[2]; /* negative crops */
+    int with_bias;
+} dw_case;
+
+/* A direct depthwise kernel against the scalar twin; false when the case has no output. */
+static int run_dw_case(const dw_case *t, f32_dwconv_fn *fn, const char *name)
 {
-    if (H + pt + pb < 3 || W + pl + pr < 3) return;
-    size_t OH = (H + pt + pb - 3) / stride + 1, OW = (W + pl + pr - 3) / stride + 1;
-    float *x = alloc_f(C * H * W), *w = alloc_f(C * 9), *b = alloc_f(C);
-    float *y1 = alloc_f(C * OH * OW), *y2 = alloc_f(C * OH * OW);
-    size_t wsize = f32_dwconv_work_size(OH, OW, stride);
-    float *work = alloc_f(wsize);
-    fill_rand(x, C * H * W);
-    fill_rand(w, C * 9);
-    fill_rand(b, C);
-    const float *bias = with_bias ? b : NULL;
-    f32_dwconv_scalar(C, H, W, OH, OW, stride, pt, pl, x, w, bias, y1, NULL);
-    f32_dwconv_simd128(C, H, W, OH, OW, stride, pt, pl, x, w, bias, y2, work);
-    char what[160];
-    snprintf(what, sizeof what, "dwconv C=%zu H=%zu W=%zu stride=%zu pads=%zu,%zu,%zu,%zu bias=%d", C, H, W, stride,
-             pt, pl, pb, pr, with_bias);
-    int ok = check_guard(y2, C * OH * OW, what) && check_guard(work, wsize, what);
-    for (size_t i = 0; ok && i < C * OH * OW; i++) {
-        if (!close_enough(y2[i], y1[i], 10.0f)) {
+    f32_conv_geom g;
+    memset(&g, 0, sizeof g);
+    g.nd = 2;
+    g.channels = t->C;
+    g.img[0] = t->H;
+    g.img[1] = t->W;
+    for (int d = 0; d < 2; d++) {
+        ptrdiff_t ek = (ptrdiff_t)((t->kernel[d] - 1) * t->dilation[d] + 1);
+        ptrdiff_t span = (ptrdiff_t)g.img[d] + t->pad_begin[d] + t->pad_end[d] - ek;
+        if (span < 0) return 0;
+        g.grid[d] = (size_t)span / t->stride[d] + 1;
+        g.kernel[d] = t->kernel[d];
+        g.stride[d] = t->stride[d];
+        g.dilation[d] = t->dilation[d];
+        g.pad[d] = t->pad_begin[d];
+    }
+    size_t CO = t->C * t->mult, taps = t->kernel[0] * t->kernel[1], opix = g.grid[0] * g.grid[1];
+    float *x = alloc_f(t->C * t->H * t->W), *w = alloc_f(CO * taps), *b = alloc_f(CO);
+    float *y1 = alloc_f(CO * opix), *y2 = alloc_f(CO * opix);
+    size_t wfloats = (f32_dwconv_work_size(&g) + sizeof(float) - 1) / sizeof(float);
+    float *work = alloc_f(wfloats);
+    fill_rand(x, t->C * t->H * t->W);
+    fill_rand(w, CO * taps);
+    fill_rand(b, CO);
+    const float *bias = t->with_bias ? b : NULL;
+    f32_dwconv_scalar(&g, t->mult, x, w, bias, y1, NULL);
+    fn(&g, t->mult, x, w, bias, y2, work);
+    char what[240];
+    snprintf(what, sizeof what,
+             "%s C=%zu mult=%zu H=%zu W=%zu kernel=%zux%zu strides=%zu,%zu dilations=%zu,%zu pads=%td,%td,%td,%td "
+             "bias=%d",
+             name, t->C, t->mult, t->H, t->W, t->kernel[0], t->kernel[1], t->stride[0], t->stride[1],
+             t->dilation[0], t->dilation[1], t->pad_begin[0], t->pad_begin[1], t->pad_end[0], t->pad_end[1],
+             t->with_bias);
+    int ok = check_guard(y2, CO * opix, what) && check_guard(work, wfloats, what) &&
+             check_guard(x, t->C * t->H * t->W, what);
+    for (size_t i = 0; ok && i < CO * opix; i++) {
+        if (!close_enough(y2[i], y1[i], 1.0f + (float)taps)) {
             fprintf(stderr, "FAIL %s: y[%zu] simd %g scalar %g\n", what, i, y2[i], y1[i]);
             failures++;
             ok = 0;
         }
     }
     free(x), free(w), free(b), free(y1), free(y2), free(work);
+    return 1;
+}
+
+/* Input width giving `ow` output columns with no trailing padding beyond what pad_end asks. */
+static size_t width_for(size_t ow, size_t k, size_t s, size_t d, ptrdiff_t pads)
+{
+    ptrdiff_t w = (ptrdiff_t)((ow - 1) * s + (k - 1) * d + 1) - pads;
+    return w < 1 ? 1 : (size_t)w;
 }
 
 static void test_dwconv(void)
 {
-    int count = 0;
-    for (size_t H = 1; H <= 4 * 4 + 3; H++) {
-        for (size_t W = 1; W <= 4 * 4 + 3; W++) {
-            for (size_t stride = 1; stride <= 2; stride++) {
-                for (int pads = 0; pads < 4; pads++) {
-                    size_t p0 = pads & 1, p1 = (pads >> 1) & 1;
-                    run_dwconv_case(2 + (H + W) % 2, H, W, stride, p0, p0, p1, p1, (int)(H + W + pads) % 2);
-                    count++;
+    int general = 0, k3 = 0;
+    /* Square kernels 1..7 (3x3 also through its own kernel), strides 1..3, dilations 1..2, padding none /
+     * half / more than the kernel reaches; output widths 1 .. 4*8+3 (the widest row tile is 8 outputs),
+     * heights 1..4 (rows go in pairs). */
+    for (size_t k = 1; k <= 7; k++) {
+        for (size_t s = 1; s <= 3; s++) {
+            for (size_t d = 1; d <= 2; d++) {
+                for (int pk = 0; pk < 3; pk++) {
+                    ptrdiff_t p = pk == 0 ? 0 : pk == 1 ? (ptrdiff_t)((k - 1) * d / 2) : (ptrdiff_t)((k - 1) * d + 2);
+                    for (size_t ow = 1; ow <= 4 * 8 + 3; ow++) {
+                        size_t W = width_for(ow, k, s, d, 2 * p);
+                        size_t H = width_for(1 + (ow + k) % 4, k, s, d, 2 * p);
+                        dw_case t = {1 + ow % 3, 1 + (ow % 5 == 0), H, W, {k, k}, {s, s}, {d, d}, {p, p},
+                                     {p, p + (ptrdiff_t)(ow % 2)}, (int)(ow + k) % 2};
+                        general += run_dw_case(&t, f32_dwconv_simd128, "dwconv");
+                        if (k == 3) k3 += run_dw_case(&t, f32_dwconv3x3_simd128, "dwconv3x3");
+                    }
                 }
             }
         }
     }
-    run_dwconv_case(3, 56, 56, 1, 1, 1, 1, 1, 1);
-    run_dwconv_case(3, 112, 112, 2, 1, 1, 1, 1, 1);
-    run_dwconv_case(1, 7, 7, 1, 2, 2, 2, 2, 0); /* pads wider than the kernel reach */
-    printf("dwconv: %d cases\n", count + 3);
+    /* Every small image with strides 1 and 2 and one-pixel pads on either side, as mobilenets use. */
+    for (size_t H = 1; H <= 4 * 4 + 3; H++) {
+        for (size_t W = 1; W <= 4 * 4 + 3; W++) {
+            for (size_t s = 1; s <= 2; s++) {
+                for (int pads = 0; pads < 4; pads++) {
+                    ptrdiff_t p0 = pads & 1, p1 = (pads >> 1) & 1;
+                    dw_case t = {2 + (H + W) % 2, 1, H, W, {3, 3}, {s, s}, {1, 1}, {p0, p0}, {p1, p1},
+                                 (int)(H + W + (size_t)pads) % 2};
+                    k3 += run_dw_case(&t, f32_dwconv3x3_simd128, "dwconv3x3");
+                    general += run_dw_case(&t, f32_dwconv_simd128, "dwconv");
+                }
+            }
+        }
+    }
+    /* Non-square kernels, unequal strides and dilations, asymmetric and cropping pads, channel
+     * multipliers, 1-D shapes (a unit height), kernels larger than 7, big planes. */
+    static const dw_case odd[] = {
+        {3, 1, 9, 20, {1, 7}, {1, 1}, {1, 1}, {0, 3}, {0, 3}, 1},
+        {3, 1, 20, 9, {7, 1}, {1, 1}, {1, 1}, {3, 0}, {3, 0}, 1},
+        {2, 1, 11, 13, {3, 5}, {1, 2}, {1, 1}, {1, 2}, {1, 2}, 0},
+        {2, 1, 13, 11, {5, 2}, {2, 1}, {1, 3}, {2, 0}, {1, 1}, 1},
+        {2, 1, 10, 17, {2, 3}, {3, 1}, {2, 1}, {0, 1}, {1, 0}, 1},
+        {2, 1, 16, 16, {3, 3}, {1, 1}, {2, 2}, {2, 2}, {2, 2}, 1},
+        {2, 1, 16, 16, {3, 3}, {2, 2}, {1, 1}, {0, 0}, {1, 1}, 0},
+        {2, 1, 15, 15, {3, 3}, {1, 2}, {1, 1}, {1, 1}, {1, 1}, 1},
+        {2, 1, 15, 21, {3, 3}, {3, 2}, {2, 3}, {2, 1}, {0, 3}, 1},
+        {1, 1, 12, 30, {4, 4}, {4, 4}, {1, 1}, {0, 0}, {0, 0}, 1},
+        {1, 1, 12, 30, {2, 2}, {5, 7}, {1, 1}, {1, 1}, {1, 1}, 1},
+        {1, 1, 12, 30, {1, 1}, {2, 2}, {1, 1}, {0, 0}, {0, 0}, 1},
+        {2, 1, 9, 9, {3, 3}, {1, 1}, {1, 1}, {-1, -2}, {-1, 0}, 1},
+        {2, 1, 9, 9, {5, 5}, {2, 2}, {1, 1}, {-1, 3}, {4, -2}, 0},
+        {2, 2, 12, 12, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1},
+        {3, 3, 14, 11, {5, 5}, {2, 2}, {1, 1}, {2, 2}, {2, 2}, 1},
+        {2, 4, 7, 19, {7, 7}, {1, 1}, {2, 1}, {3, 3}, {3, 3}, 0},
+        {4, 1, 1, 37, {1, 3}, {1, 1}, {1, 1}, {0, 1}, {0, 1}, 1},
+        {4, 2, 1, 37, {1, 5}, {1, 2}, {1, 3}, {0, 2}, {0, 2}, 1},
+        {2, 1, 1, 1, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, 1},
+        {2, 1, 3, 3, {5, 5}, {1, 1}, {1, 1}, {2, 2}, {2, 2}, 1},
+        {2, 1, 1, 1, {7, 7}, {1, 1}, {1, 1}, {3, 3}, {3, 3}, 1},
+        {2, 1, 20, 23, {9, 11}, {1, 2}, {1, 1}, {4, 5}, {4, 5}, 1},
+        {1, 1, 25, 40, {13, 2}, {3, 1}, {2, 9}, {6, 3}, {6, 3}, 0},
+        {3, 1, 56, 56, {5, 5}, {1, 1}, {1, 1}, {2, 2}, {2, 2}, 1},
+        {3, 1, 57, 57, {5, 5}, {2, 2}, {1, 1}, {2, 2}, {2, 2}, 1},
+        {3, 1, 16, 16, {7, 7}, {1, 1}, {1, 1}, {3, 3}, {3, 3}, 1},
+        {1, 1, 5, 5, {3, 3}, {1, 1}, {1, 1}, {9, 7}, {8, 10}, 1},
+        {3, 1, 56, 56, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1},
+        {3, 1, 112, 112, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, 1},
+        {2, 3, 9, 10, {3, 3}, {2, 2}, {1, 1}, {0, 1}, {1, 0}, 1},
+    };
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        general += run_dw_case(&odd[i], f32_dwconv_simd128, "dwconv");
+        if (odd[i].kernel[0] == 3 && odd[i].kernel[1] == 3)
+            k3 += run_dw_case(&odd[i], f32_dwconv3x3_simd128, "dwconv3x3");
+    }
+    printf("dwconv: %d cases, dwconv3x3: %d cases\n", general, k3);
 }
 
 /* ---- im2col / col2im against a direct convolution ---- */
