@@ -209,8 +209,8 @@ static ei_status plan(ei_session *s, const ei_tensor *inputs)
         }
         if (st != EI_STATUS_OK) return st;
         bool all_known = true;
-        for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] >= 0 && !s->known[n->in[k]]) all_known = false;
+        for (int k = 0; k < n->n_in + n->n_implicit; k++)
+            if (node_input(n, k) >= 0 && !s->known[node_input(n, k)]) all_known = false;
         if (all_known || (n->op->flags & OP_SHAPE_ONLY)) {
             TRY(fold_node(s, i, &c));
         } else {
