@@ -17,6 +17,12 @@
 #define EI_ALIGN 64   /* alignment of every buffer the library places */
 #define EI_PAD 16     /* bytes past every buffer, so a vector load may run over a tail */
 
+/* What a buffer of `bytes` occupies when placed: the pad, rounded up to the alignment. */
+static inline size_t padded_size(size_t bytes)
+{
+    return (bytes + EI_PAD + EI_ALIGN - 1) & ~(size_t)(EI_ALIGN - 1);
+}
+
 /* Largest tensor the library agrees to place, in bytes: larger ones are errors, not attempts
  * (a hostile model must not make the process allocate, and touch, many gigabytes). Every
  * placed size must fit size_t: wasm32 addresses 4 GiB in all. */

@@ -123,10 +123,10 @@ static ei_status place_activations(ei_session *s)
                 continue;
             }
             buf_of[v] = nb;
-            bufs[nb++] = (plan_buf){(bytes + EI_PAD + EI_ALIGN - 1) & ~(size_t)(EI_ALIGN - 1), pos, last, 0};
+            bufs[nb++] = (plan_buf){padded_size(bytes), pos, last, 0};
         }
         if (rt->scratch_bytes) {
-            bufs[nb] = (plan_buf){(rt->scratch_bytes + EI_PAD + EI_ALIGN - 1) & ~(size_t)(EI_ALIGN - 1), pos, pos, 0};
+            bufs[nb] = (plan_buf){padded_size(rt->scratch_bytes), pos, pos, 0};
             rt->scratch_off = (size_t)nb++; /* a buffer index until placed */
         }
     }
@@ -437,17 +437,21 @@ static void free_dead_inputs(ei_session *s, const node *n, int pos)
     }
 }
 
+/* Per-run mode: gives value v (its dtype and dims already set) a buffer of its own. */
+static bool place_dynamic(ei_session *s, int v)
+{
+    free(s->dyn[v]);
+    s->dyn[v] = malloc((size_t)tensor_nbytes(&s->t[v]) + EI_PAD);
+    s->t[v].data = s->dyn[v];
+    return s->dyn[v] != NULL;
+}
+
 ei_status op_output_alloc(op_ctx *ctx, int i, int32_t dtype, int rank, const int64_t *dims)
 {
     if (!has_out(ctx, i)) return EI_STATUS_OK;
     TRY(set_output(ctx, i, dtype, rank, dims));
-    ei_session *s = ctx->s;
-    int v = ctx->n->out[i];
-    free(s->dyn[v]);
-    size_t bytes = (size_t)tensor_nbytes(ctx->out[i]);
-    s->dyn[v] = malloc(bytes + EI_PAD);
-    if (!s->dyn[v]) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory for output %d (%zu bytes)", i, bytes);
-    ctx->out[i]->data = s->dyn[v];
+    if (!place_dynamic(ctx->s, ctx->n->out[i]))
+        return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory for output %d (%s)", i, shape_str(ctx->out[i]));
     return EI_STATUS_OK;
 }
 
@@ -480,18 +484,13 @@ static ei_status run_dynamic(ei_session *s)
         if (st == EI_STATUS_NEEDS_DATA)
             return FAIL(s, EI_STATUS_INVALID_STATE, "%s: an input value is missing at run time", node_label(n));
         TRY(st);
-        for (int k = 0; k < n->n_out; k++) {
-            int v = n->out[k];
-            if (v < 0) continue;
-            size_t bytes = (size_t)tensor_nbytes(&s->t[v]);
-            s->dyn[v] = malloc(bytes + EI_PAD);
-            if (!s->dyn[v]) return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "%s: out of memory for output %d (%zu bytes)",
-                                        node_label(n), k, bytes);
-            s->t[v].data = s->dyn[v];
-        }
+        for (int k = 0; k < n->n_out; k++)
+            if (n->out[k] >= 0 && !place_dynamic(s, n->out[k]))
+                return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "%s: out of memory for output %d (%s)", node_label(n), k,
+                            shape_str(&s->t[n->out[k]]));
         void *scratch = NULL;
         if (c.scratch_bytes) {
-            scratch = aligned_alloc(EI_ALIGN, (c.scratch_bytes + EI_PAD + EI_ALIGN - 1) & ~(size_t)(EI_ALIGN - 1));
+            scratch = aligned_alloc(EI_ALIGN, padded_size(c.scratch_bytes));
             if (!scratch) return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "%s: out of memory for scratch", node_label(n));
             c.scratch = scratch;
         }

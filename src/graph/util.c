@@ -19,7 +19,7 @@ struct arena_block {
 void *arena_alloc(arena *a, size_t bytes)
 {
     if (bytes > SIZE_MAX / 2) return NULL;
-    size_t need = (bytes + EI_PAD + EI_ALIGN - 1) & ~(size_t)(EI_ALIGN - 1);
+    size_t need = padded_size(bytes);
     arena_block *b = a->head;
     if (!b || b->cap - b->used < need) {
         size_t cap = need > ARENA_CHUNK ? need : ARENA_CHUNK;
