@@ -218,16 +218,11 @@ static ei_status parse_node(loader *L, int idx, const uint8_t *p, size_t n)
     L->out_names[idx] = arena_alloc(&m->mem, (n_out + 1) * sizeof(char *));
     if (!nd->in || !nd->out || !nd->attrs || !L->in_names[idx] || !L->out_names[idx]) OOM();
     r = pb_init(p, n);
-    while (!pb_done(&r)) {
-        uint32_t f, w;
-        const uint8_t *d;
-        size_t dl;
-        if (!pb_tag(&r, &f, &w)) MALFORMED(where);
-        if (w != PB_LEN) {
-            if (!pb_skip(&r, w)) MALFORMED(where);
-            continue;
-        }
-        if (!pb_len(&r, &d, &dl)) MALFORMED(where);
+    uint32_t f;
+    const uint8_t *d;
+    size_t dl;
+    int got;
+    while ((got = pb_next_len(&r, &f, &d, &dl)) > 0) {
         const char *s = NULL;
         if (f != N_ATTR && !(s = dup_str(L, d, dl))) OOM();
         switch (f) {
@@ -240,6 +235,7 @@ static ei_status parse_node(loader *L, int idx, const uint8_t *p, size_t n)
         default: break;
         }
     }
+    if (got < 0) MALFORMED(where);
     if (!nd->op_type[0]) FAIL(EI_STATUS_INVALID_MODEL, "%s has no op_type", where);
     nd->label = nd->name;
     for (int k = 0; !nd->label[0] && k < nd->n_out; k++) nd->label = L->out_names[idx][k];
@@ -248,98 +244,113 @@ static ei_status parse_node(loader *L, int idx, const uint8_t *p, size_t n)
 
 /* ---- value infos: TypeProto.tensor_type ---- */
 
+/* TensorShapeProto.Dimension: a size or a symbolic name. */
+static ei_status parse_dim(loader *L, const uint8_t *p, size_t n, value *decl, int k)
+{
+    decl->decl_dims[k] = -1;
+    decl->decl_dim_names[k] = "";
+    pb r = pb_init(p, n);
+    while (!pb_done(&r)) {
+        uint32_t f, w;
+        uint64_t v;
+        const uint8_t *d;
+        size_t dl;
+        if (!pb_tag(&r, &f, &w)) MALFORMED("value_info");
+        if (f == 1 && w == PB_VARINT) {
+            if (!pb_varint(&r, &v)) MALFORMED("value_info");
+            decl->decl_dims[k] = (int64_t)v < 0 ? -1 : (int64_t)v;
+        } else if (f == 2 && w == PB_LEN) {
+            if (!pb_len(&r, &d, &dl)) MALFORMED("value_info");
+            if (!(decl->decl_dim_names[k] = dup_str(L, d, dl))) OOM();
+        } else if (!pb_skip(&r, w)) {
+            MALFORMED("value_info");
+        }
+    }
+    return EI_STATUS_OK;
+}
+
+/* TensorShapeProto. More dims than we declare leaves the rank unknown (checked at run). */
+static ei_status parse_shape(loader *L, const uint8_t *p, size_t n, value *decl)
+{
+    decl->decl_rank = 0;
+    pb r = pb_init(p, n);
+    uint32_t f;
+    const uint8_t *d;
+    size_t dl;
+    int got;
+    while ((got = pb_next_len(&r, &f, &d, &dl)) > 0) {
+        if (f != 1) continue;
+        if (decl->decl_rank >= EI_MAX_DIMS) {
+            decl->decl_rank = -1;
+            return EI_STATUS_OK;
+        }
+        TRY(parse_dim(L, d, dl, decl, decl->decl_rank++));
+    }
+    if (got < 0) MALFORMED("value_info");
+    return EI_STATUS_OK;
+}
+
+/* TypeProto.Tensor: elem_type and shape. */
+static ei_status parse_tensor_type(loader *L, const uint8_t *p, size_t n, value *decl)
+{
+    pb r = pb_init(p, n);
+    while (!pb_done(&r)) {
+        uint32_t f, w;
+        uint64_t v;
+        const uint8_t *d;
+        size_t dl;
+        if (!pb_tag(&r, &f, &w)) MALFORMED("value_info");
+        if (f == 1 && w == PB_VARINT) {
+            if (!pb_varint(&r, &v)) MALFORMED("value_info");
+            decl->decl_dtype = (int32_t)v;
+        } else if (f == 2 && w == PB_LEN) {
+            if (!pb_len(&r, &d, &dl)) MALFORMED("value_info");
+            TRY(parse_shape(L, d, dl, decl));
+            if (decl->decl_rank < 0) break;
+        } else if (!pb_skip(&r, w)) {
+            MALFORMED("value_info");
+        }
+    }
+    return EI_STATUS_OK;
+}
+
+/* TypeProto: a tensor type, or another kind remembered as "not a tensor" (dtype -1). */
+static ei_status parse_type(loader *L, const uint8_t *p, size_t n, value *decl)
+{
+    pb r = pb_init(p, n);
+    uint32_t f;
+    const uint8_t *d;
+    size_t dl;
+    int got;
+    while ((got = pb_next_len(&r, &f, &d, &dl)) > 0) {
+        decl->has_decl = true;
+        if (f != 1) { /* sequence, map, optional, sparse */
+            decl->decl_dtype = -1;
+            continue;
+        }
+        TRY(parse_tensor_type(L, d, dl, decl));
+    }
+    if (got < 0) MALFORMED("value_info");
+    return EI_STATUS_OK;
+}
+
 static ei_status parse_value_info(loader *L, const uint8_t *p, size_t n, const char **name, value *decl)
 {
-    const char *where = "value_info";
     pb r = pb_init(p, n);
     *name = NULL;
     decl->decl_rank = -1;
-    while (!pb_done(&r)) {
-        uint32_t f, w;
-        const uint8_t *d;
-        size_t dl;
-        if (!pb_tag(&r, &f, &w)) MALFORMED(where);
-        if (w != PB_LEN) {
-            if (!pb_skip(&r, w)) MALFORMED(where);
-            continue;
-        }
-        if (!pb_len(&r, &d, &dl)) MALFORMED(where);
+    uint32_t f;
+    const uint8_t *d;
+    size_t dl;
+    int got;
+    while ((got = pb_next_len(&r, &f, &d, &dl)) > 0) {
         if (f == 1) {
             if (!(*name = dup_str(L, d, dl))) OOM();
-        } else if (f == 2) { /* TypeProto */
-            pb t = pb_init(d, dl);
-            while (!pb_done(&t)) {
-                uint32_t tf, tw;
-                const uint8_t *td;
-                size_t tl;
-                if (!pb_tag(&t, &tf, &tw)) MALFORMED(where);
-                if (tw != PB_LEN) {
-                    if (!pb_skip(&t, tw)) MALFORMED(where);
-                    continue;
-                }
-                if (!pb_len(&t, &td, &tl)) MALFORMED(where);
-                if (tf != 1) { /* sequence, map, optional, sparse: remembered as "not a tensor" */
-                    decl->has_decl = true;
-                    decl->decl_dtype = -1;
-                    continue;
-                }
-                decl->has_decl = true;
-                pb tt = pb_init(td, tl);
-                while (!pb_done(&tt)) {
-                    uint32_t ff, ww;
-                    uint64_t v;
-                    if (!pb_tag(&tt, &ff, &ww)) MALFORMED(where);
-                    if (ff == 1 && ww == PB_VARINT) {
-                        if (!pb_varint(&tt, &v)) MALFORMED(where);
-                        decl->decl_dtype = (int32_t)v;
-                    } else if (ff == 2 && ww == PB_LEN) { /* TensorShapeProto */
-                        const uint8_t *sd;
-                        size_t sl;
-                        if (!pb_len(&tt, &sd, &sl)) MALFORMED(where);
-                        decl->decl_rank = 0;
-                        pb s = pb_init(sd, sl);
-                        while (!pb_done(&s)) {
-                            uint32_t sf, sw;
-                            const uint8_t *dd;
-                            size_t ddl;
-                            if (!pb_tag(&s, &sf, &sw)) MALFORMED(where);
-                            if (sf != 1 || sw != PB_LEN) {
-                                if (!pb_skip(&s, sw)) MALFORMED(where);
-                                continue;
-                            }
-                            if (!pb_len(&s, &dd, &ddl)) MALFORMED(where);
-                            if (decl->decl_rank >= EI_MAX_DIMS) {
-                                decl->decl_rank = -1; /* too many dims to declare; checked at run */
-                                break;
-                            }
-                            int k = decl->decl_rank++;
-                            decl->decl_dims[k] = -1;
-                            decl->decl_dim_names[k] = "";
-                            pb dim = pb_init(dd, ddl);
-                            while (!pb_done(&dim)) {
-                                uint32_t df, dw;
-                                const uint8_t *pd;
-                                size_t pl;
-                                if (!pb_tag(&dim, &df, &dw)) MALFORMED(where);
-                                if (df == 1 && dw == PB_VARINT) {
-                                    if (!pb_varint(&dim, &v)) MALFORMED(where);
-                                    decl->decl_dims[k] = (int64_t)v < 0 ? -1 : (int64_t)v;
-                                } else if (df == 2 && dw == PB_LEN) {
-                                    if (!pb_len(&dim, &pd, &pl)) MALFORMED(where);
-                                    if (!(decl->decl_dim_names[k] = dup_str(L, pd, pl))) OOM();
-                                } else if (!pb_skip(&dim, dw)) {
-                                    MALFORMED(where);
-                                }
-                            }
-                        }
-                        if (decl->decl_rank < 0) break;
-                    } else if (!pb_skip(&tt, ww)) {
-                        MALFORMED(where);
-                    }
-                }
-            }
+        } else if (f == 2) {
+            TRY(parse_type(L, d, dl, decl));
         }
     }
+    if (got < 0) MALFORMED("value_info");
     if (!*name) FAIL(EI_STATUS_INVALID_MODEL, "a graph input or output has no name");
     return EI_STATUS_OK;
 }
@@ -536,16 +547,11 @@ static ei_status parse_graph(loader *L, const uint8_t *p, size_t n)
     pb r = pb_init(p, n);
     size_t n_vinfo = 0, max_values = n_init + n_in;
     int in_pos = 0, out_pos = 0;
-    while (!pb_done(&r)) {
-        uint32_t f, w;
-        const uint8_t *d;
-        size_t dl;
-        if (!pb_tag(&r, &f, &w)) MALFORMED("graph");
-        if (w != PB_LEN) {
-            if (!pb_skip(&r, w)) MALFORMED("graph");
-            continue;
-        }
-        if (!pb_len(&r, &d, &dl)) MALFORMED("graph");
+    uint32_t f;
+    const uint8_t *d;
+    size_t dl;
+    int got;
+    while ((got = pb_next_len(&r, &f, &d, &dl)) > 0) {
         if (f == G_NODE) {
             int idx = m->n_nodes++;
             TRY(parse_node(L, idx, d, dl));
@@ -558,12 +564,13 @@ static ei_status parse_graph(loader *L, const uint8_t *p, size_t n)
             n_vinfo++;
         }
     }
+    if (got < 0) MALFORMED("graph");
     for (int i = 0; i < m->n_nodes; i++) {
         const char *dom = m->nodes[i].domain;
         int64_t ver = 0;
         for (int k = 0; k < m->n_opsets; k++) {
-            const char *d = m->opsets[k].domain;
-            bool same = !strcmp(d, dom) || ((!strcmp(d, "ai.onnx") || !d[0]) && (!strcmp(dom, "ai.onnx") || !dom[0]));
+            const char *od = m->opsets[k].domain;
+            bool same = !strcmp(od, dom) || ((!strcmp(od, "ai.onnx") || !od[0]) && (!strcmp(dom, "ai.onnx") || !dom[0]));
             if (same) ver = m->opsets[k].version;
         }
         if (ver == 0 && !dom[0]) ver = 1; /* no opset_import: the first version */
@@ -590,16 +597,8 @@ static ei_status parse_graph(loader *L, const uint8_t *p, size_t n)
 
     /* Initializers become constants. */
     r = pb_init(p, n);
-    while (!pb_done(&r)) {
-        uint32_t f, w;
-        const uint8_t *d;
-        size_t dl;
-        if (!pb_tag(&r, &f, &w)) MALFORMED("graph");
-        if (w != PB_LEN || f != G_INIT) {
-            if (!pb_skip(&r, w)) MALFORMED("graph");
-            continue;
-        }
-        if (!pb_len(&r, &d, &dl)) MALFORMED("graph");
+    while ((got = pb_next_len(&r, &f, &d, &dl)) > 0) {
+        if (f != G_INIT) continue;
         ei_tensor t;
         const char *name;
         char err[256];
@@ -611,6 +610,7 @@ static ei_status parse_graph(loader *L, const uint8_t *p, size_t n)
         m->values[v].init = t;
         m->weight_bytes += (size_t)tensor_nbytes(&t);
     }
+    if (got < 0) MALFORMED("graph");
 
     /* Graph inputs (those backed by an initializer stay constants). */
     for (size_t k = 0; k < n_vinfo; k++) {

@@ -71,6 +71,17 @@ bool pb_skip(pb *r, uint32_t wire)
     }
 }
 
+int pb_next_len(pb *r, uint32_t *field, const uint8_t **data, size_t *len)
+{
+    while (!pb_done(r)) {
+        uint32_t wire;
+        if (!pb_tag(r, field, &wire)) return -1;
+        if (wire == PB_LEN) return pb_len(r, data, len) ? 1 : -1;
+        if (!pb_skip(r, wire)) return -1;
+    }
+    return 0;
+}
+
 static bool read_elem(pb *r, uint32_t elem_wire, uint64_t *v)
 {
     if (elem_wire == PB_VARINT) return pb_varint(r, v);

@@ -27,6 +27,9 @@ bool pb_len(pb *r, const uint8_t **data, size_t *len);
 bool pb_fixed32(pb *r, uint32_t *v);
 bool pb_fixed64(pb *r, uint64_t *v);
 bool pb_skip(pb *r, uint32_t wire);
+/* The next length-delimited field (strings, sub-messages, packed arrays), skipping the
+ * others: 1 with its number and payload, 0 at the end, -1 on bad bytes. */
+int pb_next_len(pb *r, uint32_t *field, const uint8_t **data, size_t *len);
 
 /* Counts the elements of a repeated scalar field (packed or not) of the given
  * element wire type within a message, so callers can allocate once. */
