@@ -191,6 +191,10 @@ size_t plan_place(plan_buf *bufs, int n);
 const node *model_find_unsupported(const ei_model *m, int *count);
 
 size_t dtype_size(int32_t dtype);
+/* IEEE half precision <-> double: widening is exact; narrowing rounds to nearest even in one
+ * step (through float it would round twice), overflow goes to infinity, NaN keeps its sign. */
+double half_to_double(uint16_t h);
+uint16_t half_from_double(double v);
 int64_t shape_numel(int rank, const int64_t *dims);
 /* bytes of a tensor, or -1 when it overflows or exceeds EI_MAX_TENSOR_BYTES */
 int64_t tensor_nbytes(const ei_tensor *t);

@@ -2,6 +2,7 @@
  * Small shared pieces: the persistent arena, dtype facts, and the helpers
  * that format shapes and node names for error messages.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,35 @@ size_t dtype_size(int32_t dtype)
 }
 
 size_t ei_dtype_size(ei_dtype dtype) { return dtype_size(dtype); }
+
+double half_to_double(uint16_t h)
+{
+    int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    double v;
+    if (e == 0) v = ldexp(m, -24);
+    else if (e == 31) v = m ? NAN : INFINITY;
+    else v = ldexp(m + 1024, e - 25);
+    return (h & 0x8000) ? -v : v;
+}
+
+uint16_t half_from_double(double v)
+{
+    uint16_t sign = signbit(v) ? 0x8000 : 0;
+    double a = fabs(v);
+    if (isnan(v)) return sign | 0x7e00;
+    if (a >= 65520.0) return sign | 0x7c00; /* 65520 is halfway past the largest half, 65504: ties go to inf */
+    if (a < 6.103515625e-05) /* below the smallest normal, 2^-14: multiples of 2^-24 */
+        return sign | (uint16_t)nearbyint(a * 16777216.0);
+    int e;
+    double fr = frexp(a, &e); /* a = fr * 2^e, fr in [0.5, 1) */
+    int q = (int)nearbyint(ldexp(fr, 11)); /* 11 significant bits: [1024, 2048] */
+    int biased = e - 1 + 15;
+    if (q == 2048) {
+        q = 1024;
+        biased++;
+    }
+    return (uint16_t)(sign | biased << 10 | (q - 1024));
+}
 
 const char *ei_dtype_name(ei_dtype dtype)
 {

@@ -144,13 +144,6 @@ int64_t tensor_get_i64(const ei_tensor *t, int64_t i)
     }
 }
 
-static double half_to_double(uint16_t h)
-{
-    int exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-    double v = exp == 0 ? ldexp(man, -24) : exp == 31 ? (man ? NAN : INFINITY) : ldexp(man | 0x400, exp - 25);
-    return h >> 15 ? -v : v;
-}
-
 double tensor_get_f64(const ei_tensor *t, int64_t i)
 {
     switch (t->dtype) {

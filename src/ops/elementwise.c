@@ -94,34 +94,6 @@ static int kind_of(int32_t dtype)
     }
 }
 
-/* IEEE half precision bits to double (exact). */
-static double half_to_double(uint16_t h)
-{
-    int e = (h >> 10) & 0x1f, m = h & 0x3ff;
-    double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);
-    return (h & 0x8000) ? -v : v;
-}
-
-/* Double to the nearest half, ties to even, in one rounding step: going
- * through float first would round twice and could miss a tie. */
-static uint16_t half_from_double(double v)
-{
-    uint16_t sign = signbit(v) ? 0x8000 : 0;
-    if (isnan(v)) return 0x7e00;
-    double a = fabs(v);
-    if (a >= 65520.0) return sign | 0x7c00; /* halfway past 65504 and beyond: infinity */
-    if (a < 0x1p-14) return sign | (uint16_t)nearbyint(a * 0x1p24); /* subnormal; 1024 is the smallest normal */
-    int e;
-    frexp(a, &e); /* a = f * 2^e, f in [0.5, 1) */
-    double m = nearbyint(ldexp(a, 11 - e)); /* 11 significant bits, in [1024, 2048] */
-    int exp = e - 1;
-    if (m == 2048.0) {
-        m = 1024.0;
-        exp++;
-    }
-    return sign | (uint16_t)((exp + 15) << 10) | (uint16_t)((int)m - 1024);
-}
-
 static inline num load(const void *p, int64_t i, int32_t dtype)
 {
     num v;

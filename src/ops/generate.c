@@ -49,38 +49,7 @@ static void fill_elems(void *dst, const void *val, size_t es, int64_t n)
     }
 }
 
-/* ---- half-precision formats ---- */
-
-static double f16_to_f64(uint16_t h)
-{
-    int e = (h >> 10) & 0x1f, m = h & 0x3ff;
-    double v;
-    if (e == 0) v = ldexp(m, -24);
-    else if (e == 31) v = m ? NAN : INFINITY;
-    else v = ldexp(m + 1024, e - 25);
-    return (h & 0x8000) ? -v : v;
-}
-
-/* Rounds a double to the nearest float16, ties to even, straight from double precision. */
-static uint16_t f64_to_f16(double v)
-{
-    uint16_t sign = signbit(v) ? 0x8000 : 0;
-    double a = fabs(v);
-    if (isnan(v)) return sign | 0x7e00;
-    if (a >= 65520.0) return sign | 0x7c00; /* 65520 is halfway past the largest half, 65504: ties go to inf */
-    if (a < 6.103515625e-05) /* below the smallest normal, 2^-14: multiples of 2^-24 */
-        return sign | (uint16_t)nearbyint(a * 16777216.0);
-    int e;
-    double fr = frexp(a, &e); /* a = fr * 2^e, fr in [0.5, 1) */
-    int q = (int)nearbyint(ldexp(fr, 11)); /* 11 significant bits: [1024, 2048] */
-    int biased = e - 1 + 15;
-    if (q == 2048) {
-        q = 1024;
-        biased++;
-    }
-    if (biased >= 31) return sign | 0x7c00;
-    return (uint16_t)(sign | biased << 10 | (q - 1024));
-}
+/* ---- bfloat16 (float16 conversions are shared: half_to_double, half_from_double) ---- */
 
 static double bf16_to_f64(uint16_t h)
 {
@@ -138,7 +107,7 @@ static void load_f64(int32_t dt, const void *src, int64_t n, double *v)
     switch (dt) {
     case EI_DTYPE_FLOAT32: for (int64_t i = 0; i < n; i++) v[i] = ((const float *)src)[i]; break;
     case EI_DTYPE_FLOAT64: for (int64_t i = 0; i < n; i++) v[i] = ((const double *)src)[i]; break;
-    case EI_DTYPE_FLOAT16: for (int64_t i = 0; i < n; i++) v[i] = f16_to_f64(((const uint16_t *)src)[i]); break;
+    case EI_DTYPE_FLOAT16: for (int64_t i = 0; i < n; i++) v[i] = half_to_double(((const uint16_t *)src)[i]); break;
     default: for (int64_t i = 0; i < n; i++) v[i] = bf16_to_f64(((const uint16_t *)src)[i]); break;
     }
 }
@@ -164,7 +133,7 @@ static void store_from_f64(int32_t dt, void *dst, int64_t n, const double *v)
     switch (dt) {
     case EI_DTYPE_FLOAT32: for (int64_t i = 0; i < n; i++) ((float *)dst)[i] = (float)v[i]; break;
     case EI_DTYPE_FLOAT64: for (int64_t i = 0; i < n; i++) ((double *)dst)[i] = v[i]; break;
-    case EI_DTYPE_FLOAT16: for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = f64_to_f16(v[i]); break;
+    case EI_DTYPE_FLOAT16: for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = half_from_double(v[i]); break;
     case DTYPE_BFLOAT16: for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = f32_to_bf16((float)v[i]); break;
     case EI_DTYPE_BOOL: for (int64_t i = 0; i < n; i++) ((uint8_t *)dst)[i] = v[i] != 0; break;
     /* the narrow types go through int32, as x86 code does */
