@@ -150,7 +150,7 @@ static ei_status stack_push(op_ctx *ctx, stack *s, const ei_tensor *t, int k, in
     return EI_STATUS_OK;
 }
 
-static ei_status loop_infer(op_ctx *ctx)
+static ei_status loop_check(op_ctx *ctx)
 {
     TRY(check_arity(ctx, 2, 2 + 4096, 0));
     const attr *body = graph_attr(ctx, "body");
@@ -163,12 +163,18 @@ static ei_status loop_infer(op_ctx *ctx)
           n);
     CHECK(ctx, has_in(ctx, 0) || has_in(ctx, 1), "neither a trip count M nor a condition is given: the loop would "
           "never end");
+    return EI_STATUS_OK;
+}
+
+static ei_status loop_infer(op_ctx *ctx)
+{
+    TRY(loop_check(ctx));
     return EI_STATUS_NEEDS_DATA;
 }
 
 static ei_status loop_run(op_ctx *ctx)
 {
-    TRY(loop_infer(ctx) == EI_STATUS_NEEDS_DATA ? EI_STATUS_OK : EI_STATUS_INVALID_MODEL);
+    TRY(loop_check(ctx));
     const attr *body = graph_attr(ctx, "body");
     const ei_model *g = body->sub;
     int n = ctx->n_in - 2, k_scan = g->n_outputs - 1 - n;
