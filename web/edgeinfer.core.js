@@ -446,6 +446,30 @@ class Runtime {
   }
 
   // Copies bytes into fresh wasm memory (zero padded by PAD bytes).
+  // Loads a model and returns its handle (the caller frees it with ei_model_free); throws
+  // the C message when loading fails.
+  loadModel(bytes) {
+    // Loading needs about three times the model in memory (the bytes, packed weights, the
+    // arena). Growing once to that size up front is much faster than growing in many small
+    // steps from inside malloc; the target is absolute, so sessions made again and again do
+    // not grow memory.
+    const want = 3 * bytes.length + (16 << 20), have = this.memory.buffer.byteLength;
+    if (want > have && want < 2 ** 31) {
+      try { this.memory.grow(Math.ceil((want - have) / 65536)); } catch { /* malloc grows as needed */ }
+    }
+    // The C side owns the copy from here on (EI_LOAD_TAKE), even when loading fails.
+    const p = this.copyIn(bytes);
+    this.view().setUint32(this.scratch + SCRATCH_HANDLE, 0, true);
+    const st = this.call('ei_model_load', p, bytes.length, EI_LOAD_TAKE, this.scratch + SCRATCH_HANDLE);
+    const model = this.handle();
+    if (st !== 0) {
+      const msg = model ? this.str(this.call('ei_model_errmsg', model)) : 'out of memory';
+      if (model) this.call('ei_model_free', model);
+      throw this.statusError(st, `cannot load the model: ${msg}`);
+    }
+    return model;
+  }
+
   copyIn(bytes) {
     const p = this.malloc(bytes.length + PAD);
     const heap = this.heap();
@@ -584,26 +608,9 @@ class LocalBackend {
 
   load(bytes) {
     const rt = this.rt;
-    // Loading needs about three times the model in memory (the bytes, packed weights, the
-    // arena). Growing once to that size up front is much faster than growing in many small
-    // steps from inside malloc; the target is absolute, so sessions made again and again do
-    // not grow memory.
-    const want = 3 * bytes.length + (16 << 20), have = rt.memory.buffer.byteLength;
-    if (want > have && want < 2 ** 31) {
-      try { rt.memory.grow(Math.ceil((want - have) / 65536)); } catch { /* malloc grows as needed */ }
-    }
-    // The C side owns the copy from here on (EI_LOAD_TAKE), even when loading fails.
-    const p = rt.copyIn(bytes);
+    this.model = rt.loadModel(bytes);
     rt.view().setUint32(rt.scratch + SCRATCH_HANDLE, 0, true);
-    let st = rt.call('ei_model_load', p, bytes.length, EI_LOAD_TAKE, rt.scratch + SCRATCH_HANDLE);
-    this.model = rt.handle();
-    if (st !== 0) {
-      const msg = this.model ? rt.str(rt.call('ei_model_errmsg', this.model)) : 'out of memory';
-      this.release();
-      throw rt.statusError(st, `cannot load the model: ${msg}`);
-    }
-    rt.view().setUint32(rt.scratch + SCRATCH_HANDLE, 0, true);
-    st = rt.call('ei_session_create', this.model, rt.scratch + SCRATCH_HANDLE);
+    const st = rt.call('ei_session_create', this.model, rt.scratch + SCRATCH_HANDLE);
     this.session = rt.handle();
     if (st !== 0) {
       const msg = this.session ? rt.str(rt.call('ei_session_errmsg', this.session)) : 'out of memory';
@@ -885,15 +892,8 @@ async function decodeTensorProto(bytes, options) {
 async function inspect(source, options = {}) {
   const cfg = wasmConfig(options);
   const [{ bytes }, rt] = await Promise.all([readModel(source), getRuntime(cfg)]);
-  const p = rt.copyIn(bytes);
-  rt.view().setUint32(rt.scratch + SCRATCH_HANDLE, 0, true);
-  const st = rt.call('ei_model_load', p, bytes.length, EI_LOAD_TAKE, rt.scratch + SCRATCH_HANDLE);
-  const model = rt.handle();
+  const model = rt.loadModel(bytes);
   try {
-    if (st !== 0) {
-      const msg = model ? rt.str(rt.call('ei_model_errmsg', model)) : 'out of memory';
-      throw rt.statusError(st, `cannot load the model: ${msg}`);
-    }
     const nodes = [];
     const domains = new Set(['']);
     for (let i = 0, n = rt.call('ei_model_node_count', model); i < n; i++) {
@@ -926,7 +926,7 @@ async function inspect(source, options = {}) {
       outputs: io(1),
     };
   } finally {
-    if (model) rt.call('ei_model_free', model);
+    rt.call('ei_model_free', model);
   }
 }
 
