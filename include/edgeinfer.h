@@ -153,6 +153,14 @@ ei_status ei_session_run(ei_session *session);
 ei_status ei_session_output(ei_session *session, int index, ei_tensor *out);
 /* Bytes of the activation arena of the current plan (0 before a plan exists). */
 size_t ei_session_arena_bytes(const ei_session *session);
+/* The session's compiled graph, in execution order: what runs after the compile passes (wires
+ * removed, BatchNormalization folded, biases and activations fused into the node before them). */
+int ei_session_node_count(const ei_session *session);
+/* Node i's op type; its name ("" when unnamed); what the compile step merged into it, such as
+ * "BatchNormalization+Relu" ("" when nothing). NULL when i is out of range. */
+const char *ei_session_node_op(const ei_session *session, int index);
+const char *ei_session_node_name(const ei_session *session, int index);
+const char *ei_session_node_fused(const ei_session *session, int index);
 
 /*
  * Decodes a serialized ONNX TensorProto (such as the .pb files of the ONNX

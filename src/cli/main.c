@@ -33,10 +33,12 @@ static const char HELP[] =
     "usage: edgeinfer <command> MODEL.onnx [options]\n"
     "\n"
     "commands:\n"
-    "  info MODEL.onnx\n"
+    "  info MODEL.onnx [--compiled]\n"
     "      IR version, opsets, producer, inputs and outputs (dtype and dims; symbolic\n"
     "      dims by name, e.g. [batch,64]), op histogram, weight bytes, planned arena\n"
     "      bytes, and the ops this build does not support (exit status 1 if any).\n"
+    "      --compiled also lists the graph a session runs after the compile passes,\n"
+    "      node by node in execution order, with what was fused into each node.\n"
     "  run MODEL.onnx [-i NAME=FILE.npy]... [-o OUTDIR]\n"
     "      Runs the model once and writes every output to OUTDIR/<name>.npy\n"
     "      (OUTDIR defaults to the current directory; it is created if missing).\n"
@@ -266,9 +268,10 @@ typedef struct options {
     const char *outdir;
     long runs;
     int strict; /* every input must be given with -i */
+    int compiled; /* info: list the compiled graph */
 } options;
 
-enum { ALLOW_INPUTS = 1, ALLOW_OUTDIR = 2, ALLOW_RUNS = 4 };
+enum { ALLOW_INPUTS = 1, ALLOW_OUTDIR = 2, ALLOW_RUNS = 4, ALLOW_COMPILED = 8 };
 
 /* The value of an option given as "-x VALUE", "--long VALUE" or "--long=VALUE". */
 static const char *option_value(int argc, char **argv, int *i, const char *eq)
@@ -328,6 +331,9 @@ static int parse_args(int argc, char **argv, int allow, const char *cmd, options
             const char *v = option_value(argc, argv, &i, eq);
             if (!v || !*v) return usage_error("%s needs a directory", key);
             o->outdir = v;
+        } else if (!strcmp(key, "--compiled")) {
+            if (!(allow & ALLOW_COMPILED)) return usage_error("%s does not take %s", cmd, key);
+            o->compiled = 1;
         } else if (!strcmp(key, "--strict")) {
             if (!(allow & ALLOW_INPUTS)) return usage_error("%s does not take %s", cmd, key);
             o->strict = 1;
@@ -570,10 +576,24 @@ static void print_io(const ei_model *m, int is_out)
     }
 }
 
+/* The session's compiled graph: one line per node, "op [fused] name". */
+static void print_compiled(const ei_session *s)
+{
+    int n = ei_session_node_count(s), fused = 0;
+    for (int i = 0; i < n; i++) fused += *ei_session_node_fused(s, i) != 0;
+    printf("%-10s %d nodes, %d with fused work\n", "compiled", n, fused);
+    for (int i = 0; i < n; i++) {
+        char op[512];
+        const char *f = ei_session_node_fused(s, i);
+        snprintf(op, sizeof op, "%s%s%s%s", ei_session_node_op(s, i), *f ? " [" : "", f, *f ? "]" : "");
+        printf("  %-40s %s\n", op, ei_session_node_name(s, i));
+    }
+}
+
 static int cmd_info(int argc, char **argv)
 {
     options o;
-    int rc = parse_args(argc, argv, 0, "info", &o);
+    int rc = parse_args(argc, argv, ALLOW_COMPILED, "info", &o);
     if (rc) {
         free(o.inputs);
         return rc;
@@ -703,6 +723,7 @@ static int cmd_info(int argc, char **argv)
                    a == 0 && n_nodes > 0 ? " (nothing planned before the first run)" : "");
             printf("unsupported ops: none\n");
         }
+        if (st == EI_STATUS_OK && o.compiled) print_compiled(s);
         ei_session_free(s);
     }
     free(ops);

@@ -81,6 +81,15 @@ typedef struct attr {
 
 struct op_def;
 
+/* An elementwise activation the compile step merged into the node that produces its input
+ * (Conv, ConvTranspose, Gemm, MatMul), when `on`: op is an f32_vunary_op (kernels/f32_vunary.h)
+ * and the parameters mean what that op's kernel reads. */
+typedef struct fused_act {
+    bool on;
+    int op;
+    float alpha, beta, lo, hi;
+} fused_act;
+
 typedef struct node {
     const char *name;   /* may be "" */
     const char *label;  /* the name, or the first output's name when the node has none */
@@ -94,6 +103,10 @@ typedef struct node {
     int opset;          /* opset version of the node's domain in this model */
     int n_implicit;     /* values of this graph that its subgraphs read (outer scope) */
     int *implicit;
+    /* set by the compile step (compile.c) on a session's own copy of the graph */
+    fused_act act;      /* applied to output 0 after the op's own result */
+    const char *fused;  /* what was merged into this node, "BatchNormalization+Relu"; NULL if nothing */
+    bool dead;          /* removed by a pass; gone after graph_compact */
 } node;
 
 /* VALUE_OUTER: in a subgraph, a value of an enclosing graph; bound like an input. */
@@ -132,7 +145,7 @@ struct ei_model {
     const char *producer;
     int n_opsets;
     opset_id *opsets;
-    int n_values;
+    int n_values, cap_values; /* cap_values: room in values[] (a compiled graph adds constants) */
     value *values;
     int n_nodes;
     node *nodes;        /* file order */
@@ -151,6 +164,9 @@ struct ei_model {
 
 #define EI_MAX_GRAPH_DEPTH 8
 
+/* Fills value.last_use from the execution order. */
+void model_compute_last_use(ei_model *m);
+
 /* ---- session internals ---- */
 typedef struct node_rt {
     ei_tensor **in, **out; /* [n_in], [n_out]; NULL entries for absent optional ones */
@@ -162,7 +178,8 @@ typedef struct node_rt {
 
 struct ei_session {
     char errmsg[EI_ERRMSG_LEN];
-    const ei_model *m;
+    const ei_model *m;     /* the session's compiled graph (compile.c); NULL when creation failed */
+    ei_model *compiled;    /* the same, owned */
     arena mem;             /* per-session structures that live as long as it does */
     ei_tensor *t;          /* [n_values] current dtype, dims and data of every value */
     bool *known;           /* [n_values] data known at plan time (constant or folded) */

@@ -1,6 +1,7 @@
 /* Read-only queries on a loaded model: inputs, outputs, nodes, facts. */
 #include <string.h>
 
+#include "../ops/op.h"
 #include "graph.h"
 
 const char *ei_model_errmsg(const ei_model *m)
@@ -94,7 +95,7 @@ const node *model_find_unsupported(const ei_model *m, int *count)
     const node *first = NULL;
     for (int i = 0; i < m->n_nodes; i++) {
         const node *n = &m->nodes[i];
-        if (!n->op && (*count)++ == 0) first = n;
+        if (!node_op(n) && (*count)++ == 0) first = n;
         for (int k = 0; k < n->n_attr; k++) {
             if (!n->attrs[k].sub) continue;
             const node *f = model_find_unsupported(n->attrs[k].sub, count);
@@ -107,7 +108,7 @@ const node *model_find_unsupported(const ei_model *m, int *count)
 int ei_model_node_supported(const ei_model *m, int i)
 {
     const node *n = nd(m, i);
-    if (!n || !n->op) return 0;
+    if (!n || !node_op(n)) return 0;
     for (int k = 0; k < n->n_attr; k++) {
         int bad = 0;
         if (n->attrs[k].sub) model_find_unsupported(n->attrs[k].sub, &bad);
@@ -116,3 +117,18 @@ int ei_model_node_supported(const ei_model *m, int i)
     return 1;
 }
 size_t ei_model_weight_bytes(const ei_model *m) { return m ? m->weight_bytes : 0; }
+
+const op_def *node_op(const node *n)
+{
+    return op_lookup(n->op_type, n->domain, n->opset);
+}
+
+void model_compute_last_use(ei_model *m)
+{
+    for (int v = 0; v < m->n_values; v++) m->values[v].last_use = -1;
+    for (int pos = 0; pos < m->n_nodes; pos++) {
+        const node *nd = &m->nodes[m->order[pos]];
+        for (int k = 0; k < nd->n_in + nd->n_implicit; k++)
+            if (node_input(nd, k) >= 0) m->values[node_input(nd, k)].last_use = pos;
+    }
+}

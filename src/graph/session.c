@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../ops/op.h"
+#include "compile.h"
 #include "graph.h"
 
 #define FAIL(s, st, ...) set_error((s)->errmsg, (st), __VA_ARGS__)
@@ -248,7 +249,17 @@ static ei_status create(ei_session *s, const ei_model *m)
     if (m->n_nodes == 0 && m->n_outputs == 0)
         return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "ei_session_create: the model did not load (%s)",
                     m->errmsg[0] ? m->errmsg : "empty graph");
-    s->m = m;
+    int unsupported = 0;
+    const node *n_bad = model_find_unsupported(m, &unsupported);
+    if (unsupported) {
+        const node *n = n_bad;
+        char more[64] = "";
+        if (unsupported > 1) snprintf(more, sizeof more, " (and %d more unsupported nodes)", unsupported - 1);
+        return FAIL(s, EI_STATUS_UNSUPPORTED, "%s: op %s%s%s is not supported by edgeinfer%s", node_label(n),
+                    n->domain[0] ? n->domain : "", n->domain[0] ? "." : "", n->op_type, more);
+    }
+    TRY(graph_compile(m, &s->compiled, s->errmsg));
+    s->m = m = s->compiled;
     int nv = m->n_values, nn = m->n_nodes, ni = m->n_inputs;
     s->t = arena_alloc(&s->mem, ((size_t)nv + 1) * sizeof(ei_tensor));
     s->known = arena_alloc(&s->mem, ((size_t)nv + 1) * sizeof(bool));
@@ -268,15 +279,6 @@ static ei_status create(ei_session *s, const ei_model *m)
         if (!rt->in || !rt->out) return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "out of memory creating the session");
         for (int k = 0; k < n->n_in; k++) rt->in[k] = n->in[k] >= 0 ? &s->t[n->in[k]] : NULL;
         for (int k = 0; k < n->n_out; k++) rt->out[k] = n->out[k] >= 0 ? &s->t[n->out[k]] : NULL;
-    }
-    int unsupported = 0;
-    const node *n_bad = model_find_unsupported(m, &unsupported);
-    if (unsupported) {
-        const node *n = n_bad;
-        char more[64] = "";
-        if (unsupported > 1) snprintf(more, sizeof more, " (and %d more unsupported nodes)", unsupported - 1);
-        return FAIL(s, EI_STATUS_UNSUPPORTED, "%s: op %s%s%s is not supported by edgeinfer%s", node_label(n),
-                    n->domain[0] ? n->domain : "", n->domain[0] ? "." : "", n->op_type, more);
     }
     /* Ops rely on out[0] being there, except those whose outputs are all optional. */
     for (int i = 0; i < nn; i++) {
@@ -321,6 +323,7 @@ void ei_session_free(ei_session *s)
     if (s->m) reset_values(s);
     arena_free(&s->plan_mem);
     arena_free(&s->mem);
+    graph_free(s->compiled);
     free(s->arena_raw);
     free(s);
 }
@@ -333,6 +336,29 @@ const char *ei_session_errmsg(const ei_session *s)
 size_t ei_session_arena_bytes(const ei_session *s)
 {
     return s && s->planned && !s->dynamic ? s->arena_bytes : 0;
+}
+
+int ei_session_node_count(const ei_session *s) { return s && s->m ? s->m->n_nodes : 0; }
+
+static const node *compiled_node(const ei_session *s, int i)
+{
+    return i >= 0 && i < ei_session_node_count(s) ? &s->m->nodes[s->m->order[i]] : NULL;
+}
+
+const char *ei_session_node_op(const ei_session *s, int i)
+{
+    return compiled_node(s, i) ? compiled_node(s, i)->op_type : NULL;
+}
+
+const char *ei_session_node_name(const ei_session *s, int i)
+{
+    return compiled_node(s, i) ? compiled_node(s, i)->name : NULL;
+}
+
+const char *ei_session_node_fused(const ei_session *s, int i)
+{
+    const node *n = compiled_node(s, i);
+    return !n ? NULL : n->fused ? n->fused : "";
 }
 
 static const char *decl_str(const value *v)

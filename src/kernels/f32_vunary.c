@@ -75,6 +75,8 @@ static inline float sigmoid1(float x, const f32_vunary_params *q)
     return x < 0.0f ? e / d : 1.0f / d;
 }
 
+static inline float silu1(float x, const f32_vunary_params *q) { return x * sigmoid1(x, q); }
+
 static inline float hardsigmoid1(float x, const f32_vunary_params *q)
 {
     float v = q->alpha * x + q->beta;
@@ -198,6 +200,8 @@ static inline v128_t sigmoid4(v128_t x, const f32_vunary_params *q)
     return wasm_f32x4_div(num, wasm_f32x4_add(one, e));
 }
 
+static inline v128_t silu4(v128_t x, const f32_vunary_params *q) { return wasm_f32x4_mul(x, sigmoid4(x, q)); }
+
 /*
  * Below |x| = 0.625, tanh(x) = x + x^3 Q(x^2), a fit like exp's. Above,
  * 1 - 2 / (e^2|x| + 1) loses little to cancellation and saturates to 1 by
@@ -285,6 +289,7 @@ DEFINE_SCALAR(softsign)
 DEFINE_SCALAR(mish)
 DEFINE_SCALAR(clip)
 DEFINE_SCALAR(shrink)
+DEFINE_SCALAR(silu)
 
 DEFINE_SIMD(abs, abs4)
 DEFINE_SIMD(neg, neg4)
@@ -296,6 +301,7 @@ DEFINE_SIMD(sigmoid, sigmoid4)
 DEFINE_SIMD(hardswish, hardswish4)
 DEFINE_SIMD(tanh, tanh4)
 DEFINE_SIMD(clip, clip4)
+DEFINE_SIMD(silu, silu4)
 
 /* ---- tables ---- */
 
@@ -337,6 +343,7 @@ const f32_vunary_fn f32_vunary_scalar[F32_VUNARY_COUNT] = {
     [F32_VMISH] = f32_vmish_scalar,
     [F32_VCLIP] = f32_vclip_scalar,
     [F32_VSHRINK] = f32_vshrink_scalar,
+    [F32_VSILU] = f32_vsilu_scalar,
 };
 
 const f32_vunary_fn f32_vunary_simd128[F32_VUNARY_COUNT] = {
@@ -350,6 +357,7 @@ const f32_vunary_fn f32_vunary_simd128[F32_VUNARY_COUNT] = {
     [F32_VHARDSWISH] = f32_vhardswish_simd128,
     [F32_VTANH] = f32_vtanh_simd128,
     [F32_VCLIP] = f32_vclip_simd128,
+    [F32_VSILU] = f32_vsilu_simd128,
 };
 
 f32_vunary_fn f32_vunary_select(f32_vunary_op op)

@@ -62,6 +62,7 @@ typedef enum f32_vunary_op {
     F32_VMISH,            /* x * tanh(softplus(x)) */
     F32_VCLIP,            /* min(max(x, lo), hi); NaN stays NaN */
     F32_VSHRINK,          /* x < -beta ? x + alpha : x > beta ? x - alpha : 0 (alpha = bias, beta = lambd) */
+    F32_VSILU,            /* x * sigmoid(x), exactly as Sigmoid then Mul computes it */
     F32_VUNARY_COUNT
 } f32_vunary_op;
 
@@ -83,6 +84,7 @@ void f32_vsigmoid_scalar(const float *x, float *y, size_t n, const f32_vunary_pa
 void f32_vhardswish_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
 void f32_vtanh_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
 void f32_vclip_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vsilu_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
 
 void f32_vabs_simd128(const float *x, float *y, size_t n, const f32_vunary_params *p);
 void f32_vneg_simd128(const float *x, float *y, size_t n, const f32_vunary_params *p);
@@ -94,6 +96,7 @@ void f32_vsigmoid_simd128(const float *x, float *y, size_t n, const f32_vunary_p
 void f32_vhardswish_simd128(const float *x, float *y, size_t n, const f32_vunary_params *p);
 void f32_vtanh_simd128(const float *x, float *y, size_t n, const f32_vunary_params *p);
 void f32_vclip_simd128(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vsilu_simd128(const float *x, float *y, size_t n, const f32_vunary_params *p);
 
 /* Scalar-only kernels. */
 void f32_vlog_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);

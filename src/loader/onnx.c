@@ -367,7 +367,6 @@ static void copy_decl(value *dst, const value *src)
 /* ---- graph ---- */
 
 static ei_status parse_graph(loader *L, const uint8_t *p, size_t n);
-static void compute_last_use(ei_model *m);
 
 /* Parses the GRAPH attributes of every node into child models. */
 static ei_status parse_subgraphs(loader *L, size_t *n_outer)
@@ -398,7 +397,7 @@ static ei_status parse_subgraphs(loader *L, size_t *n_outer)
             free(sub.slots);
             if (st != EI_STATUS_OK)
                 FAIL(st, "%s: subgraph '%s': %s", node_label(nd), a->name, c->errmsg);
-            compute_last_use(c);
+            model_compute_last_use(c);
             a->sub = c;
             *n_outer += (size_t)(c->n_inputs - c->n_graph_inputs);
         }
@@ -575,7 +574,6 @@ static ei_status parse_graph(loader *L, const uint8_t *p, size_t n)
         }
         if (ver == 0 && !dom[0]) ver = 1; /* no opset_import: the first version */
         m->nodes[i].opset = (int)(ver > 1000000 ? 1000000 : ver);
-        m->nodes[i].op = op_lookup(m->nodes[i].op_type, dom, ver);
     }
 
     size_t n_outer = 0, node_inputs = 0;
@@ -743,15 +741,6 @@ static ei_status parse_model(loader *L)
     return parse_graph(L, graph, graph_len);
 }
 
-static void compute_last_use(ei_model *m)
-{
-    for (int pos = 0; pos < m->n_nodes; pos++) {
-        const node *nd = &m->nodes[m->order[pos]];
-        for (int k = 0; k < nd->n_in + nd->n_implicit; k++)
-            if (node_input(nd, k) >= 0) m->values[node_input(nd, k)].last_use = pos;
-    }
-}
-
 ei_status ei_model_load(const void *bytes, size_t size, int flags, ei_model **out)
 {
     if (!out) {
@@ -786,7 +775,7 @@ ei_status ei_model_load(const void *bytes, size_t size, int flags, ei_model **ou
     loader L = {.m = m};
     ei_status st = parse_model(&L);
     free(L.slots);
-    if (st == EI_STATUS_OK) compute_last_use(m);
+    if (st == EI_STATUS_OK) model_compute_last_use(m);
     else m->n_nodes = m->n_values = m->n_inputs = m->n_outputs = 0; /* a failed model is only a message */
     return st;
 }

@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 
+#include "../kernels/f32_vunary.h"
 #include "op.h"
 
 ei_status op_fail(op_ctx *ctx, ei_status st, const char *fmt, ...)
@@ -302,4 +303,12 @@ void bcast_run(const bcast *b, void *out, const void *const *in, bcast_row_fn fn
             idx[d] = 0;
         }
     }
+}
+
+void op_apply_act(const op_ctx *ctx, float *y, size_t n)
+{
+    const fused_act *a = &ctx->n->act;
+    if (!a->on || n == 0) return;
+    f32_vunary_params p = {.alpha = a->alpha, .beta = a->beta, .lo = a->lo, .hi = a->hi};
+    f32_vunary_select((f32_vunary_op)a->op)(y, y, n, &p);
 }

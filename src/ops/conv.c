@@ -398,9 +398,11 @@ static ei_status conv_run_common(op_ctx *ctx, bool transpose)
     f32_conv_geom dg;
     const dwconv_kernel *dw = dwconv_pick(&g, &dg);
     if (dw) {
-        for (int64_t n = 0; n < g.batch; n++)
-            dw->run(&dg, cout / cin, x + (size_t)n * cin * in_pix, w, bias, y + (size_t)n * cout * out_pix,
-                    ctx->scratch);
+        for (int64_t n = 0; n < g.batch; n++) {
+            float *yn = y + (size_t)n * cout * out_pix;
+            dw->run(&dg, cout / cin, x + (size_t)n * cin * in_pix, w, bias, yn, ctx->scratch);
+            op_apply_act(ctx, yn, cout * out_pix);
+        }
         return EI_STATUS_OK;
     }
 
@@ -435,12 +437,14 @@ static ei_status conv_run_common(op_ctx *ctx, bool transpose)
                     if (is_pointwise(&g)) f32_gemm_pack_b(K, n1 - n0, xg + n0, (ptrdiff_t)in_pix, 1, pb);
                     else f32_im2col_packed(&kg, xg, n0, n1, pb);
                     f32_gemm_packed_simd128(M, n1 - n0, K, pag, pb, bg, yg + n0, (ptrdiff_t)out_pix, 1, 0);
+                    for (size_t m = 0; m < M; m++) op_apply_act(ctx, yg + m * out_pix + n0, n1 - n0);
                 } else {
                     f32_gemm_pack_b(K, n1 - n0, xg + n0, (ptrdiff_t)in_pix, 1, pb);
                     f32_gemm_packed_simd128(M, n1 - n0, K, pag, pb, NULL, col, (ptrdiff_t)(n1 - n0), 1, 0);
                     f32_col2im_add(&kg, col, n0, n1, yg);
                 }
             }
+            if (transpose) op_apply_act(ctx, yg, mg * out_pix);
         }
     }
     return EI_STATUS_OK;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "../kernels/f32_gemm.h"
+#include "../kernels/f32_vbinary.h"
 #include "matmul.h"
 #include "op.h"
 
@@ -241,6 +242,7 @@ static ei_status gemm_run(op_ctx *ctx)
         accumulate = 1;
     }
     f32_gemm_packed_simd128(M, N, K, pa, pb, NULL, out, (ptrdiff_t)N, 1, accumulate);
+    op_apply_act(ctx, out, M * N);
     return EI_STATUS_OK;
 }
 
@@ -312,15 +314,33 @@ static uint64_t matmul_scratch(const mm_plan *p, bool b_packed)
     return f;
 }
 
+/* Row by row while each is in cache: the bias that the compile step's fuse-bias pass gave this
+ * MatMul as input 2 (a float32 [N] vector), then its fused activation. */
+static void matmul_epilogue(op_ctx *ctx, float *y, size_t rows, size_t N)
+{
+    const float *bias = has_in(ctx, 2) ? ctx->in[2]->data : NULL;
+    f32_vbinary_fn add = f32_vbinary_select(F32_VADD).v;
+    for (size_t r = 0; r < rows && (bias || ctx->n->act.on); r++) {
+        if (bias) add(y + r * N, bias, y + r * N, N);
+        op_apply_act(ctx, y + r * N, N);
+    }
+}
+
 static ei_status matmul_infer(op_ctx *ctx)
 {
-    TRY(check_arity(ctx, 2, 2, 2));
+    TRY(check_arity(ctx, 2, ctx->n->fused ? 3 : 2, 2));
     TRY(check_dtype(ctx, 0, mm_dtypes));
     TRY(check_same_dtype(ctx, 0, 1));
     mm_plan p;
     int64_t dims[EI_MAX_DIMS + 2];
     int rank;
     TRY(matmul_plan(ctx, &p, dims, &rank));
+    if (has_in(ctx, 2)) {
+        const ei_tensor *c = ctx->in[2];
+        CHECK_SHAPE(ctx, c->dtype == EI_DTYPE_FLOAT32 && ctx->in[0]->dtype == EI_DTYPE_FLOAT32 && c->rank == 1 &&
+                    c->dims[0] == p.N && p.N == dims[rank - 1],
+                    "fused bias %s does not match the output's last dim %lld", shape_str(c), (long long)p.N);
+    }
     TRY(set_output(ctx, 0, ctx->in[0]->dtype, rank, dims));
     if (ctx->in[0]->dtype == EI_DTYPE_FLOAT32) TRY(set_scratch_floats(ctx, matmul_scratch(&p, in_is_const(ctx, 1))));
     return EI_STATUS_OK;
@@ -376,6 +396,7 @@ static ei_status matmul_run(op_ctx *ctx)
         if (!st) f32_gemm_pack_b(K, N, (const float *)b, (ptrdiff_t)N, 1, pb_scratch);
         f32_gemm_pack_a(rows, K, (const float *)a, (ptrdiff_t)K, 1, pa);
         f32_gemm_packed_simd128(rows, N, K, pa, pb, NULL, (float *)out, (ptrdiff_t)N, 1, 0);
+        matmul_epilogue(ctx, (float *)out, rows, N);
         return EI_STATUS_OK;
     }
 
@@ -399,6 +420,7 @@ static ei_status matmul_run(op_ctx *ctx)
                 pb = pb_scratch;
             }
             f32_gemm_packed_simd128(M, N, K, pa, pb, NULL, (float *)yo, (ptrdiff_t)N, 1, 0);
+            matmul_epilogue(ctx, (float *)yo, M, N);
         } else {
             mm_args g = {p.M, p.N, p.K, p.K, 1, p.N, 1, 0, 0, 1.0, 1.0};
             CHECK_SUPPORTED(ctx, mm_loop(y->dtype, &g, a + (size_t)ao * es, b + (size_t)bo * es, NULL, yo),

@@ -68,6 +68,8 @@ typedef struct op_def {
 
 /* Registry: one table per op family file, gathered in registry.c. */
 const op_def *op_lookup(const char *op_type, const char *domain, int64_t opset);
+/* The row that runs node n at its opset, or NULL when this build lacks it. */
+const op_def *node_op(const node *n);
 /* Rows registered twice (same op, domain and since_version); the first goes to buf. For tests. */
 int op_registry_duplicates(char *buf, size_t len);
 
@@ -109,6 +111,10 @@ ei_status check_dtype(op_ctx *ctx, int i, const int32_t *allowed);
 ei_status op_output_alloc(op_ctx *ctx, int i, int32_t dtype, int rank, const int64_t *dims);
 /* Persistent memory for prepare; lives until the session re-plans or is freed. */
 void *op_alloc(op_ctx *ctx, size_t bytes);
+
+/* Applies the activation the compile step fused into this node (node.act) to y[0, n), in place;
+ * a no-op when there is none. Ops call it on each block of output they have just written. */
+void op_apply_act(const op_ctx *ctx, float *y, size_t n);
 
 /* ---- attributes (def is returned when the attribute is absent) ---- */
 const attr *attr_find(const node *n, const char *name);

@@ -173,6 +173,7 @@ static const unary_case unary_cases[] = {
     {F32_VCLIP, "clip", -10, 10, 0, {.lo = -1.0f, .hi = 6.0f}},
     {F32_VCLIP, "clip(lo>hi)", -10, 10, 0, {.lo = 2.0f, .hi = -2.0f}},
     {F32_VCLIP, "clip(inf)", -10, 10, 0, {.lo = -INFINITY, .hi = INFINITY}},
+    {F32_VSILU, "silu", -100, 100, 5, {.alpha = 0.0f}},
 };
 
 static void test_unary_case(const unary_case *c, int inplace, size_t n)

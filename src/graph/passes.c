@@ -1,0 +1,385 @@
+/*
+ * The compile passes, in the order graph_compile runs them. Each is a
+ * standalone function graph -> graph (compile.h), idempotent, and sound on
+ * its own: it checks every fact it relies on (constant weights, single
+ * consumers, attribute types) and leaves a node alone otherwise, so that the
+ * op itself reports whatever is wrong with it at plan time.
+ *
+ *   constants          Constant nodes holding a tensor become constant values, as
+ *                      initializers are, so later passes see them as weights.
+ *   remove-identity    Identity, and Dropout in its inference form, become wires.
+ *   cancel-transposes  Transpose -> Transpose cancels, or becomes one Transpose.
+ *   fold-batchnorm     BatchNormalization after a Conv with constant weights
+ *                      goes into that Conv's weights and bias.
+ *   fuse-bias          MatMul by a constant [K, N] matrix, then Add of a constant
+ *                      [N] vector: the MatMul adds the bias itself.
+ *   fuse-activation    Relu, Clip, LeakyRelu, HardSigmoid, HardSwish, Sigmoid,
+ *                      Tanh and x * Sigmoid(x) (SiLU) after Conv, ConvTranspose,
+ *                      Gemm or MatMul: that node applies it to its output while
+ *                      the output is still in cache (node.act).
+ *
+ * Constant and shape folding need shapes, so the planner does them on the
+ * compiled graph (session.c). No pass renames or removes a pinned value (a
+ * graph output, or one a subgraph reads), nor a value read twice where it
+ * relies on a single reader.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/f32_vunary.h"
+#include "../ops/op.h"
+#include "compile.h"
+
+static bool is_op(const node *n, const char *op_type)
+{
+    return n && !n->dead && !n->domain[0] && !strcmp(n->op_type, op_type);
+}
+
+/* The attribute is absent or has the given type: a pass never guesses past a malformed one. */
+static bool attr_is(const node *n, const char *name, int type)
+{
+    const attr *a = attr_find(n, name);
+    return !a || a->type == type;
+}
+
+/* Output k of n is absent or read by nobody. */
+static bool output_unused(const node *n, int k, const graph_uses *u)
+{
+    return k >= n->n_out || n->out[k] < 0 || (u->count[n->out[k]] == 0 && !u->pinned[n->out[k]]);
+}
+
+/* x is produced by a live node as its only output in use, and only `readers` nodes read it. */
+static node *sole_producer(ei_model *g, int x, const graph_uses *u, int readers)
+{
+    node *p = graph_producer(g, x);
+    if (!p || u->pinned[x] || u->count[x] != readers || p->out[0] != x) return NULL;
+    for (int k = 1; k < p->n_out; k++)
+        if (!output_unused(p, k, u)) return NULL;
+    return p;
+}
+
+/* ---- constants ---- */
+
+static ei_status constants(ei_model *g)
+{
+    graph_uses u;
+    TRY(graph_uses_init(g, &u));
+    for (int i = 0; i < g->n_nodes; i++) {
+        node *n = &g->nodes[i];
+        if (!is_op(n, "Constant") || n->n_in || n->n_out != 1 || n->out[0] < 0 || u.pinned[n->out[0]] ||
+            n->n_attr != 1 || strcmp(n->attrs[0].name, "value") || n->attrs[0].type != ATTR_TENSOR)
+            continue;
+        const ei_tensor *t = &n->attrs[0].tensors[0];
+        if (dtype_size(t->dtype) == 0 || tensor_nbytes(t) < 0 || (!t->data && tensor_nbytes(t) > 0)) continue;
+        value *v = &g->values[n->out[0]];
+        v->kind = VALUE_CONST;
+        v->init = *t;
+        n->dead = true;
+    }
+    graph_uses_free(&u);
+    return EI_STATUS_OK;
+}
+
+/* ---- remove-identity ---- */
+
+static bool is_wire(const ei_model *g, const node *n, const graph_uses *u)
+{
+    if (n->n_in < 1 || n->in[0] < 0 || n->n_out < 1 || n->out[0] < 0) return false;
+    if (is_op(n, "Identity")) return n->n_in == 1;
+    if (!is_op(n, "Dropout") || !output_unused(n, 1, u)) return false;
+    if (n->opset < 7) return attr_is(n, "is_test", ATTR_INT) && attr_int(n, "is_test", 0) != 0;
+    if (n->n_in < 3 || n->in[2] < 0) return true;
+    const ei_tensor *t = &g->values[n->in[2]].init; /* training_mode: only a constant false */
+    return g->values[n->in[2]].kind == VALUE_CONST && t->dtype == EI_DTYPE_BOOL &&
+           shape_numel(t->rank, t->dims) == 1 && t->data && *(const uint8_t *)t->data == 0;
+}
+
+static ei_status remove_identity(ei_model *g)
+{
+    graph_uses u;
+    TRY(graph_uses_init(g, &u));
+    for (int i = 0; i < g->n_nodes; i++) {
+        node *n = &g->nodes[i];
+        if (n->dead || !is_wire(g, n, &u) || u.pinned[n->out[0]]) continue;
+        graph_replace_uses(g, n->out[0], n->in[0]);
+        n->dead = true;
+    }
+    graph_uses_free(&u);
+    return EI_STATUS_OK;
+}
+
+/* ---- cancel-transposes ---- */
+
+/* The perm of a Transpose node in p (rank entries), false unless it is given and valid. */
+static bool transpose_perm(const node *n, int64_t *p, int *rank)
+{
+    const int64_t *v;
+    int r = attr_ints(n, "perm", &v);
+    if (r < 1 || r > EI_MAX_DIMS) return false;
+    bool seen[EI_MAX_DIMS] = {false};
+    for (int i = 0; i < r; i++) {
+        if (v[i] < 0 || v[i] >= r || seen[v[i]]) return false;
+        seen[v[i]] = true;
+        p[i] = v[i];
+    }
+    *rank = r;
+    return true;
+}
+
+/* A copy of n's attributes with "perm" set to p. */
+static ei_status set_perm(ei_model *g, node *n, const int64_t *p, int rank)
+{
+    attr *a = arena_alloc(&g->mem, ((size_t)n->n_attr + 1) * sizeof(attr));
+    int64_t *ints = arena_alloc(&g->mem, (size_t)rank * sizeof(int64_t));
+    if (!a || !ints) return EI_STATUS_OUT_OF_MEMORY;
+    memcpy(a, n->attrs, (size_t)n->n_attr * sizeof(attr));
+    memcpy(ints, p, (size_t)rank * sizeof(int64_t));
+    for (int k = 0; k < n->n_attr; k++)
+        if (!strcmp(a[k].name, "perm")) {
+            a[k].ints = ints;
+            a[k].n = rank;
+        }
+    n->attrs = a;
+    return EI_STATUS_OK;
+}
+
+static ei_status cancel_transposes(ei_model *g)
+{
+    graph_uses u;
+    TRY(graph_uses_init(g, &u));
+    ei_status st = EI_STATUS_OK;
+    for (int i = 0; i < g->n_nodes && st == EI_STATUS_OK; i++) {
+        node *t2 = &g->nodes[i];
+        if (!is_op(t2, "Transpose") || t2->n_in != 1 || t2->in[0] < 0 || t2->out[0] < 0) continue;
+        node *t1 = sole_producer(g, t2->in[0], &u, 1);
+        int64_t p1[EI_MAX_DIMS], p2[EI_MAX_DIMS], r[EI_MAX_DIMS];
+        int r1, r2;
+        if (!is_op(t1, "Transpose") || t1->n_in != 1 || !transpose_perm(t1, p1, &r1) || !transpose_perm(t2, p2, &r2) ||
+            r1 != r2)
+            continue;
+        bool identity = true;
+        for (int d = 0; d < r1; d++) {
+            r[d] = p1[p2[d]]; /* out2[d] = out1[p2[d]] = in1[p1[p2[d]]] */
+            identity = identity && r[d] == d;
+        }
+        if (identity && !u.pinned[t2->out[0]]) {
+            graph_replace_uses(g, t2->out[0], t1->in[0]);
+            t2->dead = true;
+        } else {
+            st = set_perm(g, t2, r, r1);
+            t2->in[0] = t1->in[0];
+        }
+        if (st == EI_STATUS_OK) st = graph_note_fused(g, t2, "Transpose");
+        t1->dead = true;
+    }
+    graph_uses_free(&u);
+    return st;
+}
+
+/* ---- fold-batchnorm ---- */
+
+/* A constant float32 vector of n elements held by input k of nd, or NULL. */
+static const float *const_vec(const ei_model *g, const node *nd, int k, int64_t n)
+{
+    const ei_tensor *t = k < nd->n_in ? graph_const_f32(g, nd->in[k]) : NULL;
+    return t && t->rank == 1 && t->dims[0] == n ? t->data : NULL;
+}
+
+static bool bn_foldable(const node *bn, const graph_uses *u)
+{
+    if (!is_op(bn, "BatchNormalization") || bn->n_in != 5 || bn->out[0] < 0) return false;
+    for (int k = 1; k < bn->n_out; k++)
+        if (!output_unused(bn, k, u)) return false;
+    if (!attr_is(bn, "epsilon", ATTR_FLOAT) || !attr_is(bn, "training_mode", ATTR_INT) ||
+        !attr_is(bn, "spatial", ATTR_INT) || !attr_is(bn, "is_test", ATTR_INT))
+        return false;
+    return attr_int(bn, "training_mode", 0) == 0 && attr_int(bn, "spatial", 1) == 1;
+}
+
+/* W' = W * s and B' = (B - mean) * s + beta with s = scale / sqrt(var + eps), per output channel. */
+static ei_status fold_bn_into(ei_model *g, node *conv, const node *bn)
+{
+    const ei_tensor *w = graph_const_f32(g, conv->in[1]);
+    if (!w || w->rank < 3) return EI_STATUS_OK;
+    int64_t m = w->dims[0], per = shape_numel(w->rank - 1, w->dims + 1);
+    const float *b = conv->n_in > 2 && conv->in[2] >= 0 ? const_vec(g, conv, 2, m) : NULL;
+    const float *scale = const_vec(g, bn, 1, m), *beta = const_vec(g, bn, 2, m);
+    const float *mean = const_vec(g, bn, 3, m), *var = const_vec(g, bn, 4, m);
+    if ((conv->n_in > 2 && conv->in[2] >= 0 && !b) || !scale || !beta || !mean || !var || per < 0) return EI_STATUS_OK;
+    if (g->n_values + 2 > g->cap_values || (uint64_t)m * (uint64_t)per > (uint64_t)EI_MAX_TENSOR_BYTES / sizeof(float))
+        return EI_STATUS_OK;
+    float *w2 = arena_alloc(&g->mem, (size_t)(m * per) * sizeof(float));
+    float *b2 = arena_alloc(&g->mem, (size_t)m * sizeof(float));
+    if (!w2 || !b2) return EI_STATUS_OUT_OF_MEMORY;
+    double eps = attr_float(bn, "epsilon", 1e-5f);
+    const float *wf = w->data;
+    for (int64_t c = 0; c < m; c++) {
+        double s = scale[c] / sqrt((double)var[c] + eps);
+        for (int64_t k = 0; k < per; k++) w2[c * per + k] = (float)(wf[c * per + k] * s);
+        b2[c] = (float)(((b ? b[c] : 0.0) - mean[c]) * s + beta[c]);
+    }
+    ei_tensor tw = *w, tb = {.dtype = EI_DTYPE_FLOAT32, .rank = 1, .dims = {m}};
+    tw.data = w2;
+    tb.data = b2;
+    conv->in[1] = graph_add_const(g, g->values[conv->in[1]].name, &tw);
+    conv->in[2] = graph_add_const(g, g->values[bn->in[2]].name, &tb);
+    conv->n_in = 3;
+    conv->out[0] = bn->out[0];
+    return graph_note_fused(g, conv, "BatchNormalization");
+}
+
+static ei_status fold_batchnorm(ei_model *g)
+{
+    graph_uses u;
+    TRY(graph_uses_init(g, &u));
+    ei_status st = EI_STATUS_OK;
+    for (int i = 0; i < g->n_nodes && st == EI_STATUS_OK; i++) {
+        node *bn = &g->nodes[i];
+        if (!bn_foldable(bn, &u) || bn->in[0] < 0) continue;
+        node *conv = sole_producer(g, bn->in[0], &u, 1);
+        if (!is_op(conv, "Conv") || conv->act.on || conv->n_in < 2) continue;
+        int old_out = conv->out[0];
+        st = fold_bn_into(g, conv, bn);
+        if (conv->out[0] != old_out) bn->dead = true;
+    }
+    graph_uses_free(&u);
+    return st;
+}
+
+/* ---- fuse-bias ---- */
+
+static ei_status fuse_bias(ei_model *g)
+{
+    graph_uses u;
+    TRY(graph_uses_init(g, &u));
+    ei_status st = EI_STATUS_OK;
+    for (int i = 0; i < g->n_nodes && st == EI_STATUS_OK; i++) {
+        node *add = &g->nodes[i];
+        if (!is_op(add, "Add") || add->n_in != 2 || add->in[0] < 0 || add->in[1] < 0 || add->out[0] < 0) continue;
+        for (int side = 0; side < 2; side++) {
+            node *mm = sole_producer(g, add->in[side], &u, 1);
+            if (!is_op(mm, "MatMul") || mm->n_in != 2 || mm->act.on) continue;
+            const ei_tensor *b = graph_const_f32(g, mm->in[1]);
+            if (!b || b->rank != 2 || !const_vec(g, add, 1 - side, b->dims[1])) continue;
+            mm->in[2] = add->in[1 - side];
+            mm->n_in = 3;
+            mm->out[0] = add->out[0];
+            add->dead = true;
+            st = graph_note_fused(g, mm, "Add");
+            break;
+        }
+    }
+    graph_uses_free(&u);
+    return st;
+}
+
+/* ---- fuse-activation ---- */
+
+/* A node that applies node.act to its float32 output: convolutions always compute float32;
+ * Gemm and MatMul only when their weight is a float32 constant (so their output is float32). */
+static bool takes_activation(const ei_model *g, const node *p)
+{
+    if (!p || p->act.on) return false;
+    if (is_op(p, "Conv") || is_op(p, "ConvTranspose")) return true;
+    return (is_op(p, "Gemm") || is_op(p, "MatMul")) && p->n_in >= 2 && graph_const_f32(g, p->in[1]);
+}
+
+/* The scalar a Clip (opset 11+) reads as bound k, when it is a constant; absent: def. */
+static bool clip_bound(const ei_model *g, const node *n, int k, float def, float *out)
+{
+    *out = def;
+    if (k >= n->n_in || n->in[k] < 0) return true;
+    const ei_tensor *t = graph_const_f32(g, n->in[k]);
+    if (!t || shape_numel(t->rank, t->dims) != 1) return false;
+    *out = *(const float *)t->data;
+    return true;
+}
+
+/* The fused form of activation node a, false when a is not one (or not in a form we fuse). */
+static bool activation_of(const ei_model *g, const node *a, fused_act *act)
+{
+    memset(act, 0, sizeof *act);
+    act->on = true;
+    if (a->n_in < 1 || a->in[0] < 0 || a->n_out != 1 || a->out[0] < 0) return false;
+    if (is_op(a, "Relu")) act->op = F32_VRELU;
+    else if (is_op(a, "Sigmoid")) act->op = F32_VSIGMOID;
+    else if (is_op(a, "Tanh")) act->op = F32_VTANH;
+    else if (is_op(a, "HardSwish")) act->op = F32_VHARDSWISH;
+    else if (is_op(a, "LeakyRelu") && attr_is(a, "alpha", ATTR_FLOAT)) {
+        act->op = F32_VLEAKYRELU;
+        act->alpha = attr_float(a, "alpha", 0.01f);
+    } else if (is_op(a, "HardSigmoid") && attr_is(a, "alpha", ATTR_FLOAT) && attr_is(a, "beta", ATTR_FLOAT)) {
+        act->op = F32_VHARDSIGMOID;
+        act->alpha = attr_float(a, "alpha", 0.2f);
+        act->beta = attr_float(a, "beta", 0.5f);
+    } else if (is_op(a, "Clip") && a->opset >= 11) {
+        act->op = F32_VCLIP;
+        return clip_bound(g, a, 1, -INFINITY, &act->lo) && clip_bound(g, a, 2, INFINITY, &act->hi);
+    } else if (is_op(a, "Clip") && attr_is(a, "min", ATTR_FLOAT) && attr_is(a, "max", ATTR_FLOAT)) {
+        act->op = F32_VCLIP;
+        act->lo = attr_float(a, "min", -3.402823e+38f);
+        act->hi = attr_float(a, "max", 3.402823e+38f);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* Node p now writes what node a wrote. */
+static ei_status take_over(ei_model *g, node *p, node *a, const fused_act *act, const char *what)
+{
+    p->act = *act;
+    p->out[0] = a->out[0];
+    a->dead = true;
+    return graph_note_fused(g, p, what);
+}
+
+/* Mul(x, Sigmoid(x)) in either order, with x read by just those two: the Mul and the Sigmoid. */
+static ei_status fuse_silu(ei_model *g, node *mul, const graph_uses *u)
+{
+    if (!is_op(mul, "Mul") || mul->n_in != 2 || mul->out[0] < 0) return EI_STATUS_OK;
+    for (int side = 0; side < 2; side++) {
+        node *sig = graph_producer(g, mul->in[side]);
+        int x = mul->in[1 - side];
+        if (!is_op(sig, "Sigmoid") || sig->n_in != 1 || sig->in[0] != x || x < 0 ||
+            u->pinned[mul->in[side]] || u->count[mul->in[side]] != 1)
+            continue;
+        node *p = sole_producer(g, x, u, 2);
+        if (!takes_activation(g, p)) continue;
+        fused_act act = {.on = true, .op = F32_VSILU};
+        sig->dead = true;
+        return take_over(g, p, mul, &act, "Sigmoid+Mul");
+    }
+    return EI_STATUS_OK;
+}
+
+static ei_status fuse_activation(ei_model *g)
+{
+    graph_uses u;
+    TRY(graph_uses_init(g, &u));
+    ei_status st = EI_STATUS_OK;
+    for (int i = 0; i < g->n_nodes && st == EI_STATUS_OK; i++) {
+        node *a = &g->nodes[i];
+        fused_act act;
+        if (a->dead) continue;
+        if (!activation_of(g, a, &act)) {
+            st = fuse_silu(g, a, &u);
+            continue;
+        }
+        node *p = sole_producer(g, a->in[0], &u, 1);
+        if (takes_activation(g, p)) st = take_over(g, p, a, &act, a->op_type);
+    }
+    graph_uses_free(&u);
+    return st;
+}
+
+const graph_pass graph_passes[] = {
+    {"constants", constants},
+    {"remove-identity", remove_identity},
+    {"cancel-transposes", cancel_transposes},
+    {"fold-batchnorm", fold_batchnorm},
+    {"fuse-bias", fuse_bias},
+    {"fuse-activation", fuse_activation},
+    {NULL, NULL},
+};
