@@ -174,6 +174,10 @@ typedef struct node_rt {
     size_t scratch_bytes;  /* set by the op's infer */
     size_t scratch_off;
     bool folded;           /* computed once at plan time from constants */
+    /* control flow: a session per subgraph attribute (If has two), made at its first run and
+     * kept for the session's life, so a subgraph is compiled and planned once, not per run */
+    struct ei_session *sub[2];
+    const attr *sub_of[2]; /* the attribute each was made for */
 } node_rt;
 
 struct ei_session {

@@ -317,9 +317,33 @@ ei_status ei_session_create(const ei_model *m, ei_session **out)
     return st;
 }
 
+ei_status op_subsession(op_ctx *ctx, const attr *a, ei_session **out)
+{
+    node_rt *rt = &ctx->s->rt[ctx->n - ctx->s->m->nodes];
+    int k = 0;
+    while (k < 2 && rt->sub[k] && rt->sub_of[k] != a) k++;
+    if (k == 2) return op_fail(ctx, EI_STATUS_INVALID_MODEL, "more than two subgraphs");
+    if (!rt->sub[k]) {
+        ei_status st = ei_session_create(a->sub, &rt->sub[k]);
+        if (st != EI_STATUS_OK) {
+            op_fail(ctx, st, "subgraph '%s': %s", a->name, ei_session_errmsg(rt->sub[k]));
+            ei_session_free(rt->sub[k]);
+            rt->sub[k] = NULL;
+            return st;
+        }
+        rt->sub_of[k] = a;
+    }
+    *out = rt->sub[k];
+    return EI_STATUS_OK;
+}
+
 void ei_session_free(ei_session *s)
 {
     if (!s) return;
+    for (int i = 0; s->rt && s->compiled && i < s->compiled->n_nodes; i++) {
+        ei_session_free(s->rt[i].sub[0]);
+        ei_session_free(s->rt[i].sub[1]);
+    }
     if (s->m) reset_values(s);
     arena_free(&s->plan_mem);
     arena_free(&s->mem);

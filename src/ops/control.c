@@ -1,8 +1,9 @@
 /*
  * Control flow: If, Loop and Scan. Their subgraphs were parsed with the model
- * (attr->sub); each run creates a session for the subgraph, binds the values
- * it reads from enclosing graphs (its outer values, after its own inputs),
- * runs it as often as the op says and copies its outputs out.
+ * (attr->sub); each has a session of its own, made (and compiled) at the
+ * node's first run and kept with the node; each run binds the values it reads
+ * from enclosing graphs (its outer values, after its own inputs), runs it as
+ * often as the op says and copies its outputs out.
  *
  * Output shapes are known only by running, so these ops have
  * OP_DYNAMIC_OUTPUTS: a model that uses them plans node by node at each run
@@ -26,19 +27,15 @@ static ei_status sub_fail(op_ctx *ctx, ei_status st, const attr *a, const ei_ses
     return op_fail(ctx, st, "subgraph '%s': %s", a->name, ei_session_errmsg(cs));
 }
 
-/* A session for the subgraph with its outer values bound to this graph's values. */
+/* The subgraph's session (made once, op_subsession) with its outer values bound to this graph's values. */
 static ei_status sub_open(op_ctx *ctx, const attr *a, ei_session **out)
 {
     const ei_model *g = a->sub;
-    ei_session *cs = NULL;
-    ei_status st = ei_session_create(g, &cs);
-    for (int k = 0; st == EI_STATUS_OK && k < g->n_inputs - g->n_graph_inputs; k++)
-        st = ei_session_set_input(cs, g->n_graph_inputs + k, &ctx->s->t[g->outer_src[k]]);
-    if (st != EI_STATUS_OK) {
-        if (!cs) return op_fail(ctx, st, "subgraph '%s': out of memory", a->name);
-        sub_fail(ctx, st, a, cs);
-        ei_session_free(cs);
-        return st;
+    ei_session *cs;
+    TRY(op_subsession(ctx, a, &cs));
+    for (int k = 0; k < g->n_inputs - g->n_graph_inputs; k++) {
+        ei_status st = ei_session_set_input(cs, g->n_graph_inputs + k, &ctx->s->t[g->outer_src[k]]);
+        if (st != EI_STATUS_OK) return sub_fail(ctx, st, a, cs);
     }
     *out = cs;
     return EI_STATUS_OK;
@@ -111,7 +108,6 @@ static ei_status if_run(op_ctx *ctx)
         st = ei_session_output(cs, i, &o);
         if (st == EI_STATUS_OK) st = output_copy(ctx, i, &o);
     }
-    ei_session_free(cs);
     return st;
 }
 
@@ -245,7 +241,6 @@ static ei_status loop_run(op_ctx *ctx)
         if (st == EI_STATUS_OK && has_out(ctx, n + k) && scans[k].used)
             memcpy(ctx->out[n + k]->data, scans[k].data, scans[k].used);
     }
-    ei_session_free(cs);
     for (int j = 0; carried && j < n; j++) free(carried[j].data);
     for (int k = 0; scans && k < k_scan; k++) free(scans[k].data);
     free(carried);
@@ -420,7 +415,6 @@ static ei_status scan_run(op_ctx *ctx)
             int64_t zero = 0;
             st = op_output_alloc(ctx, ns + m, EI_DTYPE_FLOAT32, 1, &zero);
         }
-    ei_session_free(cs);
     for (int j = 0; state && j < ns; j++) free(state[j].data);
     for (int i = 0; slice && i < s.k_in; i++) free(slice[i].data);
     free(state);

@@ -109,6 +109,9 @@ ei_status set_output(op_ctx *ctx, int i, int32_t dtype, int rank, const int64_t 
 ei_status check_dtype(op_ctx *ctx, int i, const int32_t *allowed);
 /* For OP_DYNAMIC_OUTPUTS ops in run: sets output i's dtype and dims and gives it memory. */
 ei_status op_output_alloc(op_ctx *ctx, int i, int32_t dtype, int rank, const int64_t *dims);
+/* The session running subgraph attribute `a` of this node (If, Loop, Scan): made and compiled at
+ * the first call, then the same one for the session's life. The caller binds its inputs. */
+ei_status op_subsession(op_ctx *ctx, const attr *a, ei_session **out);
 /* Persistent memory for prepare; lives until the session re-plans or is freed. */
 void *op_alloc(op_ctx *ctx, size_t bytes);
 
