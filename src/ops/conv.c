@@ -260,8 +260,13 @@ static bool is_pointwise(const conv_geom *g)
 
 static size_t floats_aligned(size_t n) { return (n + 15) / 16 * 16; }
 
+/* What prepare works out once per plan and run only reads. */
 typedef struct conv_state {
-    float *pa; /* group packed weight matrices, each packed_a_floats */
+    conv_geom g;
+    const dwconv_kernel *dw; /* the direct depthwise kernel, or NULL for im2col + GEMM */
+    f32_conv_geom dg;        /* its geometry */
+    f32_conv_geom kg;        /* im2col's (Conv) or col2im's (ConvTranspose) geometry */
+    float *pa;               /* group packed weight matrices, each packed_a_floats; NULL unless W is constant */
 } conv_state;
 
 static size_t packed_a_floats(const conv_geom *g)
@@ -336,20 +341,21 @@ static void pack_weights(const conv_geom *g, const float *w, float *dst)
     }
 }
 
+static f32_conv_geom kernel_geom(const conv_geom *g);
+
 static ei_status conv_prepare(op_ctx *ctx)
 {
-    ctx->state = NULL;
-    if (!in_is_const(ctx, 1)) return EI_STATUS_OK;
-    conv_geom g;
-    TRY(conv_geometry(ctx, strcmp(ctx->n->op_type, "ConvTranspose") == 0, &g));
-    f32_conv_geom kg;
-    if (dwconv_pick(&g, &kg)) return EI_STATUS_OK; /* the direct kernel reads W as it is */
     conv_state *st = op_alloc(ctx, sizeof *st);
-    size_t n = packed_a_floats(&g) * (size_t)g.group;
-    if (st) st->pa = op_alloc(ctx, n * sizeof(float) + EI_PAD);
-    if (!st || !st->pa) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory packing W (%zu floats)", n);
-    pack_weights(&g, ctx->in[1]->data, st->pa);
+    if (!st) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory");
+    TRY(conv_geometry(ctx, strcmp(ctx->n->op_type, "ConvTranspose") == 0, &st->g));
+    st->dw = dwconv_pick(&st->g, &st->dg);
+    st->kg = kernel_geom(&st->g);
     ctx->state = st;
+    if (!in_is_const(ctx, 1) || st->dw) return EI_STATUS_OK; /* the direct kernel reads W as it is */
+    size_t n = packed_a_floats(&st->g) * (size_t)st->g.group;
+    st->pa = op_alloc(ctx, n * sizeof(float) + EI_PAD);
+    if (!st->pa) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory packing W (%zu floats)", n);
+    pack_weights(&st->g, ctx->in[1]->data, st->pa);
     return EI_STATUS_OK;
 }
 
@@ -380,27 +386,21 @@ static void fill_bias(float *y, const float *bias, size_t channels, size_t pix)
     }
 }
 
+/* Reads the geometry, kernel choice and packed weights that conv_prepare made for this plan. */
 static ei_status conv_run_common(op_ctx *ctx, bool transpose)
 {
-    conv_geom g;
-    TRY(conv_geometry(ctx, transpose, &g));
+    const conv_state *st = ctx->state;
+    const conv_geom g = st->g;
     const float *x = ctx->in[0]->data, *w = ctx->in[1]->data;
     const float *bias = has_in(ctx, 2) ? ctx->in[2]->data : NULL;
     float *y = ctx->out[0]->data;
     if (g.batch == 0 || g.cout == 0 || g.out_pix == 0) return EI_STATUS_OK;
-    const conv_state *st = ctx->state;
-    uint64_t need = conv_scratch(&g, st != NULL) * sizeof(float);
-    if (need > ctx->scratch_bytes)
-        return op_fail(ctx, EI_STATUS_INVALID_STATE, "needs %llu bytes of scratch at run but was given %zu",
-                       (unsigned long long)need, ctx->scratch_bytes);
     size_t cin = (size_t)g.cin, cout = (size_t)g.cout, in_pix = (size_t)g.in_pix, out_pix = (size_t)g.out_pix;
 
-    f32_conv_geom dg;
-    const dwconv_kernel *dw = dwconv_pick(&g, &dg);
-    if (dw) {
+    if (st->dw) {
         for (int64_t n = 0; n < g.batch; n++) {
             float *yn = y + (size_t)n * cout * out_pix;
-            dw->run(&dg, cout / cin, x + (size_t)n * cin * in_pix, w, bias, yn, ctx->scratch);
+            st->dw->run(&st->dg, cout / cin, x + (size_t)n * cin * in_pix, w, bias, yn, ctx->scratch);
             op_apply_act(ctx, yn, cout * out_pix);
         }
         return EI_STATUS_OK;
@@ -410,7 +410,7 @@ static ei_status conv_run_common(op_ctx *ctx, bool transpose)
     gemm_sizes(&g, &M, &K, &N);
     size_t each = packed_a_floats(&g);
     float *s = ctx->scratch;
-    const float *pa = st ? st->pa : NULL;
+    const float *pa = st->pa;
     if (!pa) {
         pack_weights(&g, w, s);
         pa = s;
@@ -419,7 +419,7 @@ static ei_status conv_run_common(op_ctx *ctx, bool transpose)
     size_t nc = chunk_columns(K, N);
     float *pb = s;
     float *col = pb + floats_aligned(f32_gemm_packed_b_size(K, nc)); /* ConvTranspose: [M, nc] */
-    f32_conv_geom kg = kernel_geom(&g);
+    const f32_conv_geom *kg = &st->kg;
     size_t cg = cin / (size_t)g.group, mg = cout / (size_t)g.group;
 
     for (int64_t n = 0; n < g.batch; n++) {
@@ -435,13 +435,13 @@ static ei_status conv_run_common(op_ctx *ctx, bool transpose)
                 size_t n1 = n0 + nc < N ? n0 + nc : N;
                 if (!transpose) {
                     if (is_pointwise(&g)) f32_gemm_pack_b(K, n1 - n0, xg + n0, (ptrdiff_t)in_pix, 1, pb);
-                    else f32_im2col_packed(&kg, xg, n0, n1, pb);
+                    else f32_im2col_packed(kg, xg, n0, n1, pb);
                     f32_gemm_packed_simd128(M, n1 - n0, K, pag, pb, bg, yg + n0, (ptrdiff_t)out_pix, 1, 0);
                     for (size_t m = 0; m < M; m++) op_apply_act(ctx, yg + m * out_pix + n0, n1 - n0);
                 } else {
                     f32_gemm_pack_b(K, n1 - n0, xg + n0, (ptrdiff_t)in_pix, 1, pb);
                     f32_gemm_packed_simd128(M, n1 - n0, K, pag, pb, NULL, col, (ptrdiff_t)(n1 - n0), 1, 0);
-                    f32_col2im_add(&kg, col, n0, n1, yg);
+                    f32_col2im_add(kg, col, n0, n1, yg);
                 }
             }
             if (transpose) op_apply_act(ctx, yg, mg * out_pix);

@@ -120,7 +120,10 @@ typedef struct gemm_dims {
     bool has_c;
 } gemm_dims;
 
+/* What prepare works out once per plan and run only reads. */
 typedef struct gemm_state {
+    gemm_dims g;
+    float alpha, beta;
     float *pa, *pb; /* packed constant operands (alpha folded into pb), or NULL */
 } gemm_state;
 
@@ -176,19 +179,21 @@ static ei_status gemm_infer(op_ctx *ctx)
 
 static ei_status gemm_prepare(op_ctx *ctx)
 {
-    ctx->state = NULL;
-    if (ctx->in[0]->dtype != EI_DTYPE_FLOAT32 || !ctx->at_plan) return EI_STATUS_OK;
-    gemm_dims g;
-    TRY(gemm_shape(ctx, &g));
-    size_t M = (size_t)g.M, N = (size_t)g.N, K = (size_t)g.K;
     gemm_state *st = op_alloc(ctx, sizeof *st);
     if (!st) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory");
+    TRY(gemm_shape(ctx, &st->g));
+    st->alpha = attr_float(ctx->n, "alpha", 1.0f);
+    st->beta = attr_float(ctx->n, "beta", 1.0f);
+    ctx->state = st;
+    if (ctx->in[0]->dtype != EI_DTYPE_FLOAT32 || !ctx->at_plan) return EI_STATUS_OK;
+    const gemm_dims g = st->g;
+    size_t M = (size_t)g.M, N = (size_t)g.N, K = (size_t)g.K;
     if (in_is_const(ctx, 1)) {
         size_t n = f32_gemm_packed_b_size(K, N);
         st->pb = op_alloc(ctx, n * sizeof(float) + EI_PAD);
         if (!st->pb) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory packing B (%zu floats)", n);
         f32_gemm_pack_b(K, N, ctx->in[1]->data, g.b_rs, g.b_cs, st->pb);
-        scale_floats(st->pb, n, attr_float(ctx->n, "alpha", 1.0f));
+        scale_floats(st->pb, n, st->alpha);
     }
     if (in_is_const(ctx, 0)) {
         size_t n = f32_gemm_packed_a_size(M, K);
@@ -196,15 +201,15 @@ static ei_status gemm_prepare(op_ctx *ctx)
         if (!st->pa) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory packing A (%zu floats)", n);
         f32_gemm_pack_a(M, K, ctx->in[0]->data, g.a_rs, g.a_cs, st->pa);
     }
-    ctx->state = st;
     return EI_STATUS_OK;
 }
 
+/* Reads the sizes, scales and packed operands that gemm_prepare made for this plan. */
 static ei_status gemm_run(op_ctx *ctx)
 {
-    gemm_dims g;
-    TRY(gemm_shape(ctx, &g));
-    float alpha = attr_float(ctx->n, "alpha", 1.0f), beta = attr_float(ctx->n, "beta", 1.0f);
+    const gemm_state *st = ctx->state;
+    const gemm_dims g = st->g;
+    float alpha = st->alpha, beta = st->beta;
     ei_tensor *y = ctx->out[0];
     if (g.M == 0 || g.N == 0) return EI_STATUS_OK;
     const void *c = g.has_c && beta != 0.0f ? ctx->in[2]->data : NULL;
@@ -216,8 +221,7 @@ static ei_status gemm_run(op_ctx *ctx)
     }
 
     size_t M = (size_t)g.M, N = (size_t)g.N, K = (size_t)g.K;
-    const gemm_state *st = ctx->state;
-    const float *pa = st ? st->pa : NULL, *pb = st ? st->pb : NULL;
+    const float *pa = st->pa, *pb = st->pb;
     size_t need = (pa ? 0 : floats_aligned(f32_gemm_packed_a_size(M, K))) +
                   (pb ? 0 : floats_aligned(f32_gemm_packed_b_size(K, N)));
     TRY(check_scratch(ctx, need));
