@@ -15,8 +15,9 @@
  *                      [N] vector: the MatMul adds the bias itself.
  *   fuse-activation    Relu, Clip, LeakyRelu, HardSigmoid, HardSwish, Sigmoid,
  *                      Tanh and x * Sigmoid(x) (SiLU) after Conv, ConvTranspose,
- *                      Gemm or MatMul: that node applies it to its output while
- *                      the output is still in cache (node.act).
+ *                      Gemm, MatMul or float32 Add/Sub/Mul/Div (a residual sum):
+ *                      that node applies it to its output while the output is
+ *                      still in cache (node.act), saving a pass over memory.
  *
  * Constant and shape folding need shapes, so the planner does them on the
  * compiled graph (session.c). No pass renames or removes a pinned value (a
@@ -276,13 +277,36 @@ static ei_status fuse_bias(ei_model *g)
 
 /* ---- fuse-activation ---- */
 
-/* A node that applies node.act to its float32 output: convolutions always compute float32;
- * Gemm and MatMul only when their weight is a float32 constant (so their output is float32). */
-static bool takes_activation(const ei_model *g, const node *p)
+static bool is_arith(const node *n)
+{
+    return is_op(n, "Add") || is_op(n, "Sub") || is_op(n, "Mul") || is_op(n, "Div");
+}
+
+/* Value v is float32 whatever the model's inputs hold: a float32 constant, a graph input declared
+ * float32 (feeds are checked against the declaration), or the output of a node that computes
+ * float32 from such values. */
+static bool known_f32(ei_model *g, int v, int depth)
+{
+    if (v < 0 || depth > 16) return false;
+    const value *val = &g->values[v];
+    if (val->kind == VALUE_CONST) return val->init.dtype == EI_DTYPE_FLOAT32;
+    if (val->kind == VALUE_INPUT) return val->has_decl && val->decl_dtype == EI_DTYPE_FLOAT32;
+    const node *p = graph_producer(g, v);
+    if (!p || p->out[0] != v || p->n_in < 1) return false;
+    if (is_op(p, "Conv") || is_op(p, "ConvTranspose") || p->act.on) return true;
+    bool same_dtype = is_arith(p) || is_op(p, "Gemm") || is_op(p, "MatMul") || is_op(p, "Relu") ||
+                      is_op(p, "MaxPool") || is_op(p, "AveragePool") || is_op(p, "GlobalAveragePool");
+    return same_dtype && known_f32(g, p->in[0], depth + 1);
+}
+
+/* A node that applies node.act to its output, which must be float32: convolutions always compute
+ * float32; Gemm, MatMul and the arithmetic ops when their first input is known to be float32. */
+static bool takes_activation(ei_model *g, const node *p)
 {
     if (!p || p->act.on) return false;
     if (is_op(p, "Conv") || is_op(p, "ConvTranspose")) return true;
-    return (is_op(p, "Gemm") || is_op(p, "MatMul")) && p->n_in >= 2 && graph_const_f32(g, p->in[1]);
+    bool f32_op = is_op(p, "Gemm") || is_op(p, "MatMul") || (is_arith(p) && p->n_in == 2);
+    return f32_op && known_f32(g, p->in[0], 0);
 }
 
 /* The scalar a Clip (opset 11+) reads as bound k, when it is a constant; absent: def. */

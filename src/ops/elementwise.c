@@ -371,21 +371,39 @@ static ei_status infer_unary(op_ctx *ctx)
     return set_output(ctx, 0, d->bool_out ? EI_DTYPE_BOOL : x->dtype, x->rank, x->dims);
 }
 
+/* The op's row of the table and its attributes, found once per plan. */
+typedef struct unary_state {
+    const unary_desc *d;
+    float a[3];
+    f32_vunary_fn f32; /* NULL: the generic loop */
+} unary_state;
+
+static ei_status prepare_unary(op_ctx *ctx)
+{
+    unary_state *st = op_alloc(ctx, sizeof *st);
+    if (!st) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory");
+    const unary_desc *d = st->d = find_unary(ctx->n->op_type);
+    CHECK_SUPPORTED(ctx, d, "no unary op of this name");
+    for (int k = 0; k < 3; k++) st->a[k] = d->attr[k] ? attr_float(ctx->n, d->attr[k], d->def[k]) : d->def[k];
+    if (ctx->in[0]->dtype == EI_DTYPE_FLOAT32 && d->f32 != NO_F32_KERNEL) st->f32 = f32_vunary_select((f32_vunary_op)d->f32);
+    ctx->state = st;
+    return EI_STATUS_OK;
+}
+
 static ei_status run_unary(op_ctx *ctx)
 {
-    const unary_desc *d = find_unary(ctx->n->op_type);
-    if (!d || !has_out(ctx, 0)) return EI_STATUS_OK;
+    const unary_state *st = ctx->state;
+    const unary_desc *d = st->d;
+    if (!has_out(ctx, 0)) return EI_STATUS_OK;
     const ei_tensor *x = ctx->in[0];
     ei_tensor *y = ctx->out[0];
     int64_t n = numel(x);
     if (n == 0) return EI_STATUS_OK;
+    const float *a = st->a;
 
-    float a[3];
-    for (int k = 0; k < 3; k++) a[k] = d->attr[k] ? attr_float(ctx->n, d->attr[k], d->def[k]) : d->def[k];
-
-    if (x->dtype == EI_DTYPE_FLOAT32 && d->f32 != NO_F32_KERNEL) {
+    if (st->f32) {
         f32_vunary_params p = {.alpha = a[0], .beta = a[1], .gamma = a[2]};
-        f32_vunary_select((f32_vunary_op)d->f32)(x->data, y->data, (size_t)n, &p);
+        st->f32(x->data, y->data, (size_t)n, &p);
         return EI_STATUS_OK;
     }
     uparams p = {a[0], a[1], a[2]};
@@ -713,10 +731,35 @@ static ei_status infer_binary(op_ctx *ctx)
     return infer_broadcast(ctx, 2, ins, d->out == OUT_BOOL ? EI_DTYPE_BOOL : ins[0]->dtype);
 }
 
-/* One broadcast row of a float32 op: pick the kernel for the operand shapes. */
+/* The op's row of the table, its kernels and attributes, found once per plan. */
+typedef struct binary_state {
+    const binary_desc *d;
+    bool f32;                 /* both inputs float32 and a kernel exists */
+    f32_vbinary_kernels k;
+    bargs e;
+    const op_ctx *ctx;        /* for the activation fused into this node; set by run */
+} binary_state;
+
+static ei_status prepare_binary(op_ctx *ctx)
+{
+    binary_state *st = op_alloc(ctx, sizeof *st);
+    if (!st) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory");
+    const binary_desc *d = st->d = find_binary(ctx->n->op_type);
+    CHECK_SUPPORTED(ctx, d, "no binary op of this name");
+    st->f32 = d->f32 != NO_F32_KERNEL && ctx->in[0]->dtype == EI_DTYPE_FLOAT32 &&
+              ctx->in[1]->dtype == EI_DTYPE_FLOAT32;
+    if (st->f32) st->k = f32_vbinary_select((f32_vbinary_op)d->f32);
+    TRY(binary_attrs(ctx, d, &st->e));
+    ctx->state = st;
+    return EI_STATUS_OK;
+}
+
+/* One broadcast row of a float32 op: pick the kernel for the operand shapes, then apply the
+ * activation fused into the node while the row is in cache. */
 static void f32_binary_row(void *arg, void *out, const void *const *in, const int64_t *st, int64_t n)
 {
-    const f32_vbinary_kernels *k = arg;
+    const binary_state *bs = arg;
+    const f32_vbinary_kernels *k = &bs->k;
     const float *a = in[0], *b = in[1];
     float *y = out;
     if (st[0] && st[1]) {
@@ -729,6 +772,7 @@ static void f32_binary_row(void *arg, void *out, const void *const *in, const in
         k->c(a, b, y, 1);
         for (int64_t i = 1; i < n; i++) y[i] = y[0];
     }
+    op_apply_act(bs->ctx, y, (size_t)n);
 }
 
 typedef struct binary_row_args {
@@ -748,8 +792,8 @@ static void generic_binary_row(void *arg, void *out, const void *const *in, cons
 
 static ei_status run_binary(op_ctx *ctx)
 {
-    const binary_desc *d = find_binary(ctx->n->op_type);
-    if (!d || !has_out(ctx, 0)) return EI_STATUS_OK;
+    const binary_state *st = ctx->state;
+    if (!has_out(ctx, 0)) return EI_STATUS_OK;
     const ei_tensor *a = ctx->in[0], *b = ctx->in[1];
     ei_tensor *y = ctx->out[0];
     if (numel(y) == 0) return EI_STATUS_OK;
@@ -758,13 +802,13 @@ static ei_status run_binary(op_ctx *ctx)
     const void *data[2] = {a->data, b->data};
     bcast bc;
     bcast_init(&bc, y, 2, ins);
-    if (d->f32 != NO_F32_KERNEL && a->dtype == EI_DTYPE_FLOAT32 && b->dtype == EI_DTYPE_FLOAT32) {
-        f32_vbinary_kernels k = f32_vbinary_select((f32_vbinary_op)d->f32);
-        bcast_run(&bc, y->data, data, f32_binary_row, &k);
+    if (st->f32) {
+        binary_state bs = *st;
+        bs.ctx = ctx;
+        bcast_run(&bc, y->data, data, f32_binary_row, &bs);
         return EI_STATUS_OK;
     }
-    binary_row_args r = {d->fn, {0}, a->dtype, b->dtype, y->dtype};
-    TRY(binary_attrs(ctx, d, &r.e));
+    binary_row_args r = {st->d->fn, st->e, a->dtype, b->dtype, y->dtype};
     bcast_run(&bc, y->data, data, generic_binary_row, &r);
     return EI_STATUS_OK;
 }
@@ -842,8 +886,8 @@ static ei_status run_variadic(op_ctx *ctx)
         const void *data[2] = {ins[0]->data, ins[1]->data};
         bcast bc;
         bcast_init(&bc, y, 2, ins);
-        f32_vbinary_kernels k = f32_vbinary_select((f32_vbinary_op)d->f32);
-        bcast_run(&bc, y->data, data, f32_binary_row, &k);
+        binary_state bs = {.f32 = true, .k = f32_vbinary_select((f32_vbinary_op)d->f32), .ctx = ctx};
+        bcast_run(&bc, y->data, data, f32_binary_row, &bs);
         return EI_STATUS_OK;
     }
 
@@ -933,8 +977,8 @@ static ei_status run_where(op_ctx *ctx)
  * ctx->opset).
  * ====================================================================== */
 
-#define UNARY(name, since) {name, "", since, infer_unary, NULL, run_unary, OP_INPLACE}
-#define BINARY(name, since, flags) {name, "", since, infer_binary, NULL, run_binary, flags}
+#define UNARY(name, since) {name, "", since, infer_unary, prepare_unary, run_unary, OP_INPLACE}
+#define BINARY(name, since, flags) {name, "", since, infer_binary, prepare_binary, run_binary, flags}
 #define VARIADIC(name, since) {name, "", since, infer_variadic, NULL, run_variadic, OP_INPLACE}
 
 const op_def elementwise_ops[] = {
@@ -998,7 +1042,7 @@ const op_def elementwise_ops[] = {
     UNARY("Softsign", 1),
     UNARY("Mish", 18),
     UNARY("Shrink", 9),
-    {"IsNaN", "", 9, infer_unary, NULL, run_unary, 0},
-    {"IsInf", "", 10, infer_unary, NULL, run_unary, 0},
+    {"IsNaN", "", 9, infer_unary, prepare_unary, run_unary, 0},
+    {"IsInf", "", 10, infer_unary, prepare_unary, run_unary, 0},
 };
 const int elementwise_ops_count = (int)(sizeof elementwise_ops / sizeof elementwise_ops[0]);

@@ -197,11 +197,28 @@ test('nothing is fused into a value that is also a graph output or has a second 
   }, [1, 1, 3, 3], ['Conv', 'Relu', 'Add']);
 });
 
-test('a MatMul whose weight is not constant keeps its activation node', () =>
-  check('matmul_dynamic', {
-    ...io([3, 3], [3, 3]),
+test('an activation stays a node of its own where the producer\'s dtype is not known to be float32', () => {
+  requireFile(CLI, 'build it with `make`');
+  const path = join(TMP, 'matmul_int.onnx');
+  writeFileSync(path, makeModel({
+    inputs: [{ name: 'x', type: 'int32', dims: [3, 3] }],
+    outputs: [{ name: 'y', type: 'int32', dims: [3, 3] }],
+    opset: 14,
     nodes: [
       { op: 'MatMul', inputs: ['x', 'x'], outputs: ['m'] },
       { op: 'Relu', inputs: ['m'], outputs: ['y'] },
     ],
-  }, [3, 3], ['MatMul', 'Relu']));
+  }));
+  assert.deepEqual(compiled(path), ['MatMul', 'Relu']);
+});
+
+test('fuse-activation: a float32 residual Add takes the Relu after it', () =>
+  check('add_relu', {
+    ...io([1, 2, 4, 4], [1, 2, 4, 4]),
+    nodes: [
+      { op: 'Conv', inputs: ['x', 'w'], outputs: ['c'] },
+      { op: 'Add', inputs: ['c', 'x'], outputs: ['a'] },
+      { op: 'Relu', inputs: ['a'], outputs: ['y'] },
+    ],
+    initializers: [f32('w', [2, 2, 1, 1], 1)],
+  }, [1, 2, 4, 4], ['Conv', 'Add [Relu]']));
