@@ -586,7 +586,7 @@ static void print_compiled(const ei_session *s)
         char op[512];
         const char *f = ei_session_node_fused(s, i);
         snprintf(op, sizeof op, "%s%s%s%s", ei_session_node_op(s, i), *f ? " [" : "", f, *f ? "]" : "");
-        printf("  %-40s %s\n", op, ei_session_node_name(s, i));
+        printf("  %-40s  %s\n", op, ei_session_node_name(s, i));
     }
 }
 

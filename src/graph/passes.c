@@ -13,8 +13,10 @@
  *                      goes into that Conv's weights and bias.
  *   fuse-bias          MatMul by a constant [K, N] matrix, then Add of a constant
  *                      [N] vector: the MatMul adds the bias itself.
+ *   fuse-layer-norm    ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul, Add
+ *                      (LayerNorm as exported before opset 17): one LayerNormalization.
  *   fuse-activation    Relu, Clip, LeakyRelu, HardSigmoid, HardSwish, Sigmoid,
- *                      Tanh and x * Sigmoid(x) (SiLU) after Conv, ConvTranspose,
+ *                      Tanh, x * Sigmoid(x) (SiLU) and the erf GELU after Conv, ConvTranspose,
  *                      Gemm, MatMul or float32 Add/Sub/Mul/Div (a residual sum):
  *                      that node applies it to its output while the output is
  *                      still in cache (node.act), saving a pass over memory.
@@ -275,6 +277,112 @@ static ei_status fuse_bias(ei_model *g)
     return st;
 }
 
+/* ---- fuse-layer-norm ---- */
+
+/* The value of a constant float32 scalar (any shape of one element) held by v. */
+static bool const_scalar(const ei_model *g, int v, float *out)
+{
+    const ei_tensor *t = graph_const_f32(g, v);
+    if (!t || shape_numel(t->rank, t->dims) != 1) return false;
+    *out = *(const float *)t->data;
+    return true;
+}
+
+/* The reader of v when it is read by exactly one live node and not pinned. */
+static node *sole_reader(ei_model *g, int v, const graph_uses *u)
+{
+    if (v < 0 || u->pinned[v] || u->count[v] != 1) return NULL;
+    for (int i = 0; i < g->n_nodes; i++) {
+        node *n = &g->nodes[i];
+        for (int k = 0; !n->dead && k < n->n_in; k++)
+            if (n->in[k] == v) return n;
+    }
+    return NULL;
+}
+
+/* Binary node n reads v as one operand; *other gets the other operand. */
+static bool other_operand(const node *n, int v, int *other)
+{
+    if (!n || n->n_in != 2 || n->n_out != 1 || n->out[0] < 0) return false;
+    if (n->in[0] == v) *other = n->in[1];
+    else if (n->in[1] == v) *other = n->in[0];
+    else return false;
+    return true;
+}
+
+/* ReduceMean over the last axis, keeping it (opsets before 18, where axes is an attribute). */
+static bool mean_last_axis(const node *n)
+{
+    const int64_t *axes;
+    return is_op(n, "ReduceMean") && n->n_in == 1 && n->opset < 18 && attr_is(n, "keepdims", ATTR_INT) &&
+           attr_int(n, "keepdims", 1) == 1 && attr_ints(n, "axes", &axes) == 1 && axes[0] == -1;
+}
+
+/* Turns node n into LayerNormalization(x, scale, bias) over the last axis. */
+static ei_status make_layer_norm(ei_model *g, node *n, int x, int scale, int bias, float eps)
+{
+    attr *a = arena_alloc(&g->mem, 2 * sizeof(attr));
+    if (!a) return EI_STATUS_OUT_OF_MEMORY;
+    a[0] = (attr){.name = "axis", .type = ATTR_INT, .i = -1};
+    a[1] = (attr){.name = "epsilon", .type = ATTR_FLOAT, .f = eps};
+    n->op_type = "LayerNormalization";
+    n->opset = 17;
+    n->attrs = a;
+    n->n_attr = 2;
+    n->in[0] = x;
+    n->in[1] = scale;
+    n->in[2] = bias;
+    n->n_in = 3;
+    return graph_note_fused(g, n, "ReduceMean+Sub+Pow+ReduceMean+Add+Sqrt+Div+Mul+Add");
+}
+
+/* mean = ReduceMean(x); d = x - mean; var = ReduceMean(d ^ 2); y = d / Sqrt(var + eps) * scale + bias,
+ * as exporters write LayerNorm before opset 17: one LayerNormalization node instead of nine. */
+static ei_status fuse_layer_norm_at(ei_model *g, node *mean, const graph_uses *u)
+{
+    int x = mean->in[0], dv, sq, m2, e, other;
+    float two, eps;
+    node *sub = sole_reader(g, mean->out[0], u);
+    if (!is_op(sub, "Sub") || sub->n_in != 2 || sub->in[0] != x || sub->in[1] != mean->out[0]) return EI_STATUS_OK;
+    dv = sub->out[0];
+    if (u->pinned[dv] || u->count[dv] != 2) return EI_STATUS_OK;
+    node *pow = NULL, *div = NULL;
+    for (int i = 0; i < g->n_nodes; i++) {
+        node *n = &g->nodes[i];
+        if (is_op(n, "Pow") && n->n_in == 2 && n->in[0] == dv) pow = n;
+        if (is_op(n, "Div") && n->n_in == 2 && n->in[0] == dv) div = n;
+    }
+    if (!pow || !div || !const_scalar(g, pow->in[1], &two) || two != 2.0f) return EI_STATUS_OK;
+    node *mean2 = sole_reader(g, sq = pow->out[0], u);
+    if (!mean_last_axis(mean2)) return EI_STATUS_OK;
+    node *add = sole_reader(g, m2 = mean2->out[0], u);
+    if (!is_op(add, "Add") || !other_operand(add, m2, &other) || !const_scalar(g, other, &eps)) return EI_STATUS_OK;
+    node *sqrt = sole_reader(g, e = add->out[0], u);
+    if (!is_op(sqrt, "Sqrt") || div->in[1] != sqrt->out[0] || sole_reader(g, sqrt->out[0], u) != div)
+        return EI_STATUS_OK;
+    node *mul = sole_reader(g, div->out[0], u);
+    int scale, bias;
+    if (!is_op(mul, "Mul") || !other_operand(mul, div->out[0], &scale)) return EI_STATUS_OK;
+    node *add2 = sole_reader(g, mul->out[0], u);
+    if (!is_op(add2, "Add") || !other_operand(add2, mul->out[0], &bias)) return EI_STATUS_OK;
+    const ei_tensor *ts = graph_const_f32(g, scale), *tb = graph_const_f32(g, bias);
+    if (!ts || !tb || ts->rank != 1 || tb->rank != 1 || ts->dims[0] != tb->dims[0]) return EI_STATUS_OK;
+    (void)sq;
+    mean->dead = sub->dead = pow->dead = mean2->dead = add->dead = sqrt->dead = div->dead = mul->dead = true;
+    return make_layer_norm(g, add2, x, scale, bias, eps);
+}
+
+static ei_status fuse_layer_norm(ei_model *g)
+{
+    graph_uses u;
+    TRY(graph_uses_init(g, &u));
+    ei_status st = EI_STATUS_OK;
+    for (int i = 0; i < g->n_nodes && st == EI_STATUS_OK; i++)
+        if (mean_last_axis(&g->nodes[i])) st = fuse_layer_norm_at(g, &g->nodes[i], &u);
+    graph_uses_free(&u);
+    return st;
+}
+
 /* ---- fuse-activation ---- */
 
 static bool is_arith(const node *n)
@@ -294,9 +402,15 @@ static bool known_f32(ei_model *g, int v, int depth)
     const node *p = graph_producer(g, v);
     if (!p || p->out[0] != v || p->n_in < 1) return false;
     if (is_op(p, "Conv") || is_op(p, "ConvTranspose") || p->act.on) return true;
-    bool same_dtype = is_arith(p) || is_op(p, "Gemm") || is_op(p, "MatMul") || is_op(p, "Relu") ||
-                      is_op(p, "MaxPool") || is_op(p, "AveragePool") || is_op(p, "GlobalAveragePool");
-    return same_dtype && known_f32(g, p->in[0], depth + 1);
+    /* both operands have one dtype (infer checks it), so either one tells */
+    if (is_arith(p) || is_op(p, "Gemm") || is_op(p, "MatMul"))
+        return known_f32(g, p->in[0], depth + 1) || (p->n_in > 1 && known_f32(g, p->in[1], depth + 1));
+    static const char *const same_dtype[] = {"Relu", "Sigmoid", "Tanh", "Softmax", "LayerNormalization",
+        "BatchNormalization", "MaxPool", "AveragePool", "GlobalAveragePool", "Reshape", "Transpose", "Flatten",
+        "Squeeze", "Unsqueeze", "Concat", "Slice", "Pad", "Resize", NULL};
+    for (const char *const *op = same_dtype; *op; op++)
+        if (is_op(p, *op)) return known_f32(g, p->in[0], depth + 1);
+    return false;
 }
 
 /* A node that applies node.act to its output, which must be float32: convolutions always compute
@@ -378,6 +492,33 @@ static ei_status fuse_silu(ei_model *g, node *mul, const graph_uses *u)
     return EI_STATUS_OK;
 }
 
+/* Mul(Mul(x, Erf(x / sqrt2) + 1), 0.5), the exact GELU as exporters write it, with x read by just
+ * the Div and the inner Mul. */
+static ei_status fuse_gelu(ei_model *g, node *div, const graph_uses *u)
+{
+    int x = div->in[0], one_v, half_v;
+    float r2, one, half;
+    if (!is_op(div, "Div") || div->n_in != 2 || !const_scalar(g, div->in[1], &r2) || fabsf(r2 - 1.41421356f) > 1e-5f)
+        return EI_STATUS_OK;
+    node *erf = sole_reader(g, div->out[0], u);
+    if (!is_op(erf, "Erf")) return EI_STATUS_OK;
+    node *add = sole_reader(g, erf->out[0], u);
+    if (!is_op(add, "Add") || !other_operand(add, erf->out[0], &one_v) || !const_scalar(g, one_v, &one) || one != 1.0f)
+        return EI_STATUS_OK;
+    node *mul = sole_reader(g, add->out[0], u);
+    int other;
+    if (!is_op(mul, "Mul") || !other_operand(mul, add->out[0], &other) || other != x) return EI_STATUS_OK;
+    node *mul2 = sole_reader(g, mul->out[0], u);
+    if (!is_op(mul2, "Mul") || !other_operand(mul2, mul->out[0], &half_v) || !const_scalar(g, half_v, &half) ||
+        half != 0.5f)
+        return EI_STATUS_OK;
+    node *p = sole_producer(g, x, u, 2);
+    if (!takes_activation(g, p)) return EI_STATUS_OK;
+    fused_act act = {.on = true, .op = F32_VGELU};
+    div->dead = erf->dead = add->dead = mul->dead = true;
+    return take_over(g, p, mul2, &act, "Gelu");
+}
+
 static ei_status fuse_activation(ei_model *g)
 {
     graph_uses u;
@@ -389,6 +530,7 @@ static ei_status fuse_activation(ei_model *g)
         if (a->dead) continue;
         if (!activation_of(g, a, &act)) {
             st = fuse_silu(g, a, &u);
+            if (st == EI_STATUS_OK && !a->dead) st = fuse_gelu(g, a, &u);
             continue;
         }
         node *p = sole_producer(g, a->in[0], &u, 1);
@@ -404,6 +546,7 @@ const graph_pass graph_passes[] = {
     {"cancel-transposes", cancel_transposes},
     {"fold-batchnorm", fold_batchnorm},
     {"fuse-bias", fuse_bias},
+    {"fuse-layer-norm", fuse_layer_norm},
     {"fuse-activation", fuse_activation},
     {NULL, NULL},
 };

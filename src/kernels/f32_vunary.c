@@ -75,6 +75,12 @@ static inline float sigmoid1(float x, const f32_vunary_params *q)
     return x < 0.0f ? e / d : 1.0f / d;
 }
 
+static inline float gelu1(float x, const f32_vunary_params *q)
+{
+    (void)q;
+    return x * (1.0f + erff(x * 0.70710678118654752f)) * 0.5f;
+}
+
 static inline float silu1(float x, const f32_vunary_params *q) { return x * sigmoid1(x, q); }
 
 static inline float hardsigmoid1(float x, const f32_vunary_params *q)
@@ -290,6 +296,7 @@ DEFINE_SCALAR(mish)
 DEFINE_SCALAR(clip)
 DEFINE_SCALAR(shrink)
 DEFINE_SCALAR(silu)
+DEFINE_SCALAR(gelu)
 
 DEFINE_SIMD(abs, abs4)
 DEFINE_SIMD(neg, neg4)
@@ -344,6 +351,7 @@ const f32_vunary_fn f32_vunary_scalar[F32_VUNARY_COUNT] = {
     [F32_VCLIP] = f32_vclip_scalar,
     [F32_VSHRINK] = f32_vshrink_scalar,
     [F32_VSILU] = f32_vsilu_scalar,
+    [F32_VGELU] = f32_vgelu_scalar,
 };
 
 const f32_vunary_fn f32_vunary_simd128[F32_VUNARY_COUNT] = {

@@ -63,6 +63,7 @@ typedef enum f32_vunary_op {
     F32_VCLIP,            /* min(max(x, lo), hi); NaN stays NaN */
     F32_VSHRINK,          /* x < -beta ? x + alpha : x > beta ? x - alpha : 0 (alpha = bias, beta = lambd) */
     F32_VSILU,            /* x * sigmoid(x), exactly as Sigmoid then Mul computes it */
+    F32_VGELU,            /* x * (1 + erf(x / sqrt(2))) / 2 */
     F32_VUNARY_COUNT
 } f32_vunary_op;
 
@@ -85,6 +86,7 @@ void f32_vhardswish_scalar(const float *x, float *y, size_t n, const f32_vunary_
 void f32_vtanh_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
 void f32_vclip_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
 void f32_vsilu_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
+void f32_vgelu_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p);
 
 void f32_vabs_simd128(const float *x, float *y, size_t n, const f32_vunary_params *p);
 void f32_vneg_simd128(const float *x, float *y, size_t n, const f32_vunary_params *p);

@@ -222,3 +222,38 @@ test('fuse-activation: a float32 residual Add takes the Relu after it', () =>
     ],
     initializers: [f32('w', [2, 2, 1, 1], 1)],
   }, [1, 2, 4, 4], ['Conv', 'Add [Relu]']));
+
+const scalar = (name, v) => ({ name, type: 'float32', dims: [], data: new Float32Array([v]) });
+
+test('fuse-activation: the erf GELU after MatMul + bias is one MatMul', () =>
+  check('matmul_gelu', {
+    ...io([2, 3, 8], [2, 3, 6]),
+    nodes: [
+      { op: 'MatMul', inputs: ['x', 'w'], outputs: ['m'] },
+      { op: 'Add', inputs: ['m', 'b'], outputs: ['h'] },
+      { op: 'Div', inputs: ['h', 'sqrt2'], outputs: ['d'] },
+      { op: 'Erf', inputs: ['d'], outputs: ['e'] },
+      { op: 'Add', inputs: ['e', 'one'], outputs: ['e1'] },
+      { op: 'Mul', inputs: ['h', 'e1'], outputs: ['p'] },
+      { op: 'Mul', inputs: ['p', 'half'], outputs: ['y'] },
+    ],
+    initializers: [f32('w', [8, 6], 1, (v) => 3 * v), f32('b', [6], 2), scalar('sqrt2', Math.SQRT2), scalar('one', 1),
+      scalar('half', 0.5)],
+  }, [2, 3, 8], ['MatMul [Add+Gelu]']));
+
+test('fuse-layer-norm: LayerNorm as exported before opset 17 is one LayerNormalization', () =>
+  check('layer_norm', {
+    ...io([2, 3, 16], [2, 3, 16]),
+    nodes: [
+      { op: 'ReduceMean', inputs: ['x'], outputs: ['mean'], attrs: { axes: [-1] } },
+      { op: 'Sub', inputs: ['x', 'mean'], outputs: ['d'] },
+      { op: 'Pow', inputs: ['d', 'two'], outputs: ['sq'] },
+      { op: 'ReduceMean', inputs: ['sq'], outputs: ['var'], attrs: { axes: [-1] } },
+      { op: 'Add', inputs: ['var', 'eps'], outputs: ['ve'] },
+      { op: 'Sqrt', inputs: ['ve'], outputs: ['sd'] },
+      { op: 'Div', inputs: ['d', 'sd'], outputs: ['n'] },
+      { op: 'Mul', inputs: ['n', 'gamma'], outputs: ['s'] },
+      { op: 'Add', inputs: ['s', 'beta'], outputs: ['y'] },
+    ],
+    initializers: [scalar('two', 2), scalar('eps', 1e-5), f32('gamma', [16], 3), f32('beta', [16], 4)],
+  }, [2, 3, 16], ['LayerNormalization [ReduceMean+Sub+Pow+ReduceMean+Add+Sqrt+Div+Mul+Add]']));
