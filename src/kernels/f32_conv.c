@@ -126,7 +126,10 @@ void f32_im2col_packed(const f32_conv_geom *g, const float *x, size_t n0, size_t
                     size_t va = a < o ? o : a > end ? end : a, vb = b < va ? va : b > end ? end : b;
                     for (size_t j = o; j < va; j++) dst[j - o] = 0.0f;
                     if (sw == 1) {
-                        for (size_t j = va; j < vb; j++) dst[j - o] = src[(ptrdiff_t)j + off];
+                        size_t j = va;
+                        for (; j + 4 <= vb; j += 4)
+                            wasm_v128_store(dst + (j - o), wasm_v128_load(src + (ptrdiff_t)j + off));
+                        for (; j < vb; j++) dst[j - o] = src[(ptrdiff_t)j + off];
                     } else {
                         for (size_t j = va; j < vb; j++) dst[j - o] = src[(ptrdiff_t)(j * sw) + off];
                     }
@@ -451,7 +454,7 @@ static void dw_channel(dw_state *s, const f32_conv_geom *g, size_t mult, size_t 
 }
 
 void f32_dwconv_simd128(const f32_conv_geom *g, size_t mult, const float *x, const float *w, const float *bias,
-                        float *y, void *work)
+                        float *y, void *work, f32_vunary_fn post, const f32_vunary_params *post_params)
 {
     size_t OH = g->grid[0], OW = g->grid[1];
     if (OH == 0 || OW == 0) return;
@@ -463,11 +466,12 @@ void f32_dwconv_simd128(const f32_conv_geom *g, size_t mult, const float *x, con
         size_t oy = 0;
         for (; oy + 2 <= OH; oy += 2) dw_rows2(&s.ra, s.plane + oy * s.step, s.step, yo + oy * OW, yo + (oy + 1) * OW);
         if (oy < OH) dw_rows1(&s.ra, s.plane + oy * s.step, yo + oy * OW);
+        if (post) post(yo, yo, OH * OW, post_params);
     }
 }
 
 void f32_dwconv3x3_simd128(const f32_conv_geom *g, size_t mult, const float *x, const float *w, const float *bias,
-                           float *y, void *work)
+                           float *y, void *work, f32_vunary_fn post, const f32_vunary_params *post_params)
 {
     size_t OH = g->grid[0], OW = g->grid[1];
     if (OH == 0 || OW == 0) return;
@@ -480,11 +484,12 @@ void f32_dwconv3x3_simd128(const f32_conv_geom *g, size_t mult, const float *x, 
         for (; oy + 2 <= OH; oy += 2)
             dw_rows2_3x3(&s.ra, s.plane + oy * s.step, s.step, yo + oy * OW, yo + (oy + 1) * OW);
         if (oy < OH) dw_rows1_3x3(&s.ra, s.plane + oy * s.step, yo + oy * OW);
+        if (post) post(yo, yo, OH * OW, post_params);
     }
 }
 
 void f32_dwconv_scalar(const f32_conv_geom *g, size_t mult, const float *x, const float *w, const float *bias,
-                       float *y, void *work)
+                       float *y, void *work, f32_vunary_fn post, const f32_vunary_params *post_params)
 {
     (void)work;
     size_t H = g->img[0], W = g->img[1], OH = g->grid[0], OW = g->grid[1];
@@ -506,5 +511,6 @@ void f32_dwconv_scalar(const f32_conv_geom *g, size_t mult, const float *x, cons
                 y[(o * OH + oy) * OW + ox] = acc;
             }
         }
+        if (post) post(y + o * OH * OW, y + o * OH * OW, OH * OW, post_params);
     }
 }

@@ -16,6 +16,8 @@
 
 #include <stddef.h>
 
+#include "f32_vunary.h"
+
 #define F32_CONV_MAX_ND 6
 
 typedef struct f32_conv_geom {
@@ -59,17 +61,14 @@ void f32_col2im_add(const f32_conv_geom *g, const float *col, size_t n0, size_t 
  * kernels (any stride, dilation and padding) with the weights in registers.
  * Both take `work`: 16-byte aligned memory of f32_dwconv_work_size(g) bytes
  * (SIZE_MAX when that does not fit in memory). f32_dwconv_scalar is the
- * reference for both and ignores work.
+ * reference for both and ignores work. When `post` is not NULL, each output
+ * channel plane goes through post(plane, plane, OH * OW, post_params) right
+ * after it is written, while it is in cache (a fused activation).
  */
 typedef void f32_dwconv_fn(const f32_conv_geom *g, size_t mult, const float *x, const float *w, const float *bias,
-                           float *y, void *work);
+                           float *y, void *work, f32_vunary_fn post, const f32_vunary_params *post_params);
 
-void f32_dwconv_simd128(const f32_conv_geom *g, size_t mult, const float *x, const float *w, const float *bias,
-                        float *y, void *work);
-void f32_dwconv3x3_simd128(const f32_conv_geom *g, size_t mult, const float *x, const float *w, const float *bias,
-                           float *y, void *work);
-void f32_dwconv_scalar(const f32_conv_geom *g, size_t mult, const float *x, const float *w, const float *bias,
-                       float *y, void *work);
+f32_dwconv_fn f32_dwconv_simd128, f32_dwconv3x3_simd128, f32_dwconv_scalar;
 size_t f32_dwconv_work_size(const f32_conv_geom *g);
 
 #endif

@@ -60,6 +60,11 @@ void f32_gemm_pack_b(size_t K, size_t N, const float *B, ptrdiff_t rs, ptrdiff_t
             for (size_t k = 0; k < kc; k++, dst += NR) {
                 const float *src = B + (ptrdiff_t)(k0 + k) * rs + (ptrdiff_t)n0 * cs;
                 size_t c = 0;
+                if (cs == 1 && nr == NR) { /* a whole panel row: two vector copies, not a memcpy call */
+                    wasm_v128_store(dst, wasm_v128_load(src));
+                    wasm_v128_store(dst + 4, wasm_v128_load(src + 4));
+                    continue;
+                }
                 if (cs == 1) {
                     memcpy(dst, src, nr * sizeof(float));
                     c = nr;

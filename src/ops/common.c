@@ -305,10 +305,17 @@ void bcast_run(const bcast *b, void *out, const void *const *in, bcast_row_fn fn
     }
 }
 
-void op_apply_act(const op_ctx *ctx, float *y, size_t n)
+op_act_fn op_act_kernel(const op_ctx *ctx, f32_vunary_params *p)
 {
     const fused_act *a = &ctx->n->act;
-    if (!a->on || n == 0) return;
-    f32_vunary_params p = {.alpha = a->alpha, .beta = a->beta, .lo = a->lo, .hi = a->hi};
-    f32_vunary_select((f32_vunary_op)a->op)(y, y, n, &p);
+    if (!a->on) return NULL;
+    *p = (f32_vunary_params){.alpha = a->alpha, .beta = a->beta, .lo = a->lo, .hi = a->hi};
+    return f32_vunary_select((f32_vunary_op)a->op);
+}
+
+void op_apply_act(const op_ctx *ctx, float *y, size_t n)
+{
+    f32_vunary_params p;
+    op_act_fn f = op_act_kernel(ctx, &p);
+    if (f && n) f(y, y, n, &p);
 }

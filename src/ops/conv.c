@@ -398,11 +398,11 @@ static ei_status conv_run_common(op_ctx *ctx, bool transpose)
     size_t cin = (size_t)g.cin, cout = (size_t)g.cout, in_pix = (size_t)g.in_pix, out_pix = (size_t)g.out_pix;
 
     if (st->dw) {
-        for (int64_t n = 0; n < g.batch; n++) {
-            float *yn = y + (size_t)n * cout * out_pix;
-            st->dw->run(&st->dg, cout / cin, x + (size_t)n * cin * in_pix, w, bias, yn, ctx->scratch);
-            op_apply_act(ctx, yn, cout * out_pix);
-        }
+        f32_vunary_params pp;
+        op_act_fn post = op_act_kernel(ctx, &pp);
+        for (int64_t n = 0; n < g.batch; n++)
+            st->dw->run(&st->dg, cout / cin, x + (size_t)n * cin * in_pix, w, bias, y + (size_t)n * cout * out_pix,
+                        ctx->scratch, post, &pp);
         return EI_STATUS_OK;
     }
 

@@ -118,6 +118,10 @@ void *op_alloc(op_ctx *ctx, size_t bytes);
 /* Applies the activation the compile step fused into this node (node.act) to y[0, n), in place;
  * a no-op when there is none. Ops call it on each block of output they have just written. */
 void op_apply_act(const op_ctx *ctx, float *y, size_t n);
+/* The same as a kernel and its parameters, for kernels that apply it themselves; NULL when none. */
+struct f32_vunary_params;
+typedef void (*op_act_fn)(const float *x, float *y, size_t n, const struct f32_vunary_params *p);
+op_act_fn op_act_kernel(const op_ctx *ctx, struct f32_vunary_params *p);
 
 /* ---- attributes (def is returned when the attribute is absent) ---- */
 const attr *attr_find(const node *n, const char *name);

@@ -208,8 +208,11 @@ static int run_dw_case(const dw_case *t, f32_dwconv_fn *fn, const char *name)
     fill_rand(w, CO * taps);
     fill_rand(b, CO);
     const float *bias = t->with_bias ? b : NULL;
-    f32_dwconv_scalar(&g, t->mult, x, w, bias, y1, NULL);
-    fn(&g, t->mult, x, w, bias, y2, work);
+    /* cases with a bias also check the fused activation path: a clip applied per channel plane */
+    f32_vunary_params clip = {.lo = -0.5f, .hi = 0.5f};
+    f32_vunary_fn post = t->with_bias ? f32_vclip_scalar : NULL;
+    f32_dwconv_scalar(&g, t->mult, x, w, bias, y1, NULL, post, &clip);
+    fn(&g, t->mult, x, w, bias, y2, work, post, &clip);
     char what[240];
     snprintf(what, sizeof what,
              "%s C=%zu mult=%zu H=%zu W=%zu kernel=%zux%zu strides=%zu,%zu dilations=%zu,%zu pads=%td,%td,%td,%td "
