@@ -132,7 +132,7 @@ clean:
 # ---- fuzzing: libFuzzer over the model loader and the whole run, seeded with the node suite ----
 FUZZ_SECONDS ?= 60
 $(B)/fuzz_model: tests/fuzz/fuzz_model.c $(LIB_SRC) $(LIB_HDR)
-	clang-14 -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_DEFAULT_SOURCE -Iinclude \
+	clang-14 -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_DEFAULT_SOURCE -Iinclude \
 		tests/fuzz/fuzz_model.c $(LIB_SRC) -lm -o $@
 
 fuzz: $(B)/fuzz_model $(ONNX_NODE)/.stamp

@@ -196,7 +196,11 @@ size_t dtype_size(int32_t dtype);
 double half_to_double(uint16_t h);
 uint16_t half_from_double(double v);
 int64_t shape_numel(int rank, const int64_t *dims);
-/* bytes of a tensor, or -1 when it overflows or exceeds EI_MAX_TENSOR_BYTES */
+/* The one shape rule, checked wherever a shape is born (initializers, declared and fed inputs,
+ * every inferred output): bytes of a tensor, or -1 when a dim is negative or the product of its
+ * non-zero dims times the element size exceeds EI_MAX_TENSOR_BYTES. Zero dims count as 1 in
+ * that product, so a [0, 2^40, 2^40] tensor is refused too: any product of some of a valid
+ * tensor's dims fits, and no op can overflow multiplying them or loop 2^62 times over empty rows. */
 int64_t tensor_nbytes(const ei_tensor *t);
 /* "[1,3,224,224]" in a small rotating per-thread buffer, for messages */
 const char *shape_str(const ei_tensor *t);

@@ -159,6 +159,16 @@ static ei_status place_activations(ei_session *s)
     return EI_STATUS_OK;
 }
 
+/* True when every output of the node holds zero elements: there is nothing to compute, and the
+ * op's run is not called (its loops could otherwise walk a huge outer extent of empty rows). */
+static bool outputs_empty(const op_ctx *c)
+{
+    if (c->n_out == 0) return false;
+    for (int k = 0; k < c->n_out; k++)
+        if (c->out[k] && shape_numel(c->out[k]->rank, c->out[k]->dims) != 0) return false;
+    return true;
+}
+
 /* Runs a node at plan time because all its inputs are known: its outputs become constants. */
 static ei_status fold_node(ei_session *s, int i, op_ctx *c)
 {
@@ -176,7 +186,7 @@ static ei_status fold_node(ei_session *s, int i, op_ctx *c)
         TRY(n->op->prepare(c));
         s->rt[i].state = c->state;
     }
-    TRY(n->op->run(c));
+    if (!outputs_empty(c)) TRY(n->op->run(c));
     for (int k = 0; k < n->n_out; k++)
         if (n->out[k] >= 0) s->known[n->out[k]] = true;
     s->rt[i].folded = true;
@@ -292,6 +302,9 @@ static ei_status create(ei_session *s, const ei_model *m)
             t->dtype = v->decl_dtype;
             t->rank = v->decl_rank;
             memcpy(t->dims, v->decl_dims, sizeof t->dims);
+            if (tensor_nbytes(t) < 0)
+                return FAIL(s, EI_STATUS_INVALID_SHAPE, "input '%s': shape %s is invalid or too large", v->name,
+                            shape_str(t));
         }
         ei_status st = plan(s, s->bound);
         memset(s->bound, 0, ((size_t)ni + 1) * sizeof(ei_tensor));
@@ -495,7 +508,7 @@ static ei_status run_dynamic(ei_session *s)
             c.scratch = scratch;
         }
         if (n->op->prepare) st = n->op->prepare(&c);
-        if (st == EI_STATUS_OK) st = n->op->run(&c);
+        if (st == EI_STATUS_OK && !outputs_empty(&c)) st = n->op->run(&c);
         free(scratch);
         TRY(st);
         free_dead_inputs(s, n, pos);
@@ -529,7 +542,7 @@ ei_status ei_session_run(ei_session *s)
             ctx_init(&c, s, i, false);
             c.scratch_bytes = s->rt[i].scratch_bytes;
             c.scratch = c.scratch_bytes ? s->arena_base + s->rt[i].scratch_off : NULL;
-            st = m->nodes[i].op->run(&c);
+            if (!outputs_empty(&c)) st = m->nodes[i].op->run(&c);
         }
     }
     if (st != EI_STATUS_OK) {

@@ -145,10 +145,17 @@ int64_t ei_tensor_numel(const ei_tensor *t) { return shape_numel(t->rank, t->dim
 
 int64_t tensor_nbytes(const ei_tensor *t)
 {
-    int64_t n = shape_numel(t->rank, t->dims);
-    int64_t es = (int64_t)dtype_size(t->dtype);
-    if (n < 0 || es == 0 || n > EI_MAX_TENSOR_BYTES / es) return -1;
-    return n * es;
+    int64_t es = (int64_t)dtype_size(t->dtype), span = es;
+    bool empty = false;
+    if (es == 0 || t->rank < 0 || t->rank > EI_MAX_DIMS) return -1;
+    for (int d = 0; d < t->rank; d++) {
+        int64_t v = t->dims[d];
+        if (v < 0) return -1;
+        if (v == 0) empty = true;
+        else if (span > EI_MAX_TENSOR_BYTES / v) return -1;
+        else span *= v;
+    }
+    return empty ? 0 : span;
 }
 
 static _Thread_local char label_buf[4][160];

@@ -1,0 +1,113 @@
+/*
+ * Hostile models (tests/fuzz/regressions, written by tests/fuzz/make_regressions.py): each
+ * must load, then fail to create or run with the status and message listed here, or run,
+ * without a crash, a sanitizer report or a long loop. The fuzz targets replay the same files
+ * under ASan/UBSan with a time limit.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edgeinfer.h"
+
+int hostile_tests(const char *dir);
+
+typedef struct hostile_case {
+    const char *file;        /* in dir, without .onnx */
+    ei_status create;        /* expected status of ei_session_create */
+    ei_status run;           /* expected status of a run on zeros of the declared shapes */
+    const char *msg;         /* a substring of the failing call's message, or NULL */
+} hostile_case;
+
+static const hostile_case cases[] = {
+    /* zero-element tensors whose other dims are huge: refused where the shape is born */
+    {"empty-huge-dims-averagepool-input", EI_STATUS_INVALID_SHAPE, 0, "input 'x': shape [0,1099511627776"},
+    {"empty-huge-dims-softmax-axis0-input", EI_STATUS_INVALID_SHAPE, 0, "too large"},
+    {"empty-huge-dims-softmax-axis0-folded", EI_STATUS_INVALID_SHAPE, 0, "too large"},
+    {"empty-huge-dims-logsoftmax-folded", EI_STATUS_INVALID_SHAPE, 0, "too large"},
+    {"empty-huge-dims-averagepool-folded", EI_STATUS_INVALID_SHAPE, 0, "too large"},
+    /* empty rows of a large outer extent: nothing to compute, and nothing iterated */
+    {"empty-rows-softmax", EI_STATUS_OK, EI_STATUS_OK, NULL},
+    {"empty-rows-logsoftmax", EI_STATUS_OK, EI_STATUS_OK, NULL},
+    {"empty-rows-hardmax", EI_STATUS_OK, EI_STATUS_OK, NULL},
+    {"empty-rows-lpnormalization", EI_STATUS_OK, EI_STATUS_OK, NULL},
+    {"empty-rows-lrn", EI_STATUS_OK, EI_STATUS_OK, NULL},
+    {"empty-rows-topk", EI_STATUS_OK, EI_STATUS_OK, NULL},
+    {"empty-rows-cumsum", EI_STATUS_OK, EI_STATUS_OK, NULL},
+    /* the quantized convolutions check their pads like Conv (one window geometry) */
+    {"pads-near-2^31-convinteger", EI_STATUS_INVALID_SHAPE, 0, "too large"},
+    {"pads-near-2^31-qlinearconv", EI_STATUS_INVALID_SHAPE, 0, "too large"},
+};
+
+static int failures;
+
+static void expect(int ok, const char *file, const char *what, ei_status st, const char *msg)
+{
+    if (ok) return;
+    failures++;
+    printf("FAIL hostile %s: %s (status %s: %s)\n", file, what, ei_status_name(st), msg);
+}
+
+/* Binds zeros of the declared shapes (unknown dims 1; no data for an empty tensor) and runs. */
+static ei_status run_zeros(const ei_model *m, ei_session *s)
+{
+    void *bufs[8] = {0};
+    ei_status st = EI_STATUS_OK;
+    int ni = ei_model_io_count(m, 0);
+    for (int i = 0; i < ni && i < 8 && st == EI_STATUS_OK; i++) {
+        ei_tensor t;
+        memset(&t, 0, sizeof t);
+        t.dtype = ei_model_io_dtype(m, 0, i);
+        t.rank = ei_model_io_rank(m, 0, i);
+        for (int d = 0; d < t.rank; d++) {
+            int64_t v = ei_model_io_dim(m, 0, i, d);
+            t.dims[d] = v < 0 ? 1 : v;
+        }
+        int64_t n = ei_tensor_numel(&t);
+        if (n > 0 && n <= (1 << 20)) t.data = bufs[i] = calloc((size_t)n, ei_dtype_size(t.dtype));
+        st = ei_session_set_input(s, i, &t);
+    }
+    if (st == EI_STATUS_OK) st = ei_session_run(s);
+    for (int i = 0; i < 8; i++) free(bufs[i]);
+    return st;
+}
+
+static void run_case(const char *dir, const hostile_case *c)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.onnx", dir, c->file);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        expect(0, c->file, "the file is missing", EI_STATUS_INVALID_ARGUMENT, path);
+        return;
+    }
+    static unsigned char buf[1 << 16];
+    size_t size = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    ei_model *m;
+    ei_status st = ei_model_load(buf, size, EI_LOAD_COPY, &m);
+    expect(st == EI_STATUS_OK, c->file, "load", st, ei_model_errmsg(m));
+    if (st) {
+        ei_model_free(m);
+        return;
+    }
+    ei_session *s;
+    st = ei_session_create(m, &s);
+    const char *msg = ei_session_errmsg(s);
+    expect(st == c->create, c->file, "create status", st, msg);
+    if (st == EI_STATUS_OK) {
+        st = run_zeros(m, s);
+        msg = ei_session_errmsg(s);
+        expect(st == c->run, c->file, "run status", st, msg);
+    }
+    if (st != EI_STATUS_OK && c->msg) expect(strstr(msg, c->msg) != NULL, c->file, c->msg, st, msg);
+    ei_session_free(s);
+    ei_model_free(m);
+}
+
+int hostile_tests(const char *dir)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(dir, &cases[i]);
+    printf("hostile models: %zu cases, %d failures\n", sizeof cases / sizeof cases[0], failures);
+    return failures;
+}
