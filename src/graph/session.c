@@ -40,6 +40,13 @@ static void ctx_init(op_ctx *c, ei_session *s, int i, bool at_plan)
     c->at_plan = at_plan;
 }
 
+/* An op call's status, unless the op met an attribute of the wrong type: that error comes first. */
+static ei_status attr_checked(op_ctx *c, ei_status st)
+{
+    ei_status at = attr_type_error(c);
+    return at != EI_STATUS_OK ? at : st;
+}
+
 /* Runs an op's infer and checks that it described every wanted output. */
 static ei_status infer_node(ei_session *s, int i, op_ctx *c)
 {
@@ -49,7 +56,8 @@ static ei_status infer_node(ei_session *s, int i, op_ctx *c)
             c->out[k]->dtype = 0;
             c->out[k]->data = NULL;
         }
-    ei_status st = n->op->infer(c);
+    attr_type_reset();
+    ei_status st = attr_checked(c, n->op->infer(c));
     if (st != EI_STATUS_OK) return st;
     for (int k = 0; k < n->n_out; k++)
         if (c->out[k] && c->out[k]->dtype == 0)
@@ -183,10 +191,10 @@ static ei_status fold_node(ei_session *s, int i, op_ctx *c)
         if (!c->scratch) return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "%s: out of memory", node_label(n));
     }
     if (n->op->prepare) {
-        TRY(n->op->prepare(c));
+        TRY(attr_checked(c, n->op->prepare(c)));
         s->rt[i].state = c->state;
     }
-    if (!outputs_empty(c)) TRY(n->op->run(c));
+    if (!outputs_empty(c)) TRY(attr_checked(c, n->op->run(c)));
     for (int k = 0; k < n->n_out; k++)
         if (n->out[k] >= 0) s->known[n->out[k]] = true;
     s->rt[i].folded = true;
@@ -234,7 +242,7 @@ static ei_status plan(ei_session *s, const ei_tensor *inputs)
         if (s->rt[i].folded || !n->op->prepare) continue;
         op_ctx c;
         ctx_init(&c, s, i, true);
-        TRY(n->op->prepare(&c));
+        TRY(attr_checked(&c, n->op->prepare(&c)));
         s->rt[i].state = c.state;
     }
     s->planned = true;
@@ -486,7 +494,7 @@ static ei_status run_dynamic(ei_session *s)
             /* The op places its outputs itself (op_output_alloc) once it knows them. */
             for (int k = 0; k < n->n_out; k++)
                 if (c.out[k]) c.out[k]->dtype = 0;
-            TRY(n->op->run(&c));
+            TRY(attr_checked(&c, n->op->run(&c)));
             for (int k = 0; k < n->n_out; k++)
                 if (c.out[k] && !c.out[k]->data)
                     return FAIL(s, EI_STATUS_INVALID_MODEL, "%s: output %d was not produced", node_label(n), k);
@@ -507,8 +515,8 @@ static ei_status run_dynamic(ei_session *s)
             if (!scratch) return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "%s: out of memory for scratch", node_label(n));
             c.scratch = scratch;
         }
-        if (n->op->prepare) st = n->op->prepare(&c);
-        if (st == EI_STATUS_OK && !outputs_empty(&c)) st = n->op->run(&c);
+        if (n->op->prepare) st = attr_checked(&c, n->op->prepare(&c));
+        if (st == EI_STATUS_OK && !outputs_empty(&c)) st = attr_checked(&c, n->op->run(&c));
         free(scratch);
         TRY(st);
         free_dead_inputs(s, n, pos);
@@ -542,7 +550,7 @@ ei_status ei_session_run(ei_session *s)
             ctx_init(&c, s, i, false);
             c.scratch_bytes = s->rt[i].scratch_bytes;
             c.scratch = c.scratch_bytes ? s->arena_base + s->rt[i].scratch_off : NULL;
-            if (!outputs_empty(&c)) st = m->nodes[i].op->run(&c);
+            if (!outputs_empty(&c)) st = attr_checked(&c, m->nodes[i].op->run(&c));
         }
     }
     if (st != EI_STATUS_OK) {

@@ -110,7 +110,9 @@ ei_status op_output_alloc(op_ctx *ctx, int i, int32_t dtype, int rank, const int
 /* Persistent memory for prepare; lives until the session re-plans or is freed. */
 void *op_alloc(op_ctx *ctx, size_t bytes);
 
-/* ---- attributes (def is returned when the attribute is absent) ---- */
+/* ---- attributes (def is returned when the attribute is absent) ----
+ * An attribute present with another type also gives def, and is recorded: the session then
+ * fails the node with attr_type_error ("attribute 'axis' has type float, expected int"). */
 const attr *attr_find(const node *n, const char *name);
 int64_t attr_int(const node *n, const char *name, int64_t def);
 float attr_float(const node *n, const char *name, float def);
@@ -119,6 +121,9 @@ const char *attr_str(const node *n, const char *name, const char *def);
 int attr_ints(const node *n, const char *name, const int64_t **v);
 int attr_floats(const node *n, const char *name, const float **v);
 const ei_tensor *attr_tensor(const node *n, const char *name);
+/* The session's side: forget any record, and turn one into the node's error (OK when none). */
+void attr_type_reset(void);
+ei_status attr_type_error(op_ctx *ctx);
 
 /* ---- tensors ---- */
 static inline int64_t numel(const ei_tensor *t) { return shape_numel(t->rank, t->dims); }

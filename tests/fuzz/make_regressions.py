@@ -79,6 +79,23 @@ def main(argv):
              [helper.make_tensor_value_info("y", TensorProto.INT32 if op == "ConvInteger" else TensorProto.UINT8,
                                             None)], inits)
 
+    # attributes of the wrong type are errors naming the attribute
+    wrong = [("Gather", {"axis": 1.0}, ["x", "idx"]), ("Transpose", {"perm": [1.0, 0.0]}, ["x"]),
+             ("Transpose", {"perm": ["a", "b"]}, ["x"]), ("LeakyRelu", {"alpha": [0.1, 0.2]}, ["x"])]
+    for op, attrs, ins in wrong:
+        kind = helper.make_attribute(*next(iter(attrs.items()))).type
+        name = "attr-wrong-type-%s-%s-%s" % (op.lower(), next(iter(attrs)),
+                                             onnx.AttributeProto.AttributeType.Name(kind).lower())
+        save(out, name, [helper.make_node(op, ins, ["y"], **attrs)], [f32("x", [2, 2])], [f32("y", None)],
+             [i64("idx", [0])])
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], pads="1")]
+    save(out, "attr-wrong-type-conv-pads-string", nodes, [f32("x", [1, 1, 3, 3])], [f32("y", None)],
+         [numpy_helper.from_array(np.ones((1, 1, 2, 2), np.float32), "w")])
+    # ConvTranspose with output_shape and no auto_pad: the spec's derived padding (begin = total - total/2)
+    nodes = [helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], output_shape=[6, 6])]
+    save(out, "convtranspose-output-shape-derived-pads", nodes, [f32("x", [1, 1, 3, 3])], [f32("y", [1, 1, 6, 6])],
+         [numpy_helper.from_array(np.ones((1, 1, 3, 3), np.float32), "w")])
+
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -37,6 +37,15 @@ static const hostile_case cases[] = {
     /* the quantized convolutions check their pads like Conv (one window geometry) */
     {"pads-near-2^31-convinteger", EI_STATUS_INVALID_SHAPE, 0, "too large"},
     {"pads-near-2^31-qlinearconv", EI_STATUS_INVALID_SHAPE, 0, "too large"},
+    /* attributes of the wrong type are errors that name the attribute */
+    {"attr-wrong-type-gather-axis-float", EI_STATUS_INVALID_MODEL, 0, "attribute 'axis' has type float, expected int"},
+    {"attr-wrong-type-transpose-perm-floats", EI_STATUS_INVALID_MODEL, 0,
+     "attribute 'perm' has type floats, expected ints"},
+    {"attr-wrong-type-transpose-perm-strings", EI_STATUS_INVALID_MODEL, 0,
+     "attribute 'perm' has type strings, expected ints"},
+    {"attr-wrong-type-leakyrelu-alpha-floats", EI_STATUS_OK, EI_STATUS_INVALID_MODEL, /* read by run only */
+     "attribute 'alpha' has type floats, expected float"},
+    {"attr-wrong-type-conv-pads-string", EI_STATUS_INVALID_MODEL, 0, "attribute 'pads' has type string, expected ints"},
 };
 
 static int failures;
@@ -105,9 +114,57 @@ static void run_case(const char *dir, const hostile_case *c)
     ei_model_free(m);
 }
 
+static ei_session *open_session(const char *dir, const char *file, ei_model **m)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.onnx", dir, file);
+    static unsigned char buf[1 << 16];
+    FILE *f = fopen(path, "rb");
+    size_t size = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f) fclose(f);
+    ei_session *s = NULL;
+    ei_status st = ei_model_load(buf, size, EI_LOAD_COPY, m);
+    if (st == EI_STATUS_OK) st = ei_session_create(*m, &s);
+    expect(st == EI_STATUS_OK, file, "load and create", st, s ? ei_session_errmsg(s) : ei_model_errmsg(*m));
+    if (st == EI_STATUS_OK) return s;
+    ei_session_free(s);
+    ei_model_free(*m);
+    return NULL;
+}
+
+/* ConvTranspose, stride 2, 3x3 ones, output_shape [6, 6] of the full 7x7: the ONNX reference (and
+ * onnxruntime) pad begin = total - total / 2 = 1, so the result is the full one from (1, 1). */
+static void convtranspose_output_shape(const char *dir)
+{
+    const char *file = "convtranspose-output-shape-derived-pads";
+    ei_model *m;
+    ei_session *s = open_session(dir, file, &m);
+    if (!s) return;
+    float x[9], full[7][7] = {{0}};
+    for (int i = 0; i < 9; i++) x[i] = (float)i;
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            for (int ki = 0; ki < 3; ki++)
+                for (int kj = 0; kj < 3; kj++) full[2 * i + ki][2 * j + kj] += x[3 * i + j];
+    ei_tensor t = {EI_DTYPE_FLOAT32, 4, {1, 1, 3, 3}, x}, y;
+    ei_status st = ei_session_set_input(s, 0, &t);
+    if (st == EI_STATUS_OK) st = ei_session_run(s);
+    if (st == EI_STATUS_OK) st = ei_session_output(s, 0, &y);
+    expect(st == EI_STATUS_OK, file, "run", st, ei_session_errmsg(s));
+    if (st == EI_STATUS_OK) {
+        int bad = y.rank != 4 || y.dims[2] != 6 || y.dims[3] != 6;
+        for (int r = 0; !bad && r < 6; r++)
+            for (int c = 0; c < 6; c++) bad |= ((const float *)y.data)[r * 6 + c] != full[r + 1][c + 1];
+        expect(!bad, file, "output is the full result from (1, 1)", st, "");
+    }
+    ei_session_free(s);
+    ei_model_free(m);
+}
+
 int hostile_tests(const char *dir)
 {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(dir, &cases[i]);
+    convtranspose_output_shape(dir);
     printf("hostile models: %zu cases, %d failures\n", sizeof cases / sizeof cases[0], failures);
     return failures;
 }
