@@ -142,6 +142,7 @@ FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recove
 FUZZ_OBJ := $(LIB_SRC:%.c=$(B)/fuzzobj/%.o)
 FUZZ_OPTS := -rss_limit_mb=4096 -timeout=30 -max_len=65536
 FUZZ_REG := tests/fuzz/regressions
+.SECONDARY: $(FUZZ_OBJ)
 
 $(B)/fuzzobj/%.o: %.c $(LIB_HDR)
 	@mkdir -p $(dir $@)

@@ -23,15 +23,6 @@ static inline size_t padded_size(size_t bytes)
     return (bytes + EI_PAD + EI_ALIGN - 1) & ~(size_t)(EI_ALIGN - 1);
 }
 
-/* Largest tensor the library agrees to place, in bytes: larger ones are errors, not attempts
- * (a hostile model must not make the process allocate, and touch, many gigabytes). Every
- * placed size must fit size_t: wasm32 addresses 4 GiB in all. */
-#if SIZE_MAX <= UINT32_MAX
-#define EI_MAX_TENSOR_BYTES ((int64_t)1 << 30)
-#else
-#define EI_MAX_TENSOR_BYTES ((int64_t)1 << 31)
-#endif
-
 /* ---- persistent arena: bump allocation in chunks, freed all at once ---- */
 typedef struct arena_block arena_block;
 typedef struct arena {
@@ -149,7 +140,6 @@ struct ei_model {
     struct ei_model *children, *next; /* subgraphs, freed with their model */
 };
 
-#define EI_MAX_GRAPH_DEPTH 8
 
 /* ---- session internals ---- */
 typedef struct node_rt {
@@ -176,7 +166,15 @@ struct ei_session {
     size_t arena_bytes;
     arena plan_mem;        /* folded constants and op state of the current plan */
     void **dyn;            /* [n_values] dynamic mode: malloc'd buffers */
+    size_t *dyn_size;      /* [n_values] their sizes */
+    size_t dyn_bytes;      /* their sum, with per-run scratch */
+    ei_limits limits;
+    int64_t iterations;    /* Loop/Scan body runs in the current run (the root session's count) */
+    int64_t *iter_count;   /* where this session counts them: its own, or its root's */
 };
+
+/* A session for a subgraph, sharing its parent's limits and iteration count. */
+ei_status session_create_child(const ei_session *parent, const ei_model *m, ei_session **out);
 
 /* Memory planner (planner.c): places buffers in one arena. */
 typedef struct plan_buf {

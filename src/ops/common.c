@@ -40,7 +40,10 @@ ei_status set_output(op_ctx *ctx, int i, int32_t dtype, int rank, const int64_t 
                     d);
         t->dims[d] = dims[d];
     }
-    CHECK_SHAPE(ctx, tensor_nbytes(t) >= 0, "output %d of shape %s is too large", i, shape_str(t));
+    int64_t bytes = tensor_nbytes(t);
+    CHECK_SHAPE(ctx, bytes >= 0 && bytes <= ctx->s->limits.tensor_bytes,
+                "output %d of shape %s is too large (at most %lld bytes per tensor)", i, shape_str(t),
+                (long long)ctx->s->limits.tensor_bytes);
     return EI_STATUS_OK;
 }
 

@@ -1,5 +1,6 @@
 /*
- * Control flow: If, Loop and Scan. Their subgraphs were parsed with the model
+ * Control flow: If, Loop and Scan. Every body run counts against the run's
+ * ei_limits.loop_iterations, shared with nested loops through child sessions. Their subgraphs were parsed with the model
  * (attr->sub); each run creates a session for the subgraph, binds the values
  * it reads from enclosing graphs (its outer values, after its own inputs),
  * runs it as often as the op says and copies its outputs out.
@@ -31,7 +32,7 @@ static ei_status sub_open(op_ctx *ctx, const attr *a, ei_session **out)
 {
     const ei_model *g = a->sub;
     ei_session *cs = NULL;
-    ei_status st = ei_session_create(g, &cs);
+    ei_status st = session_create_child(ctx->s, g, &cs);
     for (int k = 0; st == EI_STATUS_OK && k < g->n_inputs - g->n_graph_inputs; k++)
         st = ei_session_set_input(cs, g->n_graph_inputs + k, &ctx->s->t[g->outer_src[k]]);
     if (st != EI_STATUS_OK) {
@@ -200,6 +201,7 @@ static ei_status loop_run(op_ctx *ctx)
                          (long long)it);
             break;
         }
+        if ((st = op_count_iteration(ctx)) != EI_STATUS_OK) break;
         int64_t iter_value = it;
         uint8_t cond_value = 1;
         ei_tensor t_iter, t_cond;
@@ -368,6 +370,7 @@ static ei_status scan_run(op_ctx *ctx)
     }
     if (st == EI_STATUS_OK) st = sub_open(ctx, body, &cs);
     for (int64_t t = 0; st == EI_STATUS_OK && t < s.len; t++) {
+        if ((st = op_count_iteration(ctx)) != EI_STATUS_OK) break;
         for (int j = 0; st == EI_STATUS_OK && j < ns; j++) st = ei_session_set_input(cs, j, &state[j]);
         for (int i = 0; st == EI_STATUS_OK && i < s.k_in; i++) {
             const ei_tensor *x = ctx->in[ns + i];

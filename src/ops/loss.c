@@ -175,7 +175,7 @@ static ei_status sce_run(op_ctx *ctx)
     } else if (x->dtype == EI_DTYPE_FLOAT64) {
         logsoftmax_f64(x->data, logp, a.n, a.c, a.d);
     } else {
-        float *tmp = (float *)((char *)ctx->scratch + logp_bytes);
+        float *tmp = ctx->scratch ? (float *)((char *)ctx->scratch + logp_bytes) : NULL; /* none when d == 1 */
         for (int64_t i = 0; i < a.n; i++) {
             const float *in = (const float *)x->data + i * a.c * a.d;
             float *out = (float *)logp + i * a.c * a.d;

@@ -107,6 +107,8 @@ ei_status set_output(op_ctx *ctx, int i, int32_t dtype, int rank, const int64_t 
 ei_status check_dtype(op_ctx *ctx, int i, const int32_t *allowed);
 /* For OP_DYNAMIC_OUTPUTS ops in run: sets output i's dtype and dims and gives it memory. */
 ei_status op_output_alloc(op_ctx *ctx, int i, int32_t dtype, int rank, const int64_t *dims);
+/* Loop and Scan count each body run: fails past the session's ei_limits.loop_iterations. */
+ei_status op_count_iteration(op_ctx *ctx);
 /* Persistent memory for prepare; lives until the session re-plans or is freed. */
 void *op_alloc(op_ctx *ctx, size_t bytes);
 

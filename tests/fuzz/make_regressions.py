@@ -96,6 +96,21 @@ def main(argv):
     save(out, "convtranspose-output-shape-derived-pads", nodes, [f32("x", [1, 1, 3, 3])], [f32("y", [1, 1, 6, 6])],
          [numpy_helper.from_array(np.ones((1, 1, 3, 3), np.float32), "w")])
 
+    # memory: constants folded at plan time count against the session's budget
+    nodes = [helper.make_node("ConstantOfShape", ["shape"], ["c"]), helper.make_node("Add", ["c", "c"], ["d"]),
+             helper.make_node("Add", ["d", "c"], ["e"]), helper.make_node("Add", ["e", "d"], ["y"])]
+    save(out, "fold-chain-session-budget", nodes, [], [f32("y", None)], [i64("shape", [1 << 28])])
+    # loops: nested Loops of 100 x 100 body runs (with a budget of 1,000 the run fails)
+    def loop(name, body_nodes, out):
+        """A Loop of m trips carrying v; body_nodes compute v_out from v (and may loop themselves)."""
+        body = helper.make_graph(body_nodes + [helper.make_node("Identity", ["c"], ["c_out"])], name + "_body",
+                                 [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                                  helper.make_tensor_value_info("c", TensorProto.BOOL, []), f32("v", [1])],
+                                 [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []), f32("v_out", [1])])
+        return helper.make_node("Loop", ["m", "", "v"], [out], body=body)
+    inner = loop("inner", [helper.make_node("Identity", ["v"], ["v_out"])], "v_out")
+    outer = loop("outer", [inner], "y")
+    save(out, "loop-nest-iteration-budget", [outer], [f32("v", [1])], [f32("y", [1])], [i64("m", 100)])
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

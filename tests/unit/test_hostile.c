@@ -46,6 +46,9 @@ static const hostile_case cases[] = {
     {"attr-wrong-type-leakyrelu-alpha-floats", EI_STATUS_OK, EI_STATUS_INVALID_MODEL, /* read by run only */
      "attribute 'alpha' has type floats, expected float"},
     {"attr-wrong-type-conv-pads-string", EI_STATUS_INVALID_MODEL, 0, "attribute 'pads' has type string, expected ints"},
+    /* a 168-byte model whose folded constants would take 4 GiB stops at the session budget */
+    {"fold-chain-session-budget", EI_STATUS_OUT_OF_MEMORY, 0, "ei_limits.session_bytes"},
+    {"loop-nest-iteration-budget", EI_STATUS_OK, EI_STATUS_OK, NULL}, /* 10,100 body runs, within the default */
 };
 
 static int failures;
@@ -161,8 +164,58 @@ static void convtranspose_output_shape(const char *dir)
     ei_model_free(m);
 }
 
+/* Creates a session of `file` with `limits` and runs it on zeros; returns the status of the first failing step. */
+static ei_status with_limits(const char *dir, const char *file, const ei_limits *limits, char *msg, size_t len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.onnx", dir, file);
+    static unsigned char buf[1 << 16];
+    FILE *f = fopen(path, "rb");
+    size_t size = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f) fclose(f);
+    ei_model *m;
+    ei_session *s = NULL;
+    ei_status st = ei_model_load(buf, size, EI_LOAD_COPY, &m);
+    if (st == EI_STATUS_OK) st = ei_session_create_with(m, limits, &s);
+    for (int round = 0; st == EI_STATUS_OK && round < 2; round++) st = run_zeros(m, s); /* a count per run */
+    snprintf(msg, len, "%s", s ? ei_session_errmsg(s) : ei_model_errmsg(m));
+    ei_session_free(s);
+    ei_model_free(m);
+    return st;
+}
+
+static void limits_tests(const char *dir)
+{
+    char msg[1024];
+    ei_limits l;
+    ei_limits_default(&l);
+    expect(l.tensor_bytes == EI_MAX_TENSOR_BYTES && l.session_bytes == EI_DEFAULT_SESSION_BYTES &&
+           l.loop_iterations == EI_DEFAULT_LOOP_ITERATIONS, "limits", "defaults", 0, "");
+    const char *loops = "loop-nest-iteration-budget", *conv = "convtranspose-output-shape-derived-pads";
+    l.loop_iterations = 1000;
+    ei_status st = with_limits(dir, loops, &l, msg, sizeof msg);
+    expect(st == EI_STATUS_INVALID_ARGUMENT && strstr(msg, "more than 1000 loop iterations"), loops,
+           "nested loops stop at loop_iterations", st, msg);
+    l.loop_iterations = 10100;
+    st = with_limits(dir, loops, &l, msg, sizeof msg);
+    expect(st == EI_STATUS_OK, loops, "10,100 body runs fit loop_iterations = 10,100, in every run", st, msg);
+    ei_limits_default(&l);
+    l.session_bytes = 200;
+    st = with_limits(dir, conv, &l, msg, sizeof msg);
+    expect(st == EI_STATUS_OUT_OF_MEMORY && strstr(msg, "budget of 200 bytes"), conv, "session_bytes", st, msg);
+    ei_limits_default(&l);
+    l.tensor_bytes = 100;
+    st = with_limits(dir, conv, &l, msg, sizeof msg);
+    expect(st == EI_STATUS_INVALID_SHAPE && strstr(msg, "at most 100 bytes per tensor"), conv, "tensor_bytes", st,
+           msg);
+    l.tensor_bytes = 0;
+    st = with_limits(dir, conv, &l, msg, sizeof msg);
+    expect(st == EI_STATUS_INVALID_ARGUMENT && strstr(msg, "must be > 0"), conv, "a limit of 0", st, msg);
+}
+
 int hostile_tests(const char *dir)
 {
+    limits_tests(dir);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(dir, &cases[i]);
     convtranspose_output_shape(dir);
     printf("hostile models: %zu cases, %d failures\n", sizeof cases / sizeof cases[0], failures);
