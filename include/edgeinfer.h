@@ -144,7 +144,8 @@ size_t ei_model_weight_bytes(const ei_model *model);
  *    declared and fed inputs, every inferred output): each dim >= 0, and the
  *    product of the non-zero dims times the element size is at most this, so
  *    a zero-element tensor such as [0, 2^40, 2^40] is refused too.
- *  - EI_MAX_NODES nodes per graph, subgraphs nested at most EI_MAX_GRAPH_DEPTH deep.
+ *  - EI_MAX_NODES nodes (and as many initializers) per graph, subgraphs nested at most
+ *    EI_MAX_GRAPH_DEPTH deep.
  * Settable per session (ei_session_create_with), defaults from ei_limits_default:
  *  - tensor_bytes: the largest tensor, at most EI_MAX_TENSOR_BYTES.
  *  - session_bytes: the session's memory: the activation arena, constants

@@ -531,7 +531,9 @@ static ei_status parse_graph(loader *L, const uint8_t *p, size_t n)
     if (count_fields(p, n, c)) MALFORMED("graph");
     if (c[G_SPARSE_INIT]) FAIL(EI_STATUS_UNSUPPORTED, "sparse initializers are not supported");
     size_t nn = c[G_NODE], n_init = c[G_INIT], n_in = c[G_INPUT], n_out = c[G_OUTPUT], n_vi = c[G_VALUE_INFO];
-    if (nn > (1u << 20) || n_init > (1u << 20)) FAIL(EI_STATUS_INVALID_MODEL, "the graph is too large");
+    if (nn > EI_MAX_NODES || n_init > EI_MAX_NODES)
+        FAIL(EI_STATUS_INVALID_MODEL, "the graph has %zu nodes and %zu initializers, more than EI_MAX_NODES (%d)", nn,
+             n_init, EI_MAX_NODES);
     m->nodes = arena_alloc(&m->mem, (nn + 1) * sizeof(node));
     m->order = arena_alloc(&m->mem, (nn + 1) * sizeof(int));
     L->in_names = arena_alloc(&m->mem, (nn + 1) * sizeof(char **));
