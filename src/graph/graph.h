@@ -209,6 +209,11 @@ const char *node_label(const node *n); /* "node 'conv1' (Conv, opset 13)" rotati
 ei_status tensor_parse(const uint8_t *p, size_t n, arena *a, bool in_place, ei_tensor *out,
                        const char **name, char *err, size_t errlen);
 
+/* Bytes of the UTF-8 character at s (1 for a stray byte), and the cut of a message that a
+ * length limit left ending inside a character (so messages stay valid UTF-8). */
+size_t utf8_char_len(const char *s);
+void utf8_trim(char *buf);
+
 ei_status set_error(char *buf, ei_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

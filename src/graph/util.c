@@ -188,5 +188,22 @@ ei_status set_error(char *buf, ei_status st, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, EI_ERRMSG_LEN, fmt, ap);
     va_end(ap);
+    utf8_trim(buf);
     return st;
+}
+
+size_t utf8_char_len(const char *s)
+{
+    unsigned char c = (unsigned char)s[0];
+    size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 1;
+    for (size_t k = 1; k < n; k++)
+        if (((unsigned char)s[k] & 0xc0) != 0x80) return k; /* a broken sequence: just its valid part */
+    return n;
+}
+
+void utf8_trim(char *buf)
+{
+    size_t len = strlen(buf), k = len;
+    while (k > 0 && len - k < 4 && ((unsigned char)buf[k - 1] & 0xc0) == 0x80) k--;
+    if (k > 0 && (unsigned char)buf[k - 1] >= 0xc0 && utf8_char_len(buf + k - 1) > len - (k - 1)) buf[k - 1] = 0;
 }

@@ -570,11 +570,15 @@ static ei_status parse_graph(loader *L, const uint8_t *p, size_t n)
     for (int i = 0; i < m->n_nodes; i++) {
         const char *dom = m->nodes[i].domain;
         int64_t ver = 0;
+        bool imported = false;
         for (int k = 0; k < m->n_opsets; k++) {
             const char *od = m->opsets[k].domain;
             bool same = !strcmp(od, dom) || ((!strcmp(od, "ai.onnx") || !od[0]) && (!strcmp(dom, "ai.onnx") || !dom[0]));
-            if (same) ver = m->opsets[k].version;
+            if (same) ver = m->opsets[k].version, imported = true;
         }
+        if (imported && ver < 1)
+            FAIL(EI_STATUS_INVALID_MODEL, "%s: the model imports opset %lld of domain '%s'; opset versions start at 1",
+                 node_label(&m->nodes[i]), (long long)ver, dom[0] ? dom : "ai.onnx");
         if (ver == 0 && !dom[0]) ver = 1; /* no opset_import: the first version */
         m->nodes[i].opset = (int)(ver > 1000000 ? 1000000 : ver);
         m->nodes[i].op = op_lookup(m->nodes[i].op_type, dom, ver);

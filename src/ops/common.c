@@ -16,6 +16,7 @@ ei_status op_fail(op_ctx *ctx, ei_status st, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf + k, EI_ERRMSG_LEN - (size_t)k, fmt, ap);
     va_end(ap);
+    utf8_trim(buf);
     return st;
 }
 

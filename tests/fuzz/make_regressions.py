@@ -111,6 +111,16 @@ def main(argv):
     inner = loop("inner", [helper.make_node("Identity", ["v"], ["v_out"])], "v_out")
     outer = loop("outer", [inner], "y")
     save(out, "loop-nest-iteration-budget", [outer], [f32("v", [1])], [f32("y", [1])], [i64("m", 100)])
+    # messages that name the real problem
+    for v in (0, -1):
+        save(out, "opset-%d-import" % v, [helper.make_node("Relu", ["x"], ["y"])], [f32("x", [2])], [f32("y", [2])],
+             opset=v)
+    nodes = [helper.make_node("Pad", ["x", "pads", "", "axes"], ["y"])]
+    save(out, "pad-opset18-axes", nodes, [f32("x", [2, 3])], [f32("y", [2, 5])],
+         [i64("pads", [1, 1]), i64("axes", [-1])], opset=18)
+    nodes = [helper.make_node("Einsum", ["x"], ["y"], equation="i\u00e9->i")]
+    save(out, "einsum-utf8-label", nodes, [f32("x", [2, 2])], [f32("y", None)])
+
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -49,6 +49,9 @@ static const hostile_case cases[] = {
     /* a 168-byte model whose folded constants would take 4 GiB stops at the session budget */
     {"fold-chain-session-budget", EI_STATUS_OUT_OF_MEMORY, 0, "ei_limits.session_bytes"},
     {"loop-nest-iteration-budget", EI_STATUS_OK, EI_STATUS_OK, NULL}, /* 10,100 body runs, within the default */
+    {"pad-opset18-axes", EI_STATUS_OK, EI_STATUS_OK, NULL},
+    /* the message names the whole character (2 bytes of UTF-8), not half of it */
+    {"einsum-utf8-label", EI_STATUS_INVALID_MODEL, 0, "unexpected character '\xc3\xa9'"},
 };
 
 static int failures;
@@ -208,6 +211,21 @@ static void limits_tests(const char *dir)
     st = with_limits(dir, conv, &l, msg, sizeof msg);
     expect(st == EI_STATUS_INVALID_SHAPE && strstr(msg, "at most 100 bytes per tensor"), conv, "tensor_bytes", st,
            msg);
+    for (int v = 0; v >= -1; v--) { /* opset 0 and -1: the load fails and says why */
+        char path[1024], name[64];
+        snprintf(name, sizeof name, "opset-%d-import", v);
+        snprintf(path, sizeof path, "%s/%s.onnx", dir, name);
+        static unsigned char buf[4096];
+        FILE *f = fopen(path, "rb");
+        size_t size = f ? fread(buf, 1, sizeof buf, f) : 0;
+        if (f) fclose(f);
+        ei_model *m;
+        st = ei_model_load(buf, size, EI_LOAD_COPY, &m);
+        char want[64];
+        snprintf(want, sizeof want, "imports opset %d of domain 'ai.onnx'", v);
+        expect(st == EI_STATUS_INVALID_MODEL && strstr(ei_model_errmsg(m), want), name, want, st, ei_model_errmsg(m));
+        ei_model_free(m);
+    }
     l.tensor_bytes = 0;
     st = with_limits(dir, conv, &l, msg, sizeof msg);
     expect(st == EI_STATUS_INVALID_ARGUMENT && strstr(msg, "must be > 0"), conv, "a limit of 0", st, msg);
