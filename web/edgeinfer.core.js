@@ -116,9 +116,9 @@ function fromPlainArray(type, Ctor, values) {
     if (type === 'bool') return v ? 1 : 0;
     if (big && (typeof v === 'bigint' || Number.isInteger(v))) return BigInt(v);
     if (!big && typeof v === 'number') return v;
-    throw fail('INVALID_ARGUMENT', `a ${type} tensor cannot hold element ${i} of the array ` +
-      `(${typeof v === 'bigint' ? `${v}n` : describe(v) === 'number' ? v : describe(v)}): ` +
-      (big ? 'expected integers or BigInts' : 'expected numbers'));
+    const shown = typeof v === 'bigint' ? `${v}n` : typeof v === 'number' ? String(v) : describe(v);
+    throw fail('INVALID_ARGUMENT', `${type} tensor: element ${i} of the array (${shown}) is not ` +
+      (big ? 'an integer or a BigInt' : 'a number'));
   });
 }
 
