@@ -87,8 +87,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ei_model_free(m);
         return 0;
     }
+    /* Small limits, as a page with little memory would set: the fuzzer explores shapes, not 2 GiB copies. */
+    ei_limits limits = {(int64_t)1 << 24, (int64_t)1 << 26, (int64_t)1 << 16};
     ei_session *s = NULL;
-    if (ei_session_create(m, &s) == EI_STATUS_OK) {
+    if (ei_session_create_with(m, &limits, &s) == EI_STATUS_OK) {
         run_once(m, s, ctl, 0);
         run_once(m, s, ctl, 4);
     } else if (s && !ei_session_errmsg(s)[0]) {
