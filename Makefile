@@ -5,7 +5,7 @@
 #   make wasm       dist/: edgeinfer.wasm + JS loader
 #   make bench      benchmarks side by side with onnxruntime
 #   make conformance  the ONNX backend node suite, native
-#   make fuzz       libFuzzer on the model loader
+#   make fuzz       libFuzzer on the loader and runs, and the JS API fuzzer
 
 CC      ?= gcc
 PYTHON  := /usr/bin/python3
@@ -25,7 +25,7 @@ ONNX_NODE := $(B)/onnx-node
 CONF_LIST := tests/ops/passing.txt
 
 
-.PHONY: conformance-update check-kernels all lib cli test check-native check-asan conformance conformance-asan setup wasm demo bench fuzz size clean models test-models
+.PHONY: fuzz-replay tsan conformance-update check-kernels all lib cli test check-native check-asan conformance conformance-asan setup wasm demo bench fuzz size clean models test-models
 
 all: $(B)/libedgeinfer.a $(B)/edgeinfer
 
@@ -99,9 +99,8 @@ check-native: $(B)/unit_tests $(B)/edgeinfer $(ONNX_NODE)/.stamp check-kernels
 	$(B)/unit_tests $(ONNX_NODE)/node
 	bash tests/cli/errors.sh $(B)/edgeinfer
 
-check-asan: $(B)/unit_tests-asan $(B)/edgeinfer-asan $(ONNX_NODE)/.stamp $(B)/fuzz_model
+check-asan: $(B)/unit_tests-asan $(B)/edgeinfer-asan $(ONNX_NODE)/.stamp
 	ASAN_OPTIONS=detect_leaks=1 $(B)/unit_tests-asan $(ONNX_NODE)/node
-	$(B)/fuzz_model -rss_limit_mb=6144 tests/fuzz/regressions/*
 	bash tests/cli/errors.sh $(B)/edgeinfer-asan
 
 $(B)/models/.stamp: tests/models/export_models.py
@@ -122,6 +121,8 @@ test: setup
 	$(MAKE) conformance
 	$(MAKE) check-asan
 	$(MAKE) conformance-asan
+	$(MAKE) fuzz-replay
+	$(MAKE) tsan
 	$(MAKE) test-models
 	$(MAKE) test-js
 	$(MAKE) test-browser
@@ -129,16 +130,53 @@ test: setup
 clean:
 	rm -rf $(B) dist
 
-# ---- fuzzing: libFuzzer over the model loader and the whole run, seeded with the node suite ----
-FUZZ_SECONDS ?= 60
-$(B)/fuzz_model: tests/fuzz/fuzz_model.c $(LIB_SRC) $(LIB_HDR)
-	clang-14 -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_DEFAULT_SOURCE -Iinclude \
-		tests/fuzz/fuzz_model.c $(LIB_SRC) -lm -o $@
+# ---- fuzzing: libFuzzer with ASan and UBSan (halting), seeded with the node suite ----
+#   make fuzz         each target in turn for FUZZ_SECONDS (nice'd): fuzz_model (bytes as a model:
+#                     load, create, run), fuzz_run (a control block of input shapes and data, then
+#                     a model: create and run twice), and the JS feed/Tensor API (fast-check)
+#   make fuzz-replay  (in make test) every checked-in regression, then each target FUZZ_BRIEF s
+#   make tsan         two threads creating and running sessions, under ThreadSanitizer
+FUZZ_SECONDS ?= 600
+FUZZ_BRIEF ?= 20
+FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -D_DEFAULT_SOURCE -Iinclude
+FUZZ_OBJ := $(LIB_SRC:%.c=$(B)/fuzzobj/%.o)
+FUZZ_OPTS := -rss_limit_mb=4096 -timeout=30 -max_len=65536
+FUZZ_REG := tests/fuzz/regressions
+.SECONDARY: $(FUZZ_OBJ)
 
-fuzz: $(B)/fuzz_model $(ONNX_NODE)/.stamp
-	mkdir -p $(B)/fuzz-corpus
-	for d in $(ONNX_NODE)/node/*/; do cp "$$d/model.onnx" "$(B)/fuzz-corpus/$$(basename $$d).onnx"; done
-	$(B)/fuzz_model -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=6144 -max_len=65536 $(B)/fuzz-corpus
+$(B)/fuzzobj/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	clang-14 $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(B)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	clang-14 $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJ) -lm -o $@
+
+# Seeds: every node-suite model, and for fuzz_run the same behind a zero control block.
+$(B)/fuzz-seeds/.stamp: $(ONNX_NODE)/.stamp
+	rm -rf $(B)/fuzz-seeds && mkdir -p $(B)/fuzz-seeds/model $(B)/fuzz-seeds/run
+	for d in $(ONNX_NODE)/node/*/; do n=$$(basename $$d); cp "$$d/model.onnx" $(B)/fuzz-seeds/model/$$n.onnx; \
+	  { head -c 64 /dev/zero; cat "$$d/model.onnx"; } > $(B)/fuzz-seeds/run/$$n; done
+	touch $@
+
+fuzz-replay: $(B)/fuzz_model $(B)/fuzz_run $(B)/fuzz-seeds/.stamp wasm
+	$(B)/fuzz_model $(FUZZ_OPTS) $(FUZZ_REG)/*.onnx
+	$(B)/fuzz_run $(FUZZ_OPTS) $(FUZZ_REG)/run/*
+	mkdir -p $(B)/fuzz-corpus/model $(B)/fuzz-corpus/run
+	nice -n 15 $(B)/fuzz_model $(FUZZ_OPTS) -max_total_time=$(FUZZ_BRIEF) -seed=1 $(B)/fuzz-corpus/model $(B)/fuzz-seeds/model
+	nice -n 15 $(B)/fuzz_run $(FUZZ_OPTS) -max_total_time=$(FUZZ_BRIEF) -seed=1 $(B)/fuzz-corpus/run $(B)/fuzz-seeds/run
+	node tests/fuzz/fuzz_js.mjs --seconds $(FUZZ_BRIEF)
+
+fuzz: $(B)/fuzz_model $(B)/fuzz_run $(B)/fuzz-seeds/.stamp wasm
+	mkdir -p $(B)/fuzz-corpus/model $(B)/fuzz-corpus/run
+	nice -n 15 $(B)/fuzz_model $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) $(B)/fuzz-corpus/model $(B)/fuzz-seeds/model
+	nice -n 15 $(B)/fuzz_run $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) $(B)/fuzz-corpus/run $(B)/fuzz-seeds/run
+	nice -n 15 node tests/fuzz/fuzz_js.mjs --seconds $(FUZZ_SECONDS)
+
+$(B)/tsan_sessions: tests/fuzz/tsan_sessions.c $(LIB_SRC) $(LIB_HDR)
+	$(CC) $(ALLCFLAGS) -O1 -fsanitize=thread -pthread $< $(LIB_SRC) $(LDLIBS) -o $@
+
+tsan: $(B)/tsan_sessions $(ONNX_NODE)/.stamp
+	TSAN_OPTIONS=halt_on_error=1 $(B)/tsan_sessions $(ONNX_NODE)/node
 
 # ==== WebAssembly build, JS loader and their tests ====
 #   make wasm          dist/: edgeinfer.wasm (standalone, SIMD) + edgeinfer.mjs, edgeinfer.js,

@@ -134,6 +134,46 @@ int ei_model_node_supported(const ei_model *model, int index);
 size_t ei_model_weight_bytes(const ei_model *model);
 
 /*
+ * Limits. A model or an input may come from anyone, so what a session agrees
+ * to do is bounded; beyond a bound the call fails with a message naming it
+ * (EI_STATUS_INVALID_SHAPE for a tensor, EI_STATUS_OUT_OF_MEMORY for the
+ * session's memory, EI_STATUS_INVALID_ARGUMENT for loop iterations), never
+ * with an attempt. Fixed by the build:
+ *  - EI_MAX_TENSOR_BYTES: the largest tensor (2 GiB natively, 1 GiB in wasm32).
+ *    The shape rule, checked where every shape is born (initializers,
+ *    declared and fed inputs, every inferred output): each dim >= 0, and the
+ *    product of the non-zero dims times the element size is at most this, so
+ *    a zero-element tensor such as [0, 2^40, 2^40] is refused too.
+ *  - EI_MAX_NODES nodes (and as many initializers) per graph, subgraphs nested at most
+ *    EI_MAX_GRAPH_DEPTH deep.
+ * Settable per session (ei_session_create_with), defaults from ei_limits_default:
+ *  - tensor_bytes: the largest tensor, at most EI_MAX_TENSOR_BYTES.
+ *  - session_bytes: the session's memory: the activation arena, constants
+ *    folded at plan time, op state and scratch, and per-run buffers.
+ *    Default EI_DEFAULT_SESSION_BYTES (2 GiB natively, 1 GiB in wasm32).
+ *  - loop_iterations: Loop and Scan body runs in one ei_session_run, nested
+ *    loops included (a nest of loops multiplies). Default 2^24.
+ */
+#if SIZE_MAX <= UINT32_MAX
+#define EI_MAX_TENSOR_BYTES ((int64_t)1 << 30)
+#define EI_DEFAULT_SESSION_BYTES ((int64_t)1 << 30)
+#else
+#define EI_MAX_TENSOR_BYTES ((int64_t)1 << 31)
+#define EI_DEFAULT_SESSION_BYTES ((int64_t)1 << 31)
+#endif
+#define EI_MAX_NODES (1 << 20)
+#define EI_MAX_GRAPH_DEPTH 8
+#define EI_DEFAULT_LOOP_ITERATIONS ((int64_t)1 << 24)
+
+typedef struct ei_limits {
+    int64_t tensor_bytes;
+    int64_t session_bytes;
+    int64_t loop_iterations;
+} ei_limits;
+
+void ei_limits_default(ei_limits *limits);
+
+/*
  * A session holds the run-time state of one model: the activation arena, its
  * plan and the outputs. The model must outlive its sessions. On failure *out
  * is set like ei_model_load's. Creating a session checks every op; the
@@ -141,6 +181,9 @@ size_t ei_model_weight_bytes(const ei_model *model);
  * all fixed, otherwise at the first run, and again whenever input shapes change.
  */
 ei_status ei_session_create(const ei_model *model, ei_session **out);
+/* The same with limits other than the defaults (NULL: the defaults). Each must be > 0;
+ * tensor_bytes above EI_MAX_TENSOR_BYTES is EI_MAX_TENSOR_BYTES. */
+ei_status ei_session_create_with(const ei_model *model, const ei_limits *limits, ei_session **out);
 void ei_session_free(ei_session *session);
 const char *ei_session_errmsg(const ei_session *session);
 

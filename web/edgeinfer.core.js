@@ -111,11 +111,15 @@ function checkDims(dims, what) {
 }
 
 function fromPlainArray(type, Ctor, values) {
-  if (Ctor === BigInt64Array || Ctor === BigUint64Array) {
-    return Ctor.from(values, (v) => (typeof v === 'bigint' ? v : BigInt(v)));
-  }
-  if (type === 'bool') return Ctor.from(values, (v) => (v ? 1 : 0));
-  return Ctor.from(values);
+  const big = Ctor === BigInt64Array || Ctor === BigUint64Array;
+  return Ctor.from(values, (v, i) => {
+    if (type === 'bool') return v ? 1 : 0;
+    if (big && (typeof v === 'bigint' || Number.isInteger(v))) return BigInt(v);
+    if (!big && typeof v === 'number') return v;
+    const shown = typeof v === 'bigint' ? `${v}n` : typeof v === 'number' ? String(v) : describe(v);
+    throw fail('INVALID_ARGUMENT', `${type} tensor: element ${i} of the array (${shown}) is not ` +
+      (big ? 'an integer or a BigInt' : 'a number'));
+  });
 }
 
 /**
@@ -174,27 +178,49 @@ class Tensor {
 }
 
 // Checks one feed (an edgeinfer Tensor or anything shaped like one, e.g. onnxruntime's) and
-// returns what the backends need.
+// returns what the backends need: its type, dims and a fixed-length byte view of its data.
+// Each property is read exactly once, so a getter (or a resizable buffer shrunk in between)
+// cannot pass the checks with one value and be copied with another; the backends copy
+// exactly `bytes.byteLength` bytes and check that the view still holds them.
 function feedSpec(name, index, t) {
-  if (!t || typeof t !== 'object' || typeof t.type !== 'string' || t.dims === undefined) {
+  if (!t || typeof t !== 'object') throw fail('INVALID_ARGUMENT', `input '${name}': expected a Tensor, got ${describe(t)}`);
+  const type = t.type, rawDims = t.dims, data = t.data;
+  if (typeof type !== 'string' || rawDims === undefined) {
     throw fail('INVALID_ARGUMENT', `input '${name}': expected a Tensor, got ${describe(t)}`);
   }
-  const info = DTYPES[t.type];
+  const info = DTYPES[type];
   if (!info) {
-    throw fail('UNSUPPORTED', `input '${name}': tensor type '${t.type}' is not supported ` +
+    throw fail('UNSUPPORTED', `input '${name}': tensor type '${type}' is not supported ` +
       `(supported: ${Object.keys(DTYPES).join(', ')})`);
   }
-  if (!(t.data instanceof info.ctor)) {
-    throw fail('INVALID_ARGUMENT', `input '${name}': a ${t.type} tensor needs a ${info.ctor.name}, ` +
-      `got ${describe(t.data)}`);
+  if (!(data instanceof info.ctor)) {
+    throw fail('INVALID_ARGUMENT', `input '${name}': a ${type} tensor needs a ${info.ctor.name}, ` +
+      `got ${describe(data)}`);
   }
-  const dims = checkDims(t.dims, `input '${name}'`);
+  const dims = checkDims(rawDims, `input '${name}'`);
   const size = dims.reduce((a, b) => a * b, 1);
-  if (size !== t.data.length) {
-    throw fail('INVALID_ARGUMENT', `input '${name}': dims [${dims}] hold ${size} elements ` +
-      `but the data has ${t.data.length}`);
+  const length = data.length;
+  if (size !== length) {
+    throw fail('INVALID_ARGUMENT', `input '${name}': dims [${dims}] hold ${size} elements but the data has ${length}`);
   }
-  return { name, index, type: t.type, dtype: info.id, dims, data: t.data };
+  const nbytes = size * info.ctor.BYTES_PER_ELEMENT;
+  let bytes;
+  try {
+    bytes = new Uint8Array(data.buffer, data.byteOffset, nbytes);
+  } catch (err) {
+    throw fail('INVALID_ARGUMENT', `input '${name}': its data no longer holds ${size} elements (${err.message})`);
+  }
+  return { name, index, type, dtype: info.id, dims, bytes };
+}
+
+// The bytes of a feed, checked again just before they are copied.
+function feedBytes(f) {
+  const want = f.dims.reduce((a, b) => a * b, 1) * DTYPES[f.type].ctor.BYTES_PER_ELEMENT;
+  if (f.bytes.byteLength !== want) {
+    throw fail('INVALID_ARGUMENT', `input '${f.name}': its data changed size while being read (${f.bytes.byteLength} ` +
+      `bytes, the dims need ${want})`);
+  }
+  return f.bytes;
 }
 
 // ---- fetching bytes ----
@@ -241,6 +267,18 @@ function toBytes(x, what) {
   throw fail('INVALID_ARGUMENT', `${what}: expected an ArrayBuffer or Uint8Array, got ${describe(x)}`);
 }
 
+// A server that answers a model URL with a web page (a 404 page served as 200, a login page, a
+// single-page app's index.html) gives bytes that are no model: say so instead of "corrupt".
+function notHtml(bytes, resp, where) {
+  const type = (resp.headers.get('content-type') || '').split(';')[0].trim().toLowerCase();
+  const head = TEXT.decode(bytes.subarray(0, 64)).replace(/^\uFEFF?\s*/, '').toLowerCase();
+  if (type === 'text/html' || head.startsWith('<!doctype html') || head.startsWith('<html')) {
+    throw fail('LOAD_FAILED', `${where} is an HTML page (content-type ${type || 'none'}), not an ONNX model: ` +
+      'check the model URL');
+  }
+  return bytes;
+}
+
 // The model bytes of InferenceSession.create's source. `owned` tells whether the bytes are a
 // buffer nobody else holds (so a worker may take it without a copy).
 async function readModel(source, byteOffset, byteLength) {
@@ -248,14 +286,18 @@ async function readModel(source, byteOffset, byteLength) {
     if (isFileLocation(source)) return { bytes: await readNodeFile(source), owned: true, where: String(source) };
     const resp = await fetchResponse(String(source));
     checkResponse(resp, String(source));
-    return { bytes: new Uint8Array(await resp.arrayBuffer()), owned: true, where: String(source) };
+    return { bytes: notHtml(new Uint8Array(await resp.arrayBuffer()), resp, String(source)), owned: true, where: String(source) };
   }
   if (source && typeof source.then === 'function') source = await source;
   if (isResponse(source)) {
     checkResponse(source, source.url);
-    return { bytes: new Uint8Array(await source.arrayBuffer()), owned: true, where: source.url || 'the response' };
+    const where = source.url || 'the response';
+    return { bytes: notHtml(new Uint8Array(await source.arrayBuffer()), source, where), owned: true, where };
   }
   if (source instanceof ArrayBuffer && typeof byteOffset === 'number') {
+    if (!Number.isSafeInteger(byteOffset) || (byteLength !== undefined && !Number.isSafeInteger(byteLength))) {
+      throw fail('INVALID_ARGUMENT', `byteOffset ${byteOffset} / byteLength ${byteLength}: expected non-negative integers`);
+    }
     const end = typeof byteLength === 'number' ? byteOffset + byteLength : source.byteLength;
     if (byteOffset < 0 || end > source.byteLength || end < byteOffset) {
       throw fail('INVALID_ARGUMENT', `byteOffset ${byteOffset} / byteLength ${byteLength} are outside the ` +
@@ -496,7 +538,13 @@ class Runtime {
       throw fail('UNSUPPORTED', `${what} has type ${ONNX_TYPE_NAMES[dtype] || dtype}, which edgeinfer's JS API does not support`);
     }
     const dims = [];
-    for (let d = 0; d < rank; d++) dims.push(Number(dv.getBigInt64(at + 8 + 8 * d, true)));
+    for (let d = 0; d < rank; d++) {
+      const n = dv.getBigInt64(at + 8 + 8 * d, true);
+      if (n < 0n || n > BigInt(Number.MAX_SAFE_INTEGER)) {
+        throw fail('INVALID_SHAPE', `${what} has dim ${n} at axis ${d}, beyond what a JavaScript number holds exactly`);
+      }
+      dims.push(Number(n));
+    }
     const ptr = dv.getUint32(at + 72, true);
     const Ctor = DTYPES[type].ctor;
     const count = dims.reduce((a, b) => a * b, 1);
@@ -639,7 +687,8 @@ class LocalBackend {
     const rt = this.rt;
     for (const f of feeds) {
       const buf = this.inputs[f.index];
-      const bytes = f.data.byteLength;
+      const data = feedBytes(f);
+      const bytes = data.byteLength;
       if (buf.cap < bytes) {
         rt.free(buf.ptr);
         buf.ptr = 0;
@@ -647,7 +696,7 @@ class LocalBackend {
         buf.ptr = rt.malloc(bytes + PAD);
         buf.cap = bytes;
       }
-      rt.heap().set(new Uint8Array(f.data.buffer, f.data.byteOffset, bytes), buf.ptr);
+      rt.heap().set(data, buf.ptr);
       const t = rt.scratch + SCRATCH_TENSOR;
       rt.writeTensor(t, f.dtype, f.dims, buf.ptr);
       const st = rt.call('ei_session_set_input', this.session, f.index, t);
@@ -686,15 +735,19 @@ class WorkerBackend {
       throw fail('LOAD_FAILED', 'cannot tell where edgeinfer-worker.js is (this script was not loaded from a URL); ' +
         'set edgeinfer.env.workerUrl');
     }
-    const w = new WorkerBackend(String(url));
-    // The caller's buffer stays theirs: transfer a copy unless the bytes were fetched here.
-    const bytes = model.owned && model.bytes.byteOffset === 0 && model.bytes.byteLength === model.bytes.buffer.byteLength
-      ? model.bytes : model.bytes.slice();
+    // The caller's buffer stays theirs: transfer a copy unless the bytes were fetched here (a
+    // Node Buffer's slice() is a view of a shared pool, so copy with Uint8Array's own slice).
+    const b = model.bytes;
+    const bytes = model.owned && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength
+      ? b : Uint8Array.prototype.slice.call(b);
+    let w = null;
     try {
+      w = new WorkerBackend(String(url));
       w.meta = await w.request('create', { module, bytes }, [bytes.buffer]);
     } catch (err) {
-      w.terminate();
-      throw err;
+      if (w) w.terminate();
+      if (err instanceof EdgeInferError) throw err;
+      throw fail('RUNTIME_ERROR', `cannot start the edgeinfer worker (${url}): ${err && err.message}`);
     }
     return w;
   }
@@ -707,6 +760,10 @@ class WorkerBackend {
     const onMessage = (msg) => this.onMessage(msg);
     const onError = (what) => this.die(fail('RUNTIME_ERROR', `the edgeinfer worker (${url}) ${what}`));
     if (IS_NODE) {
+      if (/^[a-z][a-z0-9+.-]*:/i.test(url) && !/^file:/i.test(url) && !/^[a-z]:[\\/]/i.test(url)) {
+        throw fail('LOAD_FAILED', `Node.js starts workers from files only: workerUrl ${url} is not a file path or ` +
+          'file: URL (point env.workerUrl at a local copy of edgeinfer-worker.js)');
+      }
       const { Worker: NodeWorker } = nodeBuiltin('node:worker_threads');
       const where = /^file:/i.test(url) ? new URL(url) : url;
       this.worker = new NodeWorker(where, { name: 'edgeinfer' });
@@ -752,9 +809,9 @@ class WorkerBackend {
   }
 
   async run(feeds, outputIndices) {
-    // Copies, so that the caller's arrays stay usable; the copies are transferred.
-    const sent = feeds.map((f) => ({ ...f, data: f.data.slice() }));
-    const outs = await this.request('run', { feeds: sent, outputIndices }, sent.map((f) => f.data.buffer));
+    // Copies (never Buffer#slice, a view), so that the caller's arrays stay usable; the copies are transferred.
+    const sent = feeds.map((f) => ({ ...f, bytes: Uint8Array.prototype.slice.call(feedBytes(f)) }));
+    const outs = await this.request('run', { feeds: sent, outputIndices }, sent.map((f) => f.bytes.buffer));
     return outs.map((t) => new Tensor(t.type, t.data, t.dims));
   }
 

@@ -23,15 +23,6 @@ static inline size_t padded_size(size_t bytes)
     return (bytes + EI_PAD + EI_ALIGN - 1) & ~(size_t)(EI_ALIGN - 1);
 }
 
-/* Largest tensor the library agrees to place, in bytes: larger ones are errors, not attempts
- * (a hostile model must not make the process allocate, and touch, many gigabytes). Every
- * placed size must fit size_t: wasm32 addresses 4 GiB in all. */
-#if SIZE_MAX <= UINT32_MAX
-#define EI_MAX_TENSOR_BYTES ((int64_t)1 << 30)
-#else
-#define EI_MAX_TENSOR_BYTES ((int64_t)1 << 31)
-#endif
-
 /* ---- persistent arena: bump allocation in chunks, freed all at once ---- */
 typedef struct arena_block arena_block;
 typedef struct arena {
@@ -162,7 +153,6 @@ struct ei_model {
     struct ei_model *children, *next; /* subgraphs, freed with their model */
 };
 
-#define EI_MAX_GRAPH_DEPTH 8
 
 /* Fills value.last_use from the execution order. */
 void model_compute_last_use(ei_model *m);
@@ -197,7 +187,15 @@ struct ei_session {
     size_t arena_bytes;
     arena plan_mem;        /* folded constants and op state of the current plan */
     void **dyn;            /* [n_values] dynamic mode: malloc'd buffers */
+    size_t *dyn_size;      /* [n_values] their sizes */
+    size_t dyn_bytes;      /* their sum, with per-run scratch */
+    ei_limits limits;
+    int64_t iterations;    /* Loop/Scan body runs in the current run (the root session's count) */
+    int64_t *iter_count;   /* where this session counts them: its own, or its root's */
 };
+
+/* A session for a subgraph, sharing its parent's limits and iteration count. */
+ei_status session_create_child(const ei_session *parent, const ei_model *m, ei_session **out);
 
 /* Memory planner (planner.c): places buffers in one arena. */
 typedef struct plan_buf {
@@ -217,7 +215,11 @@ size_t dtype_size(int32_t dtype);
 double half_to_double(uint16_t h);
 uint16_t half_from_double(double v);
 int64_t shape_numel(int rank, const int64_t *dims);
-/* bytes of a tensor, or -1 when it overflows or exceeds EI_MAX_TENSOR_BYTES */
+/* The one shape rule, checked wherever a shape is born (initializers, declared and fed inputs,
+ * every inferred output): bytes of a tensor, or -1 when a dim is negative or the product of its
+ * non-zero dims times the element size exceeds EI_MAX_TENSOR_BYTES. Zero dims count as 1 in
+ * that product, so a [0, 2^40, 2^40] tensor is refused too: any product of some of a valid
+ * tensor's dims fits, and no op can overflow multiplying them or loop 2^62 times over empty rows. */
 int64_t tensor_nbytes(const ei_tensor *t);
 /* "[1,3,224,224]" in a small rotating per-thread buffer, for messages */
 const char *shape_str(const ei_tensor *t);
@@ -227,6 +229,11 @@ const char *node_label(const node *n); /* "node 'conv1' (Conv, opset 13)" rotati
  * bytes when `in_place` and aligned), or to malloc when a is NULL. */
 ei_status tensor_parse(const uint8_t *p, size_t n, arena *a, bool in_place, ei_tensor *out,
                        const char **name, char *err, size_t errlen);
+
+/* Bytes of the UTF-8 character at s (1 for a stray byte), and the cut of a message that a
+ * length limit left ending inside a character (so messages stay valid UTF-8). */
+size_t utf8_char_len(const char *s);
+void utf8_trim(char *buf);
 
 ei_status set_error(char *buf, ei_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -10,68 +10,79 @@
  *    buffers are the hardest to fit into gaps later.
  *  - Each buffer goes at the lowest offset where it overlaps in memory with no
  *    already-placed buffer whose lifetime overlaps its own: scan those
- *    conflicting buffers by offset and take the first gap that is large enough.
+ *    conflicting buffers by offset and take the first gap that is large enough. The placed
+ *    buffers are kept sorted by offset as they are placed, so this is one walk per buffer.
  *  - The arena size is the highest end offset. In-place ops never reach this
  *    file as two buffers: the session merges them into one longer-lived buffer.
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "graph.h"
 
-static const plan_buf *sort_base;
+/* The sort key travels with the index, so the comparator reads no shared state (sessions may
+ * be created on several threads at once). */
+typedef struct order_key {
+    size_t size;
+    int first, index;
+} order_key;
 
 static int by_size_desc(const void *a, const void *b)
 {
-    const plan_buf *x = &sort_base[*(const int *)a], *y = &sort_base[*(const int *)b];
+    const order_key *x = a, *y = b;
     if (x->size != y->size) return x->size < y->size ? 1 : -1;
     if (x->first != y->first) return x->first < y->first ? -1 : 1;
-    return *(const int *)a - *(const int *)b;
+    return x->index - y->index;
 }
 
-static int by_offset(const void *a, const void *b)
+/* Inserts buffer index k into placed[0..n) kept sorted by offset. */
+static void insert_by_offset(const plan_buf *bufs, int *placed, int n, int k)
 {
-    const plan_buf *x = *(plan_buf *const *)a, *y = *(plan_buf *const *)b;
-    return x->offset < y->offset ? -1 : x->offset > y->offset;
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (bufs[placed[mid]].offset <= bufs[k].offset) lo = mid + 1;
+        else hi = mid;
+    }
+    memmove(placed + lo + 1, placed + lo, (size_t)(n - lo) * sizeof *placed);
+    placed[lo] = k;
 }
 
 size_t plan_place(plan_buf *bufs, int n)
 {
     if (n <= 0) return 0;
-    int *order = malloc((size_t)n * sizeof(int));
-    plan_buf **live = malloc((size_t)n * sizeof(plan_buf *));
-    if (!order || !live) {
+    order_key *order = malloc((size_t)n * sizeof *order);
+    int *placed = malloc((size_t)n * sizeof *placed); /* placed buffers, by offset */
+    if (!order || !placed) {
         free(order);
-        free(live);
+        free(placed);
         return SIZE_MAX;
     }
-    for (int i = 0; i < n; i++) order[i] = i;
-    sort_base = bufs;
-    qsort(order, (size_t)n, sizeof(int), by_size_desc);
+    for (int i = 0; i < n; i++) order[i] = (order_key){bufs[i].size, bufs[i].first, i};
+    qsort(order, (size_t)n, sizeof *order, by_size_desc);
     size_t total = 0;
     for (int k = 0; k < n; k++) {
-        plan_buf *b = &bufs[order[k]];
-        int nl = 0;
-        for (int j = 0; j < k; j++) {
-            plan_buf *o = &bufs[order[j]];
-            if (o->first <= b->last && b->first <= o->last) live[nl++] = o;
-        }
-        qsort(live, (size_t)nl, sizeof(plan_buf *), by_offset);
+        plan_buf *b = &bufs[order[k].index];
         size_t off = 0;
-        for (int j = 0; j < nl; j++) {
-            if (off + b->size <= live[j]->offset) break;
-            size_t end = live[j]->offset + live[j]->size;
+        /* Walk the placed buffers by offset; only those whose lifetime overlaps b's are in the way. */
+        for (int j = 0; j < k; j++) {
+            const plan_buf *o = &bufs[placed[j]];
+            if (o->first > b->last || b->first > o->last) continue;
+            if (off + b->size <= o->offset) break;
+            size_t end = o->offset + o->size;
             if (end > off) off = end;
         }
         if (b->size > SIZE_MAX - off) { /* cannot be placed in this address space */
             free(order);
-            free(live);
+            free(placed);
             return SIZE_MAX;
         }
         b->offset = off;
         if (off + b->size > total) total = off + b->size;
+        insert_by_offset(bufs, placed, k, order[k].index);
     }
     free(order);
-    free(live);
+    free(placed);
     return total;
 }

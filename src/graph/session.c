@@ -41,6 +41,13 @@ static void ctx_init(op_ctx *c, ei_session *s, int i, bool at_plan)
     c->at_plan = at_plan;
 }
 
+/* An op call's status, unless the op met an attribute of the wrong type: that error comes first. */
+static ei_status attr_checked(op_ctx *c, ei_status st)
+{
+    ei_status at = attr_type_error(c);
+    return at != EI_STATUS_OK ? at : st;
+}
+
 /* Runs an op's infer and checks that it described every wanted output. */
 static ei_status infer_node(ei_session *s, int i, op_ctx *c)
 {
@@ -50,7 +57,8 @@ static ei_status infer_node(ei_session *s, int i, op_ctx *c)
             c->out[k]->dtype = 0;
             c->out[k]->data = NULL;
         }
-    ei_status st = n->op->infer(c);
+    attr_type_reset();
+    ei_status st = attr_checked(c, n->op->infer(c));
     if (st != EI_STATUS_OK) return st;
     for (int k = 0; k < n->n_out; k++)
         if (c->out[k] && c->out[k]->dtype == 0)
@@ -65,7 +73,21 @@ static void free_dynamic(ei_session *s)
     for (int v = 0; v < s->m->n_values; v++) {
         free(s->dyn[v]);
         s->dyn[v] = NULL;
+        s->dyn_size[v] = 0;
     }
+    s->dyn_bytes = 0;
+}
+
+/* Fails unless `more` bytes fit in the session's memory budget beside what it holds (the
+ * activation arena `arena`, folded constants and op state, per-run buffers). */
+static ei_status check_budget(ei_session *s, size_t arena, size_t more, const char *what)
+{
+    uint64_t held = (uint64_t)arena + s->plan_mem.total + s->dyn_bytes;
+    if (more <= (uint64_t)s->limits.session_bytes && held <= (uint64_t)s->limits.session_bytes - more)
+        return EI_STATUS_OK;
+    return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "%s needs %zu bytes beside the %llu the session holds: more than its "
+                "budget of %lld bytes (ei_limits.session_bytes)", what, more, (unsigned long long)held,
+                (long long)s->limits.session_bytes);
 }
 
 static void reset_values(ei_session *s)
@@ -132,10 +154,11 @@ static ei_status place_activations(ei_session *s)
         }
     }
     size_t total = plan_place(bufs, nb);
-    if (total > SIZE_MAX - 2 * EI_ALIGN) {
+    if (total > SIZE_MAX - 2 * EI_ALIGN || check_budget(s, 0, total, "the activation arena") != EI_STATUS_OK) {
         free(bufs);
         free(buf_of);
-        return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "out of memory while planning");
+        if (total > SIZE_MAX - 2 * EI_ALIGN) return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "out of memory while planning");
+        return EI_STATUS_OUT_OF_MEMORY;
     }
     if (total < EI_ALIGN) total = EI_ALIGN;
     if (total > s->arena_bytes || !s->arena_raw) {
@@ -160,10 +183,24 @@ static ei_status place_activations(ei_session *s)
     return EI_STATUS_OK;
 }
 
+/* True when every output of the node holds zero elements: there is nothing to compute, and the
+ * op's run is not called (its loops could otherwise walk a huge outer extent of empty rows). */
+static bool outputs_empty(const op_ctx *c)
+{
+    if (c->n_out == 0) return false;
+    for (int k = 0; k < c->n_out; k++)
+        if (c->out[k] && shape_numel(c->out[k]->rank, c->out[k]->dims) != 0) return false;
+    return true;
+}
+
 /* Runs a node at plan time because all its inputs are known: its outputs become constants. */
 static ei_status fold_node(ei_session *s, int i, op_ctx *c)
 {
     const node *n = &s->m->nodes[i];
+    size_t need = padded_size(c->scratch_bytes);
+    for (int k = 0; k < n->n_out; k++)
+        if (c->out[k]) need += padded_size((size_t)tensor_nbytes(c->out[k]));
+    if (check_budget(s, s->arena_bytes, need, node_label(n)) != EI_STATUS_OK) return EI_STATUS_OUT_OF_MEMORY;
     for (int k = 0; k < n->n_out; k++) {
         if (!c->out[k]) continue;
         c->out[k]->data = arena_alloc(&s->plan_mem, (size_t)tensor_nbytes(c->out[k]));
@@ -174,10 +211,10 @@ static ei_status fold_node(ei_session *s, int i, op_ctx *c)
         if (!c->scratch) return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "%s: out of memory", node_label(n));
     }
     if (n->op->prepare) {
-        TRY(n->op->prepare(c));
+        TRY(attr_checked(c, n->op->prepare(c)));
         s->rt[i].state = c->state;
     }
-    TRY(n->op->run(c));
+    if (!outputs_empty(c)) TRY(attr_checked(c, n->op->run(c)));
     for (int k = 0; k < n->n_out; k++)
         if (n->out[k] >= 0) s->known[n->out[k]] = true;
     s->rt[i].folded = true;
@@ -225,7 +262,7 @@ static ei_status plan(ei_session *s, const ei_tensor *inputs)
         if (s->rt[i].folded || !n->op->prepare) continue;
         op_ctx c;
         ctx_init(&c, s, i, true);
-        TRY(n->op->prepare(&c));
+        TRY(attr_checked(&c, n->op->prepare(&c)));
         s->rt[i].state = c.state;
     }
     s->planned = true;
@@ -268,7 +305,8 @@ static ei_status create(ei_session *s, const ei_model *m)
     s->is_bound = arena_alloc(&s->mem, ((size_t)ni + 1) * sizeof(bool));
     s->plan_inputs = arena_alloc(&s->mem, ((size_t)ni + 1) * sizeof(ei_tensor));
     s->dyn = arena_alloc(&s->mem, ((size_t)nv + 1) * sizeof(void *));
-    if (!s->t || !s->known || !s->rt || !s->bound || !s->is_bound || !s->plan_inputs || !s->dyn)
+    s->dyn_size = arena_alloc(&s->mem, ((size_t)nv + 1) * sizeof(size_t));
+    if (!s->t || !s->known || !s->rt || !s->bound || !s->is_bound || !s->plan_inputs || !s->dyn || !s->dyn_size)
         return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "out of memory creating the session");
 
     for (int i = 0; i < nn; i++) {
@@ -294,6 +332,9 @@ static ei_status create(ei_session *s, const ei_model *m)
             t->dtype = v->decl_dtype;
             t->rank = v->decl_rank;
             memcpy(t->dims, v->decl_dims, sizeof t->dims);
+            if (tensor_nbytes(t) < 0 || tensor_nbytes(t) > s->limits.tensor_bytes)
+                return FAIL(s, EI_STATUS_INVALID_SHAPE, "input '%s': shape %s is invalid or too large", v->name,
+                            shape_str(t));
         }
         ei_status st = plan(s, s->bound);
         memset(s->bound, 0, ((size_t)ni + 1) * sizeof(ei_tensor));
@@ -302,12 +343,31 @@ static ei_status create(ei_session *s, const ei_model *m)
     return EI_STATUS_OK;
 }
 
-ei_status ei_session_create(const ei_model *m, ei_session **out)
+void ei_limits_default(ei_limits *l)
+{
+    if (!l) return;
+    l->tensor_bytes = EI_MAX_TENSOR_BYTES;
+    l->session_bytes = EI_DEFAULT_SESSION_BYTES;
+    l->loop_iterations = EI_DEFAULT_LOOP_ITERATIONS;
+}
+
+static ei_status create_session(const ei_model *m, const ei_limits *limits, int64_t *iter_count, ei_session **out)
 {
     if (!out) return EI_STATUS_INVALID_ARGUMENT;
     ei_session *s = calloc(1, sizeof *s);
     *out = s;
     if (!s) return EI_STATUS_OUT_OF_MEMORY;
+    ei_limits_default(&s->limits);
+    if (limits) {
+        if (limits->tensor_bytes <= 0 || limits->session_bytes <= 0 || limits->loop_iterations <= 0)
+            return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "ei_session_create_with: every limit must be > 0 "
+                        "(tensor_bytes %lld, session_bytes %lld, loop_iterations %lld)",
+                        (long long)limits->tensor_bytes, (long long)limits->session_bytes,
+                        (long long)limits->loop_iterations);
+        s->limits = *limits;
+        if (s->limits.tensor_bytes > EI_MAX_TENSOR_BYTES) s->limits.tensor_bytes = EI_MAX_TENSOR_BYTES;
+    }
+    s->iter_count = iter_count ? iter_count : &s->iterations;
     ei_status st = create(s, m);
     if (st != EI_STATUS_OK && s->m) {
         /* A failed session keeps only its message: every later call says it was not created. */
@@ -317,6 +377,26 @@ ei_status ei_session_create(const ei_model *m, ei_session **out)
     return st;
 }
 
+ei_status ei_session_create(const ei_model *m, ei_session **out) { return create_session(m, NULL, NULL, out); }
+
+ei_status ei_session_create_with(const ei_model *m, const ei_limits *limits, ei_session **out)
+{
+    return create_session(m, limits, NULL, out);
+}
+
+ei_status session_create_child(const ei_session *parent, const ei_model *m, ei_session **out)
+{
+    return create_session(m, &parent->limits, parent->iter_count, out);
+}
+
+ei_status op_count_iteration(op_ctx *ctx)
+{
+    ei_session *s = ctx->s;
+    if (++*s->iter_count <= s->limits.loop_iterations) return EI_STATUS_OK;
+    return op_fail(ctx, EI_STATUS_INVALID_ARGUMENT, "more than %lld loop iterations in one run (nested loops "
+                   "included; ei_limits.loop_iterations)", (long long)s->limits.loop_iterations);
+}
+
 ei_status op_subsession(op_ctx *ctx, const attr *a, ei_session **out)
 {
     node_rt *rt = &ctx->s->rt[ctx->n - ctx->s->m->nodes];
@@ -324,7 +404,7 @@ ei_status op_subsession(op_ctx *ctx, const attr *a, ei_session **out)
     while (k < 2 && rt->sub[k] && rt->sub_of[k] != a) k++;
     if (k == 2) return op_fail(ctx, EI_STATUS_INVALID_MODEL, "more than two subgraphs");
     if (!rt->sub[k]) {
-        ei_status st = ei_session_create(a->sub, &rt->sub[k]);
+        ei_status st = session_create_child(ctx->s, a->sub, &rt->sub[k]);
         if (st != EI_STATUS_OK) {
             op_fail(ctx, st, "subgraph '%s': %s", a->name, ei_session_errmsg(rt->sub[k]));
             ei_session_free(rt->sub[k]);
@@ -415,7 +495,7 @@ ei_status ei_session_set_input(ei_session *s, int index, const ei_tensor *t)
     if (dtype_size(t->dtype) == 0)
         return FAIL(s, EI_STATUS_UNSUPPORTED, "input '%s': dtype %s is not supported", v->name,
                     ei_dtype_name(t->dtype));
-    if (tensor_nbytes(t) < 0)
+    if (tensor_nbytes(t) < 0 || tensor_nbytes(t) > s->limits.tensor_bytes)
         return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "input '%s': shape %s is invalid or too large", v->name,
                     shape_str(t));
     if (v->has_decl) {
@@ -482,27 +562,38 @@ static void free_dead_inputs(ei_session *s, const node *n, int pos)
         if (v >= 0 && s->dyn[v] && m->values[v].last_use == pos && !m->values[v].is_output) {
             free(s->dyn[v]);
             s->dyn[v] = NULL;
+            s->dyn_bytes -= s->dyn_size[v];
+            s->dyn_size[v] = 0;
             s->t[v].data = NULL;
         }
     }
 }
 
-/* Per-run mode: gives value v (its dtype and dims already set) a buffer of its own. */
-static bool place_dynamic(ei_session *s, int v)
+/* Per-run mode: gives value v (its dtype and dims already set) a buffer of its own, within the budget. */
+static ei_status place_dynamic(ei_session *s, const node *n, int k)
 {
+    int v = n->out[k];
     free(s->dyn[v]);
-    s->dyn[v] = malloc((size_t)tensor_nbytes(&s->t[v]) + EI_PAD);
-    s->t[v].data = s->dyn[v];
-    return s->dyn[v] != NULL;
+    s->dyn[v] = NULL;
+    s->t[v].data = NULL;
+    s->dyn_bytes -= s->dyn_size[v];
+    s->dyn_size[v] = 0;
+    size_t bytes = (size_t)tensor_nbytes(&s->t[v]) + EI_PAD;
+    TRY(check_budget(s, 0, bytes, node_label(n)));
+    s->dyn[v] = s->t[v].data = malloc(bytes);
+    if (!s->dyn[v])
+        return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "%s: out of memory for output %d (%s)", node_label(n), k,
+                    shape_str(&s->t[v]));
+    s->dyn_size[v] = bytes;
+    s->dyn_bytes += bytes;
+    return EI_STATUS_OK;
 }
 
 ei_status op_output_alloc(op_ctx *ctx, int i, int32_t dtype, int rank, const int64_t *dims)
 {
     if (!has_out(ctx, i)) return EI_STATUS_OK;
     TRY(set_output(ctx, i, dtype, rank, dims));
-    if (!place_dynamic(ctx->s, ctx->n->out[i]))
-        return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory for output %d (%s)", i, shape_str(ctx->out[i]));
-    return EI_STATUS_OK;
+    return place_dynamic(ctx->s, ctx->n, i);
 }
 
 static ei_status run_dynamic(ei_session *s)
@@ -523,7 +614,7 @@ static ei_status run_dynamic(ei_session *s)
             /* The op places its outputs itself (op_output_alloc) once it knows them. */
             for (int k = 0; k < n->n_out; k++)
                 if (c.out[k]) c.out[k]->dtype = 0;
-            TRY(n->op->run(&c));
+            TRY(attr_checked(&c, n->op->run(&c)));
             for (int k = 0; k < n->n_out; k++)
                 if (c.out[k] && !c.out[k]->data)
                     return FAIL(s, EI_STATUS_INVALID_MODEL, "%s: output %d was not produced", node_label(n), k);
@@ -535,17 +626,16 @@ static ei_status run_dynamic(ei_session *s)
             return FAIL(s, EI_STATUS_INVALID_STATE, "%s: an input value is missing at run time", node_label(n));
         TRY(st);
         for (int k = 0; k < n->n_out; k++)
-            if (n->out[k] >= 0 && !place_dynamic(s, n->out[k]))
-                return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "%s: out of memory for output %d (%s)", node_label(n), k,
-                            shape_str(&s->t[n->out[k]]));
+            if (n->out[k] >= 0) TRY(place_dynamic(s, n, k));
         void *scratch = NULL;
         if (c.scratch_bytes) {
+            TRY(check_budget(s, 0, padded_size(c.scratch_bytes), node_label(n)));
             scratch = aligned_alloc(EI_ALIGN, padded_size(c.scratch_bytes));
             if (!scratch) return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "%s: out of memory for scratch", node_label(n));
             c.scratch = scratch;
         }
-        if (n->op->prepare) st = n->op->prepare(&c);
-        if (st == EI_STATUS_OK) st = n->op->run(&c);
+        if (n->op->prepare) st = attr_checked(&c, n->op->prepare(&c));
+        if (st == EI_STATUS_OK && !outputs_empty(&c)) st = attr_checked(&c, n->op->run(&c));
         free(scratch);
         TRY(st);
         free_dead_inputs(s, n, pos);
@@ -559,6 +649,7 @@ ei_status ei_session_run(ei_session *s)
     if (!s->m) return FAIL(s, EI_STATUS_INVALID_STATE, "the session was not created");
     const ei_model *m = s->m;
     s->ran = false;
+    if (s->iter_count == &s->iterations) s->iterations = 0; /* a root session: a new run's count */
     for (int k = 0; k < m->n_inputs; k++)
         if (!s->is_bound[k])
             return FAIL(s, EI_STATUS_INVALID_STATE, "input '%s' was not set (the model has %d inputs)",
@@ -579,7 +670,7 @@ ei_status ei_session_run(ei_session *s)
             ctx_init(&c, s, i, false);
             c.scratch_bytes = s->rt[i].scratch_bytes;
             c.scratch = c.scratch_bytes ? s->arena_base + s->rt[i].scratch_off : NULL;
-            st = m->nodes[i].op->run(&c);
+            if (!outputs_empty(&c)) st = attr_checked(&c, m->nodes[i].op->run(&c));
         }
     }
     if (st != EI_STATUS_OK) {

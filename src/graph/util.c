@@ -145,10 +145,17 @@ int64_t ei_tensor_numel(const ei_tensor *t) { return shape_numel(t->rank, t->dim
 
 int64_t tensor_nbytes(const ei_tensor *t)
 {
-    int64_t n = shape_numel(t->rank, t->dims);
-    int64_t es = (int64_t)dtype_size(t->dtype);
-    if (n < 0 || es == 0 || n > EI_MAX_TENSOR_BYTES / es) return -1;
-    return n * es;
+    int64_t es = (int64_t)dtype_size(t->dtype), span = es;
+    bool empty = false;
+    if (es == 0 || t->rank < 0 || t->rank > EI_MAX_DIMS) return -1;
+    for (int d = 0; d < t->rank; d++) {
+        int64_t v = t->dims[d];
+        if (v < 0) return -1;
+        if (v == 0) empty = true;
+        else if (span > EI_MAX_TENSOR_BYTES / v) return -1;
+        else span *= v;
+    }
+    return empty ? 0 : span;
 }
 
 static _Thread_local char label_buf[4][160];
@@ -181,5 +188,22 @@ ei_status set_error(char *buf, ei_status st, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, EI_ERRMSG_LEN, fmt, ap);
     va_end(ap);
+    utf8_trim(buf);
     return st;
+}
+
+size_t utf8_char_len(const char *s)
+{
+    unsigned char c = (unsigned char)s[0];
+    size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 1;
+    for (size_t k = 1; k < n; k++)
+        if (((unsigned char)s[k] & 0xc0) != 0x80) return k; /* a broken sequence: just its valid part */
+    return n;
+}
+
+void utf8_trim(char *buf)
+{
+    size_t len = strlen(buf), k = len;
+    while (k > 0 && len - k < 4 && ((unsigned char)buf[k - 1] & 0xc0) == 0x80) k--;
+    if (k > 0 && (unsigned char)buf[k - 1] >= 0xc0 && utf8_char_len(buf + k - 1) > len - (k - 1)) buf[k - 1] = 0;
 }

@@ -530,7 +530,9 @@ static ei_status parse_graph(loader *L, const uint8_t *p, size_t n)
     if (count_fields(p, n, c)) MALFORMED("graph");
     if (c[G_SPARSE_INIT]) FAIL(EI_STATUS_UNSUPPORTED, "sparse initializers are not supported");
     size_t nn = c[G_NODE], n_init = c[G_INIT], n_in = c[G_INPUT], n_out = c[G_OUTPUT], n_vi = c[G_VALUE_INFO];
-    if (nn > (1u << 20) || n_init > (1u << 20)) FAIL(EI_STATUS_INVALID_MODEL, "the graph is too large");
+    if (nn > EI_MAX_NODES || n_init > EI_MAX_NODES)
+        FAIL(EI_STATUS_INVALID_MODEL, "the graph has %zu nodes and %zu initializers, more than EI_MAX_NODES (%d)", nn,
+             n_init, EI_MAX_NODES);
     m->nodes = arena_alloc(&m->mem, (nn + 1) * sizeof(node));
     m->order = arena_alloc(&m->mem, (nn + 1) * sizeof(int));
     L->in_names = arena_alloc(&m->mem, (nn + 1) * sizeof(char **));
@@ -567,11 +569,15 @@ static ei_status parse_graph(loader *L, const uint8_t *p, size_t n)
     for (int i = 0; i < m->n_nodes; i++) {
         const char *dom = m->nodes[i].domain;
         int64_t ver = 0;
+        bool imported = false;
         for (int k = 0; k < m->n_opsets; k++) {
             const char *od = m->opsets[k].domain;
             bool same = !strcmp(od, dom) || ((!strcmp(od, "ai.onnx") || !od[0]) && (!strcmp(dom, "ai.onnx") || !dom[0]));
-            if (same) ver = m->opsets[k].version;
+            if (same) ver = m->opsets[k].version, imported = true;
         }
+        if (imported && ver < 1)
+            FAIL(EI_STATUS_INVALID_MODEL, "%s: the model imports opset %lld of domain '%s'; opset versions start at 1",
+                 node_label(&m->nodes[i]), (long long)ver, dom[0] ? dom : "ai.onnx");
         if (ver == 0 && !dom[0]) ver = 1; /* no opset_import: the first version */
         m->nodes[i].opset = (int)(ver > 1000000 ? 1000000 : ver);
     }

@@ -17,6 +17,7 @@ ei_status op_fail(op_ctx *ctx, ei_status st, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf + k, EI_ERRMSG_LEN - (size_t)k, fmt, ap);
     va_end(ap);
+    utf8_trim(buf);
     return st;
 }
 
@@ -41,7 +42,10 @@ ei_status set_output(op_ctx *ctx, int i, int32_t dtype, int rank, const int64_t 
                     d);
         t->dims[d] = dims[d];
     }
-    CHECK_SHAPE(ctx, tensor_nbytes(t) >= 0, "output %d of shape %s is too large", i, shape_str(t));
+    int64_t bytes = tensor_nbytes(t);
+    CHECK_SHAPE(ctx, bytes >= 0 && bytes <= ctx->s->limits.tensor_bytes,
+                "output %d of shape %s is too large (at most %lld bytes per tensor)", i, shape_str(t),
+                (long long)ctx->s->limits.tensor_bytes);
     return EI_STATUS_OK;
 }
 
@@ -68,47 +72,83 @@ const attr *attr_find(const node *n, const char *name)
     return NULL;
 }
 
-int64_t attr_int(const node *n, const char *name, int64_t def)
+/* The first attribute of the running op that an accessor found with a type other than the one
+ * it asked for, and that type; per thread, as sessions may run on several threads at once.
+ * The session reports it after the op's infer and run (attr_type_error): an attribute of the
+ * wrong type is an error naming it, never a silent fall back to the default. */
+static _Thread_local const attr *wrong_attr;
+static _Thread_local int wrong_want;
+
+static const char *attr_type_name(int type)
+{
+    static const char *names[] = {"undefined", "float", "int", "string", "tensor", "graph", "floats", "ints",
+                                  "strings", "tensors", "graphs", "sparse tensor", "sparse tensors", "type proto",
+                                  "type protos"};
+    return type >= 0 && type < (int)(sizeof names / sizeof names[0]) ? names[type] : "unknown";
+}
+
+/* The attribute when it has type `want` (or `also`), NULL when absent; records a wrong type. */
+static const attr *attr_typed(const node *n, const char *name, int want, int also)
 {
     const attr *a = attr_find(n, name);
-    return a && a->type == ATTR_INT ? a->i : def;
+    if (!a || a->type == want || a->type == also) return a;
+    if (!wrong_attr) {
+        wrong_attr = a;
+        wrong_want = want;
+    }
+    return NULL;
+}
+
+ei_status attr_type_error(op_ctx *ctx)
+{
+    const attr *a = wrong_attr;
+    wrong_attr = NULL;
+    if (!a) return EI_STATUS_OK;
+    return op_fail(ctx, EI_STATUS_INVALID_MODEL, "attribute '%s' has type %s, expected %s", a->name,
+                   attr_type_name(a->type), attr_type_name(wrong_want));
+}
+
+void attr_type_reset(void) { wrong_attr = NULL; }
+
+int64_t attr_int(const node *n, const char *name, int64_t def)
+{
+    const attr *a = attr_typed(n, name, ATTR_INT, ATTR_INT);
+    return a ? a->i : def;
 }
 
 float attr_float(const node *n, const char *name, float def)
 {
-    const attr *a = attr_find(n, name);
+    const attr *a = attr_typed(n, name, ATTR_FLOAT, ATTR_INT);
     if (!a) return def;
-    if (a->type == ATTR_FLOAT) return a->f;
-    if (a->type == ATTR_INT) return (float)a->i;
-    return def;
+    return a->type == ATTR_FLOAT ? a->f : (float)a->i;
 }
 
 const char *attr_str(const node *n, const char *name, const char *def)
 {
-    const attr *a = attr_find(n, name);
-    return a && a->type == ATTR_STRING ? a->s : def;
+    const attr *a = attr_typed(n, name, ATTR_STRING, ATTR_STRING);
+    return a ? a->s : def;
 }
 
 int attr_ints(const node *n, const char *name, const int64_t **v)
 {
-    const attr *a = attr_find(n, name);
-    if (!a || a->type != ATTR_INTS) return -1;
+    const attr *a = attr_typed(n, name, ATTR_INTS, ATTR_INTS);
+    if (!a) return -1;
     *v = a->ints;
     return a->n;
 }
 
 int attr_floats(const node *n, const char *name, const float **v)
 {
-    const attr *a = attr_find(n, name);
-    if (!a || a->type != ATTR_FLOATS) return -1;
+    const attr *a = attr_typed(n, name, ATTR_FLOATS, ATTR_FLOATS);
+    if (!a) return -1;
     *v = a->floats;
     return a->n;
 }
 
 const ei_tensor *attr_tensor(const node *n, const char *name)
 {
-    const attr *a = attr_find(n, name);
-    return a && a->type == ATTR_TENSOR ? &a->tensors[0] : NULL;
+    const attr *a = attr_typed(n, name, ATTR_TENSOR, ATTR_TENSOR);
+    return a ? &a->tensors[0] : NULL;
 }
 
 /* ---- tensors ---- */

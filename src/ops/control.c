@@ -3,7 +3,9 @@
  * (attr->sub); each has a session of its own, made (and compiled) at the
  * node's first run and kept with the node; each run binds the values it reads
  * from enclosing graphs (its outer values, after its own inputs), runs it as
- * often as the op says and copies its outputs out.
+ * often as the op says and copies its outputs out. Every body run counts
+ * against the run's ei_limits.loop_iterations, shared with nested loops
+ * through child sessions.
  *
  * Output shapes are known only by running, so these ops have
  * OP_DYNAMIC_OUTPUTS: a model that uses them plans node by node at each run
@@ -196,6 +198,7 @@ static ei_status loop_run(op_ctx *ctx)
                          (long long)it);
             break;
         }
+        if ((st = op_count_iteration(ctx)) != EI_STATUS_OK) break;
         int64_t iter_value = it;
         uint8_t cond_value = 1;
         ei_tensor t_iter, t_cond;
@@ -363,6 +366,7 @@ static ei_status scan_run(op_ctx *ctx)
     }
     if (st == EI_STATUS_OK) st = sub_open(ctx, body, &cs);
     for (int64_t t = 0; st == EI_STATUS_OK && t < s.len; t++) {
+        if ((st = op_count_iteration(ctx)) != EI_STATUS_OK) break;
         for (int j = 0; st == EI_STATUS_OK && j < ns; j++) st = ei_session_set_input(cs, j, &state[j]);
         for (int i = 0; st == EI_STATUS_OK && i < s.k_in; i++) {
             const ei_tensor *x = ctx->in[ns + i];

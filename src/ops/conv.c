@@ -37,17 +37,6 @@ typedef struct conv_geom {
     int64_t ksize, in_pix, out_pix; /* prod(kernel), prod(in), prod(out) */
 } conv_geom;
 
-/* a * b for non-negative sizes, or -1 when it exceeds what the library places. */
-static int64_t mul_bounded(int64_t a, int64_t b)
-{
-    int64_t r;
-    if (__builtin_mul_overflow(a, b, &r) || r > EI_MAX_TENSOR_BYTES) return -1;
-    return r;
-}
-
-/* floor(a / 2) for any sign, as Python's // does. */
-static int64_t floor_half(int64_t a) { return a >= 0 ? a / 2 : -((-a + 1) / 2); }
-
 /* Validates X, W, B and the attributes, and computes the geometry. */
 static ei_status conv_geometry(op_ctx *ctx, bool transpose, conv_geom *g)
 {
@@ -95,88 +84,19 @@ static ei_status conv_geometry(op_ctx *ctx, bool transpose, conv_geom *g)
                     (long long)g->cout);
     }
 
-    bool has_kernel;
-    TRY(spatial_ints(ctx, "kernel_shape", nd, 1, 0, g->kernel, &has_kernel));
+    window_geom win;
+    TRY(spatial_window(ctx, x, w, transpose ? WINDOW_TRANSPOSE : WINDOW_CONV, &win));
     for (int d = 0; d < nd; d++) {
-        CHECK_SHAPE(ctx, w->dims[d + 2] >= 1, "weight W %s has an empty kernel", shape_str(w));
-        CHECK_SHAPE(ctx, !has_kernel || g->kernel[d] == w->dims[d + 2],
-                    "attribute kernel_shape does not match weight W %s at spatial dim %d (%lld)", shape_str(w), d,
-                    (long long)g->kernel[d]);
-        g->kernel[d] = w->dims[d + 2];
+        g->in[d] = win.in[d];
+        g->out[d] = win.out[d];
+        g->kernel[d] = win.kernel[d];
+        g->stride[d] = win.stride[d];
+        g->dilation[d] = win.dilation[d];
+        g->pad[d] = win.pad_begin[d];
     }
-    TRY(spatial_ints(ctx, "strides", nd, 1, 1, g->stride, NULL));
-    TRY(spatial_ints(ctx, "dilations", nd, 1, 1, g->dilation, NULL));
-    int64_t pads[2 * F32_CONV_MAX_ND];
-    bool has_pads;
-    TRY(spatial_ints(ctx, "pads", 2 * nd, 0, 0, pads, &has_pads));
-    auto_pad_kind ap = PAD_NOTSET;
-    TRY(spatial_auto_pad(ctx, &ap));
-
-    int64_t op[F32_CONV_MAX_ND] = {0}, os[F32_CONV_MAX_ND] = {0};
-    bool has_os = false;
-    if (transpose) {
-        TRY(spatial_ints(ctx, "output_padding", nd, 0, 0, op, NULL));
-        const int64_t *osv;
-        int n_os = attr_ints(ctx->n, "output_shape", &osv);
-        if (n_os >= 0) {
-            /* spatial dims; some exporters write the full [N, C, spatial...] */
-            CHECK(ctx, n_os == nd || n_os == nd + 2, "attribute 'output_shape' has %d values, expected %d", n_os, nd);
-            for (int i = 0; i < nd; i++) {
-                os[i] = osv[n_os - nd + i];
-                CHECK(ctx, os[i] >= 0 && os[i] < ATTR_LIMIT, "attribute 'output_shape'[%d] = %lld is out of range", i,
-                      (long long)os[i]);
-            }
-            has_os = true;
-        }
-    }
-
-    g->ksize = g->in_pix = g->out_pix = 1;
-    for (int d = 0; d < nd; d++) {
-        int64_t in = x->dims[d + 2], k = g->kernel[d], s = g->stride[d];
-        int64_t ek = (k - 1) * g->dilation[d] + 1; /* extent of the dilated kernel */
-        CHECK_SHAPE(ctx, ek < ATTR_LIMIT, "dilated kernel extent %lld at spatial dim %d is absurd", (long long)ek, d);
-        g->in[d] = in;
-        int64_t out, begin;
-        if (!transpose) {
-            if (ap == PAD_SAME_UPPER || ap == PAD_SAME_LOWER) {
-                int64_t end;
-                spatial_same_pad(ap, in, s, ek, &out, &begin, &end);
-            } else {
-                int64_t pb = ap == PAD_VALID ? 0 : pads[d], pe = ap == PAD_VALID ? 0 : pads[d + nd];
-                CHECK_SHAPE(ctx, in + pb + pe >= ek,
-                            "kernel extent %lld at spatial dim %d is larger than the padded input (%lld + %lld + "
-                            "%lld) of X %s",
-                            (long long)ek, d, (long long)in, (long long)pb, (long long)pe, shape_str(x));
-                out = (in + pb + pe - ek) / s + 1;
-                begin = pb;
-            }
-        } else {
-            CHECK(ctx, op[d] < s || op[d] < g->dilation[d],
-                  "output_padding %lld at spatial dim %d must be smaller than the stride or the dilation",
-                  (long long)op[d], d);
-            int64_t full = s * (in - 1) + op[d] + ek; /* length of the unpadded result */
-            if (in == 0) full = 0;
-            if (ap == PAD_SAME_UPPER || ap == PAD_SAME_LOWER) {
-                out = has_os ? os[d] : in * s;
-                int64_t total = full - out;
-                begin = ap == PAD_SAME_UPPER ? floor_half(total) : total - floor_half(total);
-            } else {
-                int64_t pb = ap == PAD_VALID ? 0 : pads[d], pe = ap == PAD_VALID ? 0 : pads[d + nd];
-                out = has_os ? os[d] : full - pb - pe;
-                begin = pb;
-                CHECK_SHAPE(ctx, out >= 0, "output would have %lld elements at spatial dim %d (pads %lld + %lld "
-                            "exceed the full output %lld)", (long long)out, d, (long long)pb, (long long)pe,
-                            (long long)full);
-            }
-        }
-        g->out[d] = out;
-        g->pad[d] = begin;
-        g->ksize *= k;
-        g->in_pix *= in;
-        g->out_pix = mul_bounded(g->out_pix, out);
-        CHECK_SHAPE(ctx, g->out_pix >= 0, "output spatial size is too large (spatial dim %d is %lld)", d,
-                    (long long)out);
-    }
+    g->ksize = win.ksize;
+    g->in_pix = win.in_pix;
+    g->out_pix = win.out_pix;
     return EI_STATUS_OK;
 }
 

@@ -690,8 +690,8 @@ typedef struct pad_plan {
 
 static ei_status pad_parse(op_ctx *ctx, pad_plan *p)
 {
-    bool as_input = ctx->opset >= 11;
-    TRY(check_arity(ctx, as_input ? 2 : 1, as_input ? 3 : 1, as_input ? 2 : 1));
+    bool as_input = ctx->opset >= 11, with_axes = ctx->opset >= 18;
+    TRY(check_arity(ctx, as_input ? 2 : 1, with_axes ? 4 : as_input ? 3 : 1, as_input ? 2 : 1));
     TRY(check_elem(ctx, 0));
     const ei_tensor *x = ctx->in[0];
     const char *mode = attr_str(ctx->n, "mode", "constant");
@@ -702,8 +702,19 @@ static ei_status pad_parse(op_ctx *ctx, pad_plan *p)
     int_list pads;
     TRY(get_list(ctx, as_input, 1, "pads", &pads));
     CHECK(ctx, pads.n >= 0, "pads are required");
-    CHECK(ctx, pads.n == 2 * x->rank, "pads has %lld values, input %s needs %d", (long long)pads.n, shape_str(x),
-          2 * x->rank);
+    /* opset 18: pads name only the axes listed in the optional input 'axes', the others get 0 */
+    int_list axes_in;
+    int64_t axes[EI_MAX_DIMS], full[2 * EI_MAX_DIMS] = {0};
+    TRY(get_list(ctx, with_axes, 3, "axes", &axes_in));
+    int64_t n_axes = axes_in.n >= 0 ? axes_in.n : x->rank;
+    if (axes_in.n >= 0) TRY(norm_axes(ctx, &axes_in, x->rank, axes));
+    else for (int d = 0; d < x->rank; d++) axes[d] = d;
+    CHECK(ctx, pads.n == 2 * n_axes, "pads has %lld values, expected %lld (2 per %s)", (long long)pads.n,
+          (long long)(2 * n_axes), axes_in.n >= 0 ? "axis listed in 'axes'" : "axis of input 0");
+    for (int64_t k = 0; k < n_axes; k++) {
+        full[axes[k]] = list_get(&pads, k);
+        full[axes[k] + x->rank] = list_get(&pads, k + n_axes);
+    }
     if (as_input && has_in(ctx, 2)) {
         const ei_tensor *v = ctx->in[2];
         CHECK_SHAPE(ctx, v->dtype == x->dtype && numel(v) <= 1,
@@ -711,7 +722,7 @@ static ei_status pad_parse(op_ctx *ctx, pad_plan *p)
                     shape_str(v), ei_dtype_name(x->dtype));
     }
     for (int d = 0; d < x->rank; d++) {
-        int64_t pb = list_get(&pads, d), pe = list_get(&pads, d + x->rank), dim = x->dims[d];
+        int64_t pb = full[d], pe = full[d + x->rank], dim = x->dims[d];
         int64_t cut_b = pb < 0 ? pb : 0, cut_e = pe < 0 ? pe : 0;
         CHECK_SHAPE(ctx, cut_b >= -dim && cut_e >= -dim && dim + cut_b + cut_e >= 0,
                     "pads %lld and %lld on axis %d remove more than the %lld elements of input %s", (long long)pb,

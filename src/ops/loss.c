@@ -37,9 +37,8 @@ static ei_status parse_loss(op_ctx *ctx, loss_args *a)
     else if (!strcmp(red, "sum")) a->red = RED_SUM;
     else if (!strcmp(red, "mean")) a->red = RED_MEAN;
     else return op_fail(ctx, EI_STATUS_INVALID_MODEL, "reduction '%s' is not one of none, sum, mean", red);
-    const attr *ii = attr_find(ctx->n, "ignore_index");
-    a->has_ii = ii && ii->type == ATTR_INT;
-    a->ii = a->has_ii ? ii->i : 0;
+    a->has_ii = attr_find(ctx->n, "ignore_index") != NULL;
+    a->ii = attr_int(ctx->n, "ignore_index", 0);
 
     CHECK_SHAPE(ctx, x->rank >= 2, "input scores %s has rank %d, expected [N, C] or [N, C, d1, ...]", shape_str(x),
                 x->rank);
@@ -176,7 +175,7 @@ static ei_status sce_run(op_ctx *ctx)
     } else if (x->dtype == EI_DTYPE_FLOAT64) {
         logsoftmax_f64(x->data, logp, a.n, a.c, a.d);
     } else {
-        float *tmp = (float *)((char *)ctx->scratch + logp_bytes);
+        float *tmp = ctx->scratch ? (float *)((char *)ctx->scratch + logp_bytes) : NULL; /* none when d == 1 */
         for (int64_t i = 0; i < a.n; i++) {
             const float *in = (const float *)x->data + i * a.c * a.d;
             float *out = (float *)logp + i * a.c * a.d;

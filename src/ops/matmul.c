@@ -489,7 +489,7 @@ static ei_status parse_term(op_ctx *ctx, const char *eq, const char *s, const ch
             continue;
         }
         int id = letter_id(*c);
-        CHECK(ctx, id >= 0, "equation '%s': unexpected character '%c'", eq, *c);
+        CHECK(ctx, id >= 0, "equation '%s': unexpected character '%.*s'", eq, (int)utf8_char_len(c), c);
         CHECK(ctx, t->n < EI_MAX_DIMS, "equation '%s': a term has more than %d labels", eq, EI_MAX_DIMS);
         t->ids[t->n++] = id;
     }

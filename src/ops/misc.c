@@ -38,11 +38,12 @@ static int64_t prod(const int64_t *dims, int from, int to)
 static ei_status compress_args(op_ctx *ctx, bool *has_axis, int64_t *axis, int64_t *count)
 {
     const ei_tensor *x = ctx->in[0], *cond = ctx->in[1];
-    const attr *a = attr_find(ctx->n, "axis");
-    *has_axis = a && a->type == ATTR_INT;
-    *axis = *has_axis ? a->i : 0;
+    *axis = attr_int(ctx->n, "axis", INT64_MIN);
+    *has_axis = *axis != INT64_MIN;
+    int64_t given = *axis;
+    if (!*has_axis) *axis = 0;
     if (*has_axis)
-        CHECK(ctx, norm_axis(axis, x->rank), "axis %lld is out of range for input %s", (long long)a->i,
+        CHECK(ctx, norm_axis(axis, x->rank), "axis %lld is out of range for input %s", (long long)given,
               shape_str(x));
     int64_t len = *has_axis ? x->dims[*axis] : numel(x), n = numel(cond), c = 0;
     const uint8_t *cv = cond->data;
@@ -116,11 +117,11 @@ typedef struct unique_view {
 static ei_status unique_view_of(op_ctx *ctx, unique_view *v, int64_t *axis_out)
 {
     const ei_tensor *x = ctx->in[0];
-    const attr *a = attr_find(ctx->n, "axis");
+    int64_t given = attr_int(ctx->n, "axis", INT64_MIN);
     v->x = x;
-    if (a && a->type == ATTR_INT) {
-        int64_t axis = a->i;
-        CHECK(ctx, norm_axis(&axis, x->rank), "axis %lld is out of range for input %s", (long long)a->i,
+    if (given != INT64_MIN) {
+        int64_t axis = given;
+        CHECK(ctx, norm_axis(&axis, x->rank), "axis %lld is out of range for input %s", (long long)given,
               shape_str(x));
         v->outer = prod(x->dims, 0, (int)axis);
         v->n = x->dims[axis];

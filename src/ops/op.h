@@ -112,6 +112,8 @@ ei_status op_output_alloc(op_ctx *ctx, int i, int32_t dtype, int rank, const int
 /* The session running subgraph attribute `a` of this node (If, Loop, Scan): made and compiled at
  * the first call, then the same one for the session's life. The caller binds its inputs. */
 ei_status op_subsession(op_ctx *ctx, const attr *a, ei_session **out);
+/* Loop and Scan count each body run: fails past the session's ei_limits.loop_iterations. */
+ei_status op_count_iteration(op_ctx *ctx);
 /* Persistent memory for prepare; lives until the session re-plans or is freed. */
 void *op_alloc(op_ctx *ctx, size_t bytes);
 
@@ -123,7 +125,9 @@ struct f32_vunary_params;
 typedef void (*op_act_fn)(const float *x, float *y, size_t n, const struct f32_vunary_params *p);
 op_act_fn op_act_kernel(const op_ctx *ctx, struct f32_vunary_params *p);
 
-/* ---- attributes (def is returned when the attribute is absent) ---- */
+/* ---- attributes (def is returned when the attribute is absent) ----
+ * An attribute present with another type also gives def, and is recorded: the session then
+ * fails the node with attr_type_error ("attribute 'axis' has type float, expected int"). */
 const attr *attr_find(const node *n, const char *name);
 int64_t attr_int(const node *n, const char *name, int64_t def);
 float attr_float(const node *n, const char *name, float def);
@@ -132,6 +136,9 @@ const char *attr_str(const node *n, const char *name, const char *def);
 int attr_ints(const node *n, const char *name, const int64_t **v);
 int attr_floats(const node *n, const char *name, const float **v);
 const ei_tensor *attr_tensor(const node *n, const char *name);
+/* The session's side: forget any record, and turn one into the node's error (OK when none). */
+void attr_type_reset(void);
+ei_status attr_type_error(op_ctx *ctx);
 
 /* ---- tensors ---- */
 static inline int64_t numel(const ei_tensor *t) { return shape_numel(t->rank, t->dims); }

@@ -29,47 +29,17 @@ typedef struct pool_geom {
 
 static ei_status pool_geometry(op_ctx *ctx, const ei_tensor *x, pool_geom *g)
 {
-    CHECK_SHAPE(ctx, x->rank >= 3, "input X has shape %s, expected N x C x D1 x ... (at least 3 dims)",
-                shape_str(x));
-    int nsp = x->rank - 2;
-    g->nsp = nsp;
-    int64_t pads[2 * MAX_SP];
-    bool has_kernel;
-    TRY(spatial_ints(ctx, "kernel_shape", nsp, 1, 1, g->k, &has_kernel));
-    CHECK(ctx, has_kernel, "attribute kernel_shape is required");
-    TRY(spatial_ints(ctx, "strides", nsp, 1, 1, g->s, NULL));
-    TRY(spatial_ints(ctx, "dilations", nsp, 1, 1, g->d, NULL));
-    TRY(spatial_ints(ctx, "pads", 2 * nsp, 0, 0, pads, NULL));
-    auto_pad_kind ap;
-    TRY(spatial_auto_pad(ctx, &ap));
-    bool same_upper = ap == PAD_SAME_UPPER, same_lower = ap == PAD_SAME_LOWER, valid = ap == PAD_VALID;
-    bool ceil_mode = attr_int(ctx->n, "ceil_mode", 0) != 0;
-
-    for (int i = 0; i < nsp; i++) {
-        int64_t in = x->dims[i + 2], k = g->k[i], s = g->s[i];
-        int64_t ext = (k - 1) * g->d[i] + 1; /* span of a dilated window */
-        g->in[i] = in;
-        if (same_upper || same_lower) {
-            spatial_same_pad(ap, in, s, ext, &g->out[i], &g->pb[i], &g->pe[i]);
-        } else if (valid) {
-            CHECK_SHAPE(ctx, in >= ext, "input X of shape %s is smaller than the window (%lld) along axis %d",
-                        shape_str(x), (long long)ext, i + 2);
-            g->pb[i] = g->pe[i] = 0;
-            g->out[i] = (in - ext) / s + 1;
-        } else {
-            g->pb[i] = pads[i];
-            g->pe[i] = pads[i + nsp];
-            CHECK(ctx, g->pb[i] < ext && g->pe[i] < ext,
-                  "pads (%lld, %lld) along axis %d are not smaller than the window (%lld)", (long long)g->pb[i],
-                  (long long)g->pe[i], i + 2, (long long)ext);
-            int64_t span = in + g->pb[i] + g->pe[i] - ext;
-            CHECK_SHAPE(ctx, span >= 0, "input X of shape %s with pads is smaller than the window (%lld) along axis %d",
-                        shape_str(x), (long long)ext, i + 2);
-            int64_t out = ceil_mode ? (span + s - 1) / s + 1 : span / s + 1;
-            /* ceil_mode may add a window; it must still start inside the input or the begin padding */
-            if (ceil_mode && (out - 1) * s >= in + g->pb[i]) out--;
-            g->out[i] = out;
-        }
+    window_geom win;
+    TRY(spatial_window(ctx, x, NULL, WINDOW_POOL, &win));
+    g->nsp = win.nd;
+    for (int i = 0; i < win.nd; i++) {
+        g->in[i] = win.in[i];
+        g->out[i] = win.out[i];
+        g->k[i] = win.kernel[i];
+        g->s[i] = win.stride[i];
+        g->d[i] = win.dilation[i];
+        g->pb[i] = win.pad_begin[i];
+        g->pe[i] = win.pad_end[i];
     }
     return EI_STATUS_OK;
 }

@@ -511,46 +511,19 @@ static ei_status qconv_geometry(op_ctx *ctx, const qconv_io *io, qconv *g)
     g->cg = g->cin / g->group;
     g->mg = g->cout / g->group;
 
-    bool has_kernel;
-    TRY(spatial_ints(ctx, "kernel_shape", nd, 1, 0, g->kernel, &has_kernel));
+    window_geom win;
+    TRY(spatial_window(ctx, x, w, WINDOW_CONV, &win));
     for (int d = 0; d < nd; d++) {
-        CHECK_SHAPE(ctx, w->dims[d + 2] >= 1, "weight w %s has an empty kernel", shape_str(w));
-        CHECK_SHAPE(ctx, !has_kernel || g->kernel[d] == w->dims[d + 2],
-                    "attribute kernel_shape does not match weight w %s at spatial dim %d (%lld)", shape_str(w), d,
-                    (long long)g->kernel[d]);
-        g->kernel[d] = w->dims[d + 2];
+        g->in[d] = win.in[d];
+        g->out[d] = win.out[d];
+        g->kernel[d] = win.kernel[d];
+        g->stride[d] = win.stride[d];
+        g->dilation[d] = win.dilation[d];
+        g->pad[d] = win.pad_begin[d];
     }
-    TRY(spatial_ints(ctx, "strides", nd, 1, 1, g->stride, NULL));
-    TRY(spatial_ints(ctx, "dilations", nd, 1, 1, g->dilation, NULL));
-    int64_t pads[2 * QCONV_MAX_ND];
-    TRY(spatial_ints(ctx, "pads", 2 * nd, 0, 0, pads, NULL));
-    auto_pad_kind ap;
-    TRY(spatial_auto_pad(ctx, &ap));
-
-    g->ksize = g->in_pix = g->out_pix = 1;
-    for (int d = 0; d < nd; d++) {
-        int64_t in = x->dims[d + 2], s = g->stride[d];
-        int64_t ek = (g->kernel[d] - 1) * g->dilation[d] + 1; /* extent of the dilated kernel */
-        CHECK_SHAPE(ctx, ek < ATTR_LIMIT, "dilated kernel extent %lld at spatial dim %d is absurd", (long long)ek, d);
-        int64_t out, begin;
-        if (ap == PAD_SAME_UPPER || ap == PAD_SAME_LOWER) {
-            int64_t end;
-            spatial_same_pad(ap, in, s, ek, &out, &begin, &end);
-        } else {
-            int64_t pb = ap == PAD_VALID ? 0 : pads[d], pe = ap == PAD_VALID ? 0 : pads[d + nd];
-            CHECK_SHAPE(ctx, in + pb + pe >= ek,
-                        "kernel extent %lld at spatial dim %d is larger than the padded input (%lld + %lld + %lld) of "
-                        "x %s", (long long)ek, d, (long long)in, (long long)pb, (long long)pe, shape_str(x));
-            out = (in + pb + pe - ek) / s + 1;
-            begin = pb;
-        }
-        g->in[d] = in;
-        g->out[d] = out;
-        g->pad[d] = begin;
-        g->ksize *= g->kernel[d];
-        g->in_pix *= in;
-        g->out_pix *= out;
-    }
+    g->ksize = win.ksize;
+    g->in_pix = win.in_pix;
+    g->out_pix = win.out_pix;
     return EI_STATUS_OK;
 }
 
@@ -583,8 +556,12 @@ static ei_status qconv_setup(op_ctx *ctx, bool qlinear, qconv_io *io, qconv *g)
 /* Scratch: im2col [cg * ksize, out_pix], weights minus zero points [cout, cg * ksize], accumulators [out_pix]. */
 static uint64_t qconv_scratch(const qconv *g)
 {
-    uint64_t kg = (uint64_t)g->cg * (uint64_t)g->ksize, op = (uint64_t)g->out_pix;
-    return (kg * op + (uint64_t)g->cout * kg + op) * 4;
+    uint64_t kg, col, wts, op = (uint64_t)g->out_pix, r;
+    if (__builtin_mul_overflow((uint64_t)g->cg, (uint64_t)g->ksize, &kg) || __builtin_mul_overflow(kg, op, &col) ||
+        __builtin_mul_overflow((uint64_t)g->cout, kg, &wts) || __builtin_add_overflow(col, wts, &r) ||
+        __builtin_add_overflow(r, op, &r) || r > UINT64_MAX / 4)
+        return UINT64_MAX;
+    return r * 4;
 }
 
 static ei_status qconv_infer_common(op_ctx *ctx, bool qlinear)

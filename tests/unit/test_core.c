@@ -15,6 +15,8 @@
 
 static int passed, failed;
 
+int hostile_tests(const char *dir); /* test_hostile.c */
+
 #define EXPECT(cond, ...)                                                  \
     do {                                                                   \
         if (cond) {                                                        \
@@ -288,6 +290,7 @@ int main(int argc, char **argv)
         test_truncated(models[i]);
         test_corrupted(models[i]);
     }
+    failed += hostile_tests("tests/fuzz/regressions");
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -1,0 +1,129 @@
+// Hostile callers of the JS API, in the main thread and in worker mode: a feed whose data
+// changes between reads must not make the C side read past it, the caller's model buffer stays
+// theirs, and every misuse is an EdgeInferError that names the problem.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InferenceSession, Tensor } from '../../dist/edgeinfer.mjs';
+import { identityModel, makeModel } from './onnx-model.mjs';
+import { rejectsWith, requireDist, throwsWith } from './helpers.mjs';
+
+requireDist();
+
+for (const worker of [false, true]) {
+  const mode = worker ? 'worker mode' : 'main thread';
+
+  test(`${mode}: a feed's data is read once (a getter cannot pass the checks with 4 elements and be copied with 4096)`, async () => {
+    const s = await InferenceSession.create(identityModel('float32', ['n']), { worker });
+    const small = Float32Array.from([1, 2, 3, 4]);
+    const big = new Float32Array(4096).fill(7);
+    let reads = 0;
+    const feed = { type: 'float32', dims: [4], get data() { reads++; return reads === 1 ? small : big; } };
+    const { y } = await s.run({ x: feed });
+    assert.equal(reads, 1);
+    assert.deepEqual(Array.from(y.data), [1, 2, 3, 4]);
+    await s.release();
+  });
+
+  test(`${mode}: a resizable buffer shrunk while the feed is read is an EdgeInferError`, async () => {
+    const s = await InferenceSession.create(identityModel('float32', ['n']), { worker });
+    const rab = new ArrayBuffer(4096 * 4, { maxByteLength: 4096 * 4 });
+    const data = new Float32Array(rab); // length-tracking
+    const feed = { type: 'float32', get dims() { rab.resize(16); return [4096]; }, data };
+    await rejectsWith(s.run({ x: feed }), 'INVALID_ARGUMENT', /4096 elements but the data has 4/);
+    rab.resize(4096 * 4);
+    const shrinkLater = { type: 'float32', dims: [4096], get data() { queueMicrotask(() => rab.resize(16)); return data; } };
+    const { y } = await s.run({ x: shrinkLater }); // copied synchronously, before the microtask
+    assert.equal(y.data.length, 4096);
+    await s.release();
+  });
+}
+
+test('worker mode: a Node Buffer of the model stays the caller\'s, and a failing create ends its worker', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'edgeinfer-')), 'model.onnx');
+  writeFileSync(path, makeModel({ // 64 KiB of weights: readFileSync gives it an ArrayBuffer of its own
+    inputs: [{ name: 'x', type: 'float32', dims: [16384] }], outputs: [{ name: 'y', type: 'float32', dims: [16384] }],
+    nodes: [{ op: 'Add', inputs: ['x', 'b'], outputs: ['y'] }],
+    initializers: [{ name: 'b', type: 'float32', dims: [16384], data: new Float32Array(16384).fill(1) }],
+  }));
+  const buf = readFileSync(path); // the README's usage
+  const small = Buffer.from(identityModel('float32', [1])); // pooled: shares an ArrayBuffer with other Buffers
+  const copy = Buffer.from(buf);
+  for (const bytes of [buf, small]) {
+    const before = Buffer.from(bytes);
+    const s = await InferenceSession.create(bytes, { worker: true });
+    assert.ok(bytes.buffer.byteLength > 0, 'the buffer was transferred away');
+    assert.ok(before.equals(bytes));
+    await s.release();
+  }
+  assert.ok(copy.equals(buf));
+  const again = await InferenceSession.create(buf, { worker: true });
+  await again.release();
+  await rejectsWith(InferenceSession.create(Buffer.from([1, 2, 3]), { worker: true }), 'INVALID_MODEL', /cannot load/);
+});
+
+test('Tensor element type errors are EdgeInferErrors', () => {
+  throwsWith(() => new Tensor('int64', [1.5]), 'INVALID_ARGUMENT', /int64 tensor: element 0 of the array \(1\.5\) is not an integer/);
+  throwsWith(() => new Tensor('float32', [1n]), 'INVALID_ARGUMENT', /float32 tensor: element 0 of the array \(1n\) is not a number/);
+  throwsWith(() => new Tensor('int32', [1, 'x']), 'INVALID_ARGUMENT', /element 1/);
+  assert.deepEqual(Array.from(new Tensor('int64', [1, 2n]).data), [1n, 2n]);
+});
+
+test('an http: worker URL in Node is an EdgeInferError that says Node needs a file', async () => {
+  await rejectsWith(InferenceSession.create(identityModel('float32', [1]), { worker: true, workerUrl: 'http://127.0.0.1:9/edgeinfer-worker.js' }),
+    'LOAD_FAILED', /Node\.js starts workers from files only/);
+});
+
+test('an HTML page served as a model says it is HTML', async () => {
+  const page = new Response('<!DOCTYPE html><html><body>Not found</body></html>', { headers: { 'content-type': 'text/html' } });
+  await rejectsWith(InferenceSession.create(page), 'LOAD_FAILED', /is an HTML page \(content-type text\/html\)/);
+  const untyped = new Response('\n  <html><body></body></html>');
+  await rejectsWith(InferenceSession.create(untyped), 'LOAD_FAILED', /HTML page/);
+});
+
+test('byteOffset NaN is an argument error, not "the model is empty"', async () => {
+  const bytes = identityModel('float32', [1]);
+  await rejectsWith(InferenceSession.create(bytes.buffer, NaN), 'INVALID_ARGUMENT', /byteOffset NaN/);
+  await rejectsWith(InferenceSession.create(bytes.buffer, 0, 1.5), 'INVALID_ARGUMENT', /byteLength 1\.5/);
+});
+
+test('opset 0 and -1 are named, not "Relu is not supported"', async () => {
+  for (const opset of [0, -1]) {
+    const m = makeModel({ inputs: [{ name: 'x', type: 'float32', dims: [1] }], outputs: [{ name: 'y', type: 'float32', dims: [1] }],
+      nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }], opset });
+    await rejectsWith(InferenceSession.create(m), 'INVALID_MODEL', new RegExp(`imports opset ${opset} of domain 'ai.onnx'`));
+  }
+});
+
+test('opset-18 Pad with axes runs', async () => {
+  const m = makeModel({
+    inputs: [{ name: 'x', type: 'float32', dims: [2, 3] }], outputs: [{ name: 'y', type: 'float32', dims: [2, 5] }],
+    nodes: [{ op: 'Pad', inputs: ['x', 'pads', '', 'axes'], outputs: ['y'] }],
+    initializers: [{ name: 'pads', type: 'int64', dims: [2], data: BigInt64Array.from([1n, 1n]) },
+      { name: 'axes', type: 'int64', dims: [1], data: BigInt64Array.from([1n]) }],
+    opset: 18,
+  });
+  const s = await InferenceSession.create(m);
+  const { y } = await s.run({ x: new Tensor('float32', Float32Array.from([1, 2, 3, 4, 5, 6]), [2, 3]) });
+  assert.deepEqual(y.dims, [2, 5]);
+  assert.deepEqual(Array.from(y.data), [0, 1, 2, 3, 0, 0, 4, 5, 6, 0]);
+  await s.release();
+});
+
+test('Einsum messages keep whole UTF-8 characters', async () => {
+  const m = makeModel({ inputs: [{ name: 'x', type: 'float32', dims: [2, 2] }], outputs: [{ name: 'y', type: 'float32', dims: null }],
+    nodes: [{ op: 'Einsum', inputs: ['x'], outputs: ['y'], attrs: { equation: 'i\u00e9->i' } }] });
+  await rejectsWith(InferenceSession.create(m), 'INVALID_MODEL', /unexpected character '\u00e9'/);
+});
+
+test('zero-element inputs with huge other dims are refused where they are fed', async () => {
+  const s = await InferenceSession.create(identityModel('float32', ['a', 'b', 'c']));
+  await rejectsWith(s.run({ x: new Tensor('float32', new Float32Array(0), [0, 2 ** 40, 2 ** 40]) }), 'INVALID_ARGUMENT',
+    /shape \[0,1099511627776,1099511627776\] is invalid or too large/);
+  const { y } = await s.run({ x: new Tensor('float32', new Float32Array(0), [0, 3, 4]) }); // still usable
+  assert.deepEqual(y.dims, [0, 3, 4]);
+  await s.release();
+});
