@@ -141,9 +141,11 @@ fuzz: $(B)/fuzz_model $(ONNX_NODE)/.stamp
 	$(B)/fuzz_model -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=6144 -max_len=65536 $(B)/fuzz-corpus
 
 # ==== WebAssembly build, JS loader and their tests ====
-#   make wasm          dist/: edgeinfer.wasm (standalone, SIMD) + edgeinfer.mjs, edgeinfer.js,
-#                      edgeinfer-worker.js, edgeinfer.d.ts (written from web/ by web/build.mjs)
-#   make size          bytes of edgeinfer.wasm and edgeinfer.js, raw and gzip -9
+#   make wasm          dist/: edgeinfer.wasm (standalone, SIMD), edgeinfer-relaxed.wasm (the same with
+#                      relaxed-SIMD madd in the GEMM/conv kernels; the loader picks it where the
+#                      engine can run it) + edgeinfer.mjs, edgeinfer.js, edgeinfer-worker.js,
+#                      edgeinfer.d.ts (written from web/ by web/build.mjs)
+#   make size          bytes of both wasm builds and edgeinfer.js, raw and gzip -9
 #   make test-js       node --test tests/js: JS API, workers, memory, wasm/native conformance parity,
 #                      models against onnxruntime-node
 #   make test-browser  the same loader in headless Chromium (tests/browser)
@@ -164,7 +166,7 @@ DIST_JS := $(DIST)/edgeinfer.mjs $(DIST)/edgeinfer.js $(DIST)/edgeinfer-worker.j
 
 .PHONY: test-js test-browser bench-js bench-native bench
 
-wasm: $(DIST)/edgeinfer.wasm $(DIST_JS)
+wasm: $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer-relaxed.wasm $(DIST_JS)
 
 $(B)/wasm/%.o: %.c $(LIB_HDR)
 	@mkdir -p $(dir $@)
@@ -174,11 +176,27 @@ $(DIST)/edgeinfer.wasm: $(WASM_OBJ) web/exports.json
 	@mkdir -p $(DIST)
 	$(EMENV) $(EMCC) $(WASM_LDFLAGS) $(WASM_OBJ) -o $@
 
+# The relaxed-SIMD build: the kernels again with -mrelaxed-simd (f32x4_madd in simd.h becomes
+# relaxed madd), everything else shared with the plain build. LLVM 14 writes the pre-standard
+# opcode; web/relaxed-opcodes.mjs decodes the linked code section and rewrites it to the standard
+# f32x4.relaxed_madd, then checks that the result validates.
+RELAXED_OBJ := $(patsubst $(B)/wasm/src/kernels/%,$(B)/wasm-relaxed/src/kernels/%,$(WASM_OBJ))
+NODE_RELAXED := node --experimental-wasm-relaxed-simd
+
+$(B)/wasm-relaxed/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(EMENV) $(EMCC) $(WASM_CFLAGS) -mrelaxed-simd -O3 -c $< -o $@
+
+$(DIST)/edgeinfer-relaxed.wasm: $(RELAXED_OBJ) web/exports.json web/relaxed-opcodes.mjs
+	@mkdir -p $(DIST) $(B)/wasm-relaxed
+	$(EMENV) $(EMCC) $(WASM_LDFLAGS) -mrelaxed-simd $(RELAXED_OBJ) -o $(B)/wasm-relaxed/prestandard.wasm
+	$(NODE_RELAXED) web/relaxed-opcodes.mjs $(B)/wasm-relaxed/prestandard.wasm $@
+
 $(DIST_JS) &: $(WEB_SRC)
 	node web/build.mjs $(DIST)
 
 size: wasm
-	@for f in $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer.js; do \
+	@for f in $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer-relaxed.wasm $(DIST)/edgeinfer.js; do \
 	  printf '%-24s %9d bytes raw %9d bytes gzip -9\n' $$f $$(wc -c < $$f) $$(gzip -9 -c $$f | wc -c); \
 	done
 
