@@ -149,7 +149,8 @@ fuzz: $(B)/fuzz_model $(ONNX_NODE)/.stamp
 #   make test-js       node --test tests/js: JS API, workers, memory, wasm/native conformance parity,
 #                      models against onnxruntime-node
 #   make test-browser  the same loader in headless Chromium (tests/browser)
-#   make bench-js      cold start and latency against onnxruntime-web (tests/bench/coldstart.mjs)
+#   make bench-js      latency, GFLOP/s against the measured SIMD128 peak, cold start and peak RSS of
+#                      both wasm builds against onnxruntime-web and TF.js-wasm (tests/bench/bench.mjs)
 # The wasm objects are built from the same sources as the native library (LIB_SRC).
 EMCC ?= emcc
 DIST := dist
@@ -207,14 +208,21 @@ test-js: wasm $(B)/edgeinfer $(ONNX_NODE)/.stamp $(B)/models/.stamp $(if $(wildc
 test-browser: wasm $(B)/models/.stamp
 	node --test tests/browser/
 
-bench-js: wasm $(B)/models/.stamp
-	node tests/bench/coldstart.mjs
+BENCH_MODELS := $(B)/bench-models
+$(BENCH_MODELS)/.stamp: tests/bench/export_bench_models.py tests/models/export_models.py
+	mkdir -p $(BENCH_MODELS)
+	$(PYTHON) tests/bench/export_bench_models.py $(BENCH_MODELS)
+	touch $@
+
+bench-js: wasm $(BENCH_MODELS)/.stamp
+	$(NODE_RELAXED) tests/bench/bench.mjs
 
 bench-native: $(B)/edgeinfer $(B)/models/.stamp
 	node tests/bench/native.mjs
 
-# Everything measured side by side with the peer in one run: wasm against onnxruntime-web
-# (cold start, latency), native against onnxruntime-node (latency), and the download size.
+# Everything measured side by side with the peers in one run: both wasm builds against
+# onnxruntime-web and TF.js-wasm (latency, cold start, memory), native against onnxruntime-node
+# (latency), and the download size.
 bench: setup
 	$(MAKE) size
 	$(MAKE) bench-js
