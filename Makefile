@@ -151,6 +151,7 @@ fuzz: $(B)/fuzz_model $(ONNX_NODE)/.stamp
 #   make test-browser  the same loader in headless Chromium (tests/browser)
 #   make bench-js      latency, GFLOP/s against the measured SIMD128 peak, cold start and peak RSS of
 #                      both wasm builds against onnxruntime-web and TF.js-wasm (tests/bench/bench.mjs)
+#   make bench-browser the same latency table in headless Chromium
 # The wasm objects are built from the same sources as the native library (LIB_SRC).
 EMCC ?= emcc
 DIST := dist
@@ -165,7 +166,7 @@ EMENV := NODE_PATH=/usr/share/nodejs
 WEB_SRC := web/build.mjs web/uncomment.mjs web/edgeinfer.core.js web/edgeinfer.worker.js web/edgeinfer.d.ts
 DIST_JS := $(DIST)/edgeinfer.mjs $(DIST)/edgeinfer.js $(DIST)/edgeinfer-worker.js $(DIST)/edgeinfer.d.ts
 
-.PHONY: test-js test-browser bench-js bench-native bench
+.PHONY: test-js test-browser bench-js bench-browser bench-native bench
 
 wasm: $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer-relaxed.wasm $(DIST_JS)
 
@@ -217,6 +218,9 @@ $(BENCH_MODELS)/.stamp: tests/bench/export_bench_models.py tests/models/export_m
 bench-js: wasm $(BENCH_MODELS)/.stamp
 	$(NODE_RELAXED) tests/bench/bench.mjs
 
+bench-browser: wasm $(BENCH_MODELS)/.stamp
+	$(NODE_RELAXED) tests/bench/bench.mjs --browser 1
+
 bench-native: $(B)/edgeinfer $(B)/models/.stamp
 	node tests/bench/native.mjs
 
@@ -226,6 +230,7 @@ bench-native: $(B)/edgeinfer $(B)/models/.stamp
 bench: setup
 	$(MAKE) size
 	$(MAKE) bench-js
+	$(MAKE) bench-browser
 	$(MAKE) bench-native
 
 # ==== demo: the in-browser demo site (demo/) ====

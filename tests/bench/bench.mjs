@@ -4,7 +4,7 @@
 // prints tables (and --json FILE writes the numbers). `make bench` runs it.
 //
 //   node --experimental-wasm-relaxed-simd tests/bench/bench.mjs [--models a,b] [--runs N]
-//        [--cold-models a,b] [--cold-reps N] [--json FILE]
+//        [--cold-models a,b] [--cold-reps N] [--json FILE] [--browser 1]
 //
 // Latency: one fresh process per model holds all four engines; after warm-up it times runs in
 // rounds, each round running every engine in turn (the order rotating), so that drift and
@@ -18,6 +18,10 @@
 // import of the library, session creation from model bytes already read, first run; and the
 // process's peak RSS after the first runs. Medians.
 //
+// --browser 1: the same latency table (and peak) in headless Chromium (/usr/bin/chromium through
+// playwright-core; no browser is downloaded), a fresh page per model (tests/bench/browser.html),
+// files served from the repository root by web/serve.mjs. Cold start is measured in Node only.
+//
 // Models: build/bench-models/ (tests/bench/export_bench_models.py, `make bench` exports them)
 // and models/digits/model.onnx.
 
@@ -26,195 +30,54 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { readNpy } from '../js/npy.mjs';
+import { ENGINES, ENGINE_LABELS, MODELS, benchModel, loadEngine, modelFiles } from './engines.mjs';
+import { quantile } from './measure.mjs';
 import { measurePeak } from './peak.mjs';
-import { buildTfjsModel } from './tfjs_models.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SELF = fileURLToPath(import.meta.url);
-const BENCH_MODELS = join(ROOT, 'build', 'bench-models');
 const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
 const require = createRequire(join(ROOT, 'package.json'));
 
-const MODELS = {
-  mobilenet_v2: 'mobilenet_v2',
-  resnet18: 'resnet18',
-  squeezenet1_1: 'squeezenet1_1',
-  shufflenet_v2_x1_0: 'shufflenet_v2_x1_0',
-  efficientnet_b0: 'efficientnet_b0',
-  mlp_b1: 'MLP batch 1',
-  mlp_b256: 'MLP batch 256',
-  digits: 'digits CNN 1x1x8x8',
-  transformer: 'transformer d128 h4 seq64',
-};
-const ENGINES = ['ei-plain', 'ei-relaxed', 'ort-web', 'tfjs-wasm'];
-const ENGINE_LABELS = {
-  'ei-plain': 'edgeinfer (SIMD128)',
-  'ei-relaxed': 'edgeinfer (relaxed SIMD)',
-  'ort-web': 'onnxruntime-web 1 thread',
-  'tfjs-wasm': 'TF.js wasm 1 thread',
-};
+// ---- Node's side of the engines (tests/bench/engines.mjs) ----
 
-function modelFiles(name) {
-  if (name === 'digits') {
-    return { onnx: join(ROOT, 'models', 'digits', 'model.onnx'), input: join(ROOT, 'models', 'digits', 'golden', 'input.npy') };
-  }
-  return { onnx: join(BENCH_MODELS, `${name}.onnx`), input: join(BENCH_MODELS, `${name}.input.npy`) };
-}
-
-// ---- the engines, each behind {create(name) -> {run() -> Promise<Float32Array|null>, release()}} ----
-
-async function loadEngine(engine) {
-  if (engine === 'ei-plain' || engine === 'ei-relaxed') {
-    const simd = engine === 'ei-plain' ? 'plain' : 'relaxed';
-    // Its own module instance per build (a query string makes it a distinct module).
-    const ei = await import(`${pathToFileURL(join(ROOT, 'dist', 'edgeinfer.mjs')).href}?${simd}`);
-    ei.env.wasm = { simd };
-    return {
-      info: () => `build ${ei.env.wasmBuild}`,
-      async create(name) {
-        const f = modelFiles(name);
-        const session = await ei.InferenceSession.create(readFileSync(f.onnx));
-        const t = readNpy(readFileSync(f.input));
-        const feeds = { [session.inputNames[0]]: new ei.Tensor(t.dtype, t.data, t.shape) };
-        return {
-          async run() {
-            const out = await session.run(feeds);
-            return out[session.outputNames[0]].data;
-          },
-          release: () => session.release(),
-        };
-      },
-    };
-  }
-  if (engine === 'ort-web') {
+const nodeHost = {
+  read: async (path) => new Uint8Array(readFileSync(join(ROOT, path))),
+  // A query string makes each build its own module instance, with its own env.
+  edgeinfer: (simd) => import(`${pathToFileURL(join(ROOT, 'dist', 'edgeinfer.mjs')).href}?${simd}`),
+  async ort() {
     const ort = await import('onnxruntime-web');
     ort.env.wasm.numThreads = 1;
-    return {
-      info: () => `numThreads ${ort.env.wasm.numThreads}`,
-      async create(name) {
-        const f = modelFiles(name);
-        const session = await ort.InferenceSession.create(readFileSync(f.onnx), { executionProviders: ['wasm'] });
-        const t = readNpy(readFileSync(f.input));
-        const feeds = { [session.inputNames[0]]: new ort.Tensor(t.dtype, t.data, t.shape) };
-        return {
-          async run() {
-            const out = await session.run(feeds);
-            return out[session.outputNames[0]].data;
-          },
-          release: () => session.release(),
-        };
-      },
+    return ort;
+  },
+  async tfjs() {
+    // Which .wasm the backend reads, seen at the fs call its Emscripten glue makes.
+    const fs = require('node:fs');
+    const wasmFiles = [];
+    const readFileSync0 = fs.readFileSync;
+    fs.readFileSync = function spy(p, ...rest) {
+      if (String(p).endsWith('.wasm')) wasmFiles.push(String(p).split('/').pop());
+      return readFileSync0.call(this, p, ...rest);
     };
-  }
-  // TF.js: note which wasm file the backend reads (it must be the SIMD build, which runs XNNPACK).
-  const fs = require('node:fs');
-  const loaded = [];
-  const readFileSync0 = fs.readFileSync;
-  fs.readFileSync = function spy(p, ...rest) {
-    if (String(p).endsWith('.wasm')) loaded.push(String(p).split('/').pop());
-    return readFileSync0.call(this, p, ...rest);
-  };
-  const tf = require('@tensorflow/tfjs-core');
-  const backend = require('@tensorflow/tfjs-backend-wasm');
-  backend.setWasmPaths(`${join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'wasm-out')}/`);
-  backend.setThreadsCount(1);
-  await tf.setBackend('wasm');
-  await tf.ready();
-  fs.readFileSync = readFileSync0;
-  if (loaded.join() !== 'tfjs-backend-wasm-simd.wasm') {
-    throw new Error(`TF.js loaded ${loaded.join(', ') || 'no wasm file'}, expected tfjs-backend-wasm-simd.wasm`);
-  }
-  return {
-    info: () => `${loaded.join()}, threads ${backend.getThreadsCount()}`,
-    async create(name) {
-      const m = buildTfjsModel(tf, name);
-      if (!m) return null;
-      const session = {
-        macs: 0,
-        async run() {
-          const y = m.run();
-          const data = await y.data();
-          y.dispose();
-          session.macs = m.macs;
-          return null; // random weights of its own: nothing to compare
-        },
-        release: () => m.dispose(),
-      };
-      return session;
-    },
-  };
-}
+    try {
+      const tf = require('@tensorflow/tfjs-core');
+      const backend = require('@tensorflow/tfjs-backend-wasm');
+      backend.setWasmPaths(`${join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'wasm-out')}/`);
+      backend.setThreadsCount(1);
+      await tf.setBackend('wasm');
+      await tf.ready();
+      return { tf, wasmFiles, threads: backend.getThreadsCount() };
+    } finally {
+      fs.readFileSync = readFileSync0;
+    }
+  },
+};
 
 // ---- children ----
 
-function maxAbsDiff(a, b) {
-  if (!a || !b || a.length !== b.length) return NaN;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
-function quantile(xs, q) {
-  const s = [...xs].sort((a, b) => a - b);
-  const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos);
-  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (pos - lo);
-}
-
-async function latencyChild(name, runs) {
-  const sessions = {};
-  const info = {};
-  const outputs = {};
-  for (const e of ENGINES) {
-    const engine = await loadEngine(e);
-    const s = await engine.create(name);
-    info[e] = engine.info();
-    if (!s) continue;
-    sessions[e] = s;
-    outputs[e] = await s.run();
-    // Warm-up: at least 5 runs and 300 ms, so the engines' code has tiered up.
-    const t0 = performance.now();
-    for (let i = 0; i < 5 || performance.now() - t0 < 300; i++) await s.run();
-  }
-  const live = Object.keys(sessions);
-  // Size the rounds from one more timed run of the slowest engine: about 2 s per engine in all.
-  let slowest = 0;
-  for (const e of live) {
-    const t0 = performance.now();
-    await sessions[e].run();
-    slowest = Math.max(slowest, performance.now() - t0);
-  }
-  const total = runs || Math.max(10, Math.min(300, Math.round(2000 / Math.max(slowest, 1e-3))));
-  const rounds = Math.min(10, total);
-  const perRound = Math.ceil(total / rounds);
-  const times = Object.fromEntries(live.map((e) => [e, []]));
-  for (let r = 0; r < rounds; r++) {
-    for (let i = 0; i < live.length; i++) {
-      const e = live[(i + r) % live.length];
-      for (let k = 0; k < perRound; k++) {
-        const t0 = performance.now();
-        await sessions[e].run();
-        times[e].push(performance.now() - t0);
-      }
-    }
-  }
-  const result = { name, info, runs: rounds * perRound, engines: {} };
-  for (const e of live) {
-    result.engines[e] = { medianMs: quantile(times[e], 0.5), p90Ms: quantile(times[e], 0.9) };
-  }
-  result.tfjsMacs = sessions['tfjs-wasm'] ? sessions['tfjs-wasm'].macs : null;
-  result.diff = {
-    'ei-plain vs ort-web': maxAbsDiff(outputs['ei-plain'], outputs['ort-web']),
-    'ei-relaxed vs ort-web': maxAbsDiff(outputs['ei-relaxed'], outputs['ort-web']),
-  };
-  for (const e of live) await sessions[e].release();
-  return result;
-}
-
 async function coldChild(engineName, name) {
   const t0 = performance.now();
-  const engine = await loadEngine(engineName);
+  const engine = await loadEngine(engineName, nodeHost);
   const t1 = performance.now();
   const session = await engine.create(name);
   if (!session) return { missing: true };
@@ -243,11 +106,11 @@ function spawnChild(args) {
 }
 
 function onnxMacs(names) {
-  const files = names.map((n) => modelFiles(n).onnx);
+  const files = names.map((n) => join(ROOT, modelFiles(n).onnx));
   const r = spawnSync('/usr/bin/python3', [join(ROOT, 'tests', 'bench', 'onnx_macs.py'), ...files], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`onnx_macs.py: ${r.stderr}`);
   const byFile = JSON.parse(r.stdout);
-  return Object.fromEntries(names.map((n) => [n, byFile[modelFiles(n).onnx]]));
+  return Object.fromEntries(names.map((n) => [n, byFile[join(ROOT, modelFiles(n).onnx)]]));
 }
 
 const fmt = (x, width = 8) => {
@@ -259,7 +122,9 @@ const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) ? (a / b).toFi
 const median = (xs) => quantile(xs, 0.5);
 
 function parseArgs(argv) {
-  const o = { models: Object.keys(MODELS), runs: 0, coldModels: ['mobilenet_v2', 'resnet18', 'digits'], coldReps: 3, json: null };
+  const o = {
+    models: Object.keys(MODELS), runs: 0, coldModels: ['mobilenet_v2', 'resnet18', 'digits'], coldReps: 3, json: null, browser: false,
+  };
   for (let i = 0; i < argv.length; i += 2) {
     const [a, v] = [argv[i], argv[i + 1]];
     if (v === undefined) throw new Error(`${a} needs a value`);
@@ -269,12 +134,13 @@ function parseArgs(argv) {
     else if (a === '--cold-models') o.coldModels = list();
     else if (a === '--cold-reps') o.coldReps = Number(v);
     else if (a === '--json') o.json = v;
+    else if (a === '--browser') o.browser = v === '1';
     else throw new Error(`unknown argument '${a}'`);
   }
   for (const m of [...o.models, ...o.coldModels]) {
     if (!MODELS[m]) throw new Error(`unknown model '${m}' (known: ${Object.keys(MODELS).join(', ')})`);
     for (const f of Object.values(modelFiles(m))) {
-      if (!existsSync(f)) throw new Error(`${f} is missing (make build/bench-models/.stamp)`);
+      if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing (make build/bench-models/.stamp)`);
     }
   }
   if (!existsSync(join(ROOT, 'dist', 'edgeinfer-relaxed.wasm'))) throw new Error('dist/ is missing (make wasm)');
@@ -284,27 +150,23 @@ function parseArgs(argv) {
 
 async function main(argv) {
   if (argv[0] === '--child') {
-    const result = argv[1] === 'latency' ? await latencyChild(argv[2], Number(argv[3])) : await coldChild(argv[2], argv[3]);
+    const result = argv[1] === 'latency' ? await benchModel(argv[2], Number(argv[3]), nodeHost) : await coldChild(argv[2], argv[3]);
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
   const o = parseArgs(argv);
-  const peak = { plain: measurePeak(), relaxed: measurePeak({ relaxed: true }) };
-  if (!peak.relaxed) throw new Error(`this engine cannot run relaxed SIMD: run with node ${RELAXED_FLAG}`);
-  const report = { node: process.version, peakGflops: peak, models: {}, cold: {} };
-  console.log(`Node ${process.version}, one thread. Measured one-core peak: SIMD128 mul+add ${peak.plain.toFixed(1)} ` +
-    `GFLOP/s, relaxed madd ${peak.relaxed.toFixed(1)} GFLOP/s`);
-
+  if (o.browser) return browserMain(o);
+  const before = { plain: measurePeak(), relaxed: measurePeak({ relaxed: true }) };
+  if (!before.relaxed) throw new Error(`this engine cannot run relaxed SIMD: run with node ${RELAXED_FLAG}`);
+  const report = { node: process.version, models: {}, cold: {} };
   const macs = onnxMacs(o.models);
   for (const m of o.models) {
     const r = spawnChild(['latency', m, String(o.runs)]);
     r.onnxMacs = macs[m];
     report.models[m] = r;
-    if (!report.info) {
-      report.info = r.info;
-      console.log(ENGINES.map((e) => `${ENGINE_LABELS[e]}: ${r.info[e]}`).join('; '));
-    }
   }
+  report.peakGflops = laterPeak(before, { plain: measurePeak(), relaxed: measurePeak({ relaxed: true }) });
+  printHeader(`Node ${process.version}`, report);
   printLatency(report, o.models);
 
   for (const m of o.coldModels) {
@@ -321,6 +183,72 @@ async function main(argv) {
   }
   if (o.coldModels.length) printCold(report, o.coldModels, o.coldReps);
   if (o.json) writeFileSync(o.json, `${JSON.stringify(report, null, 1)}\n`);
+}
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+async function browserMain(o) {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing (Debian's chromium package: make setup)`);
+  const { chromium } = await import('playwright-core');
+  const { serve } = await import('../../web/serve.mjs');
+  // Cross-origin isolated, so that performance.now() has microsecond resolution (100 us otherwise).
+  const isolated = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+  const server = await serve({ root: ROOT, port: 0, headers: () => isolated });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const problems = [];
+  const open = async () => {
+    const page = await browser.newPage();
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') problems.push(`console: ${msg.text()} ${msg.location().url || ''}`);
+    });
+    await page.goto(`${server.url}/tests/bench/browser.html`);
+    await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 });
+    if (!(await page.evaluate(() => crossOriginIsolated))) throw new Error('the bench page is not cross-origin isolated');
+    return page;
+  };
+  try {
+    const peak = async () => {
+      const page = await open();
+      const p = await page.evaluate(() => window.benchPeak());
+      await page.close();
+      return p;
+    };
+    const before = await peak();
+    const report = { browser: `Chromium ${browser.version()} (headless)`, models: {} };
+    const macs = onnxMacs(o.models);
+    for (const m of o.models) {
+      const page = await open();
+      const r = await page.evaluate(([name, runs]) => window.benchModel(name, runs), [m, o.runs]);
+      await page.close();
+      r.onnxMacs = macs[m];
+      report.models[m] = r;
+    }
+    report.peakGflops = laterPeak(before, await peak());
+    printHeader(report.browser, report);
+    printLatency(report, o.models);
+    if (problems.length) console.log(`\nthe pages reported:\n  ${problems.join('\n  ')}`);
+    if (o.json) writeFileSync(o.json, `${JSON.stringify(report, null, 1)}\n`);
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+// The peak is measured before and after the models; the higher of the two is the one less
+// disturbed by whatever else ran on the machine.
+function laterPeak(a, b) {
+  return { plain: Math.max(a.plain, b.plain), relaxed: Math.max(a.relaxed, b.relaxed) };
+}
+
+function printHeader(where, report) {
+  const { plain, relaxed } = report.peakGflops;
+  console.log(`${where}, one thread. One-core peak measured in this run: SIMD128 mul+add ${plain.toFixed(1)} GFLOP/s, ` +
+    `relaxed madd ${relaxed.toFixed(1)} GFLOP/s`);
+  const info = Object.values(report.models)[0].info;
+  console.log(ENGINES.map((e) => `${ENGINE_LABELS[e]}: ${info[e]}`).join('; '));
 }
 
 function printLatency(report, models) {

@@ -48,11 +48,11 @@ function peakModule(relaxed) {
   return Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [1, 0x60, 1, 0x7f, 1, 0x7d]),
     ...section(3, [1, 0]),
-    ...section(7, [1, 4, ...Buffer.from('peak'), 0x00, 0]),
+    ...section(7, [1, 4, ...new TextEncoder().encode('peak'), 0x00, 0]),
     ...section(10, [1, ...body])]);
 }
 
-export function measurePeak({ relaxed = false, ms = 60, reps = 5 } = {}) {
+export function measurePeak({ relaxed = false, ms = 40, reps = 9 } = {}) {
   const bytes = peakModule(relaxed);
   if (!WebAssembly.validate(bytes)) return null;
   const { peak } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
