@@ -15,8 +15,8 @@
 // side by side and must match. The edgeinfer and onnxruntime outputs are compared (same file).
 //
 // Cold start: for --cold-models, each engine in --cold-reps fresh processes (interleaved):
-// import of the library, session creation from model bytes already read, first run; and the
-// process's peak RSS after the first runs. Medians.
+// import of the library, create (reading the model file and its input, then the session; for
+// TF.js building the model), first run; and the process's peak RSS after 4 runs. Medians.
 //
 // --browser 1: the same latency table (and peak) in headless Chromium (/usr/bin/chromium through
 // playwright-core; no browser is downloaded), a fresh page per model (tests/bench/browser.html),
@@ -286,7 +286,7 @@ function printLatency(report, models) {
 }
 
 function printCold(report, models, reps) {
-  console.log(`\nCold start, ms, median of ${reps} fresh processes each: import + create (model bytes already read) + first run;` +
+  console.log(`\nCold start, ms, median of ${reps} fresh processes each: import + create (read the file, make the session) + first run;` +
     ' peak RSS (MB) of the process after 4 runs; ratios engine / onnxruntime-web. TF.js makes its random' +
     ' weights in its first run');
   console.log('| model | engine | import | create | 1st run | total | peak RSS MB | total / ORT | RSS / ORT |');
