@@ -253,7 +253,7 @@ function printHeader(where, report) {
 
 function printLatency(report, models) {
   const { plain, relaxed } = report.peakGflops;
-  console.log(`\nLatency, ms: median (p90) of the timed runs; ratios edgeinfer / peer (< 1: edgeinfer faster);` +
+  console.log(`\nLatency, ms: median (p90) of the timed runs (under 1 ms: of means over ~1 ms batches); ratios edgeinfer / peer (< 1: edgeinfer faster);` +
     ` GFLOP/s = 2 x MACs / median, % of the SIMD128 peak (relaxed build: of the relaxed peak)`);
   console.log(`| model | MACs ONNX / TF.js | ${ENGINES.map((e) => ENGINE_LABELS[e]).join(' | ')} | ` +
     'plain/ORT | plain/TF.js | relaxed/ORT | relaxed/TF.js | relaxed/plain | GFLOP/s plain | GFLOP/s relaxed |');

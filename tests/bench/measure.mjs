@@ -1,7 +1,9 @@
 // The timing loop shared by the Node and the browser bench (tests/bench/bench.mjs,
 // tests/bench/browser-page.mjs): engines already holding a session for one model, each
 // `{ run() -> Promise }`, are warmed up and then timed in rounds, every round running each
-// engine in turn with the order rotating, so that drift hits all engines alike.
+// engine in turn with the order rotating, so that drift hits all engines alike. A sample is one
+// run, or for an engine faster than 1 ms the mean of as many back-to-back runs as fill about
+// 1 ms (the browser's timer ticks in 5 us steps).
 
 export function quantile(xs, q) {
   const s = [...xs].sort((a, b) => a - b);
@@ -11,19 +13,24 @@ export function quantile(xs, q) {
 }
 
 /**
- * sessions: {engine: {run}}. runs: timed runs per engine, 0 for about 2 s of the slowest engine
- * (10 to 300). Returns {runs, engines: {engine: {medianMs, p90Ms}}}.
+ * sessions: {engine: {run}}. runs: timed samples per engine, 0 for about 2 s of the slowest
+ * engine (10 to 300). Returns {runs, engines: {engine: {medianMs, p90Ms, batch}}}, batch: runs
+ * per sample.
  */
 export async function timeEngines(sessions, runs = 0) {
   const live = Object.keys(sessions);
   let slowest = 0;
+  const batch = {};
   for (const e of live) {
     // Warm-up: at least 5 runs and 300 ms, so that the engine's code has tiered up.
     const t0 = performance.now();
-    for (let i = 0; i < 5 || performance.now() - t0 < 300; i++) await sessions[e].run();
+    let n = 0;
+    for (; n < 5 || performance.now() - t0 < 300; n++) await sessions[e].run();
     const t1 = performance.now();
     await sessions[e].run();
-    slowest = Math.max(slowest, performance.now() - t1);
+    const one = Math.min(performance.now() - t1, (t1 - t0) / n);
+    batch[e] = Math.max(1, Math.min(1000, Math.round(1 / Math.max(one, 1e-3))));
+    slowest = Math.max(slowest, one * batch[e]);
   }
   const total = runs || Math.max(10, Math.min(300, Math.round(2000 / Math.max(slowest, 1e-3))));
   const rounds = Math.min(10, total);
@@ -34,13 +41,13 @@ export async function timeEngines(sessions, runs = 0) {
       const e = live[(i + r) % live.length];
       for (let k = 0; k < perRound; k++) {
         const t0 = performance.now();
-        await sessions[e].run();
-        times[e].push(performance.now() - t0);
+        for (let b = 0; b < batch[e]; b++) await sessions[e].run();
+        times[e].push((performance.now() - t0) / batch[e]);
       }
     }
   }
   const engines = {};
-  for (const e of live) engines[e] = { medianMs: quantile(times[e], 0.5), p90Ms: quantile(times[e], 0.9) };
+  for (const e of live) engines[e] = { medianMs: quantile(times[e], 0.5), p90Ms: quantile(times[e], 0.9), batch: batch[e] };
   return { runs: rounds * perRound, engines };
 }
 
