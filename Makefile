@@ -124,6 +124,7 @@ test: setup
 	$(MAKE) conformance-asan
 	$(MAKE) test-models
 	$(MAKE) test-js
+	$(MAKE) check-kernels-relaxed
 	$(MAKE) test-browser
 
 clean:
@@ -149,6 +150,7 @@ fuzz: $(B)/fuzz_model $(ONNX_NODE)/.stamp
 #   make test-js       node --test tests/js: JS API, workers, memory, wasm/native conformance parity,
 #                      models against onnxruntime-node
 #   make test-browser  the same loader in headless Chromium (tests/browser)
+#   make check-kernels-relaxed  the GEMM/conv kernel tests on the relaxed-SIMD kernels, under Node
 #   make bench-js      latency, GFLOP/s against the measured SIMD128 peak, cold start and peak RSS of
 #                      both wasm builds against onnxruntime-web and TF.js-wasm (tests/bench/bench.mjs)
 #   make bench-browser the same latency table in headless Chromium
@@ -166,7 +168,7 @@ EMENV := NODE_PATH=/usr/share/nodejs
 WEB_SRC := web/build.mjs web/uncomment.mjs web/edgeinfer.core.js web/edgeinfer.worker.js web/edgeinfer.d.ts
 DIST_JS := $(DIST)/edgeinfer.mjs $(DIST)/edgeinfer.js $(DIST)/edgeinfer-worker.js $(DIST)/edgeinfer.d.ts
 
-.PHONY: test-js test-browser bench-js bench-browser bench-native bench
+.PHONY: test-js test-browser bench-js bench-browser bench-native bench check-kernels-relaxed
 
 wasm: $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer-relaxed.wasm $(DIST_JS)
 
@@ -193,6 +195,18 @@ $(DIST)/edgeinfer-relaxed.wasm: $(RELAXED_OBJ) web/exports.json web/relaxed-opco
 	@mkdir -p $(DIST) $(B)/wasm-relaxed
 	$(EMENV) $(EMCC) $(WASM_LDFLAGS) -mrelaxed-simd $(RELAXED_OBJ) -o $(B)/wasm-relaxed/prestandard.wasm
 	$(NODE_RELAXED) web/relaxed-opcodes.mjs $(B)/wasm-relaxed/prestandard.wasm $@
+
+# The GEMM and convolution kernel tests (SIMD against the scalar twins) on the relaxed kernels:
+# compiled for wasm, rewritten like the relaxed build, run under Node.
+KRELAXED := $(B)/kernels-relaxed/test_f32_gemm.cjs
+$(KRELAXED): tests/kernels/test_f32_gemm.c $(RELAXED_OBJ) web/relaxed-opcodes.mjs
+	@mkdir -p $(dir $@)
+	$(EMENV) $(EMCC) $(WASM_CFLAGS) -mrelaxed-simd -O2 -Isrc $< $(filter $(B)/wasm-relaxed/%,$(RELAXED_OBJ)) \
+		-sALLOW_MEMORY_GROWTH -sENVIRONMENT=node -sWASM_ASYNC_COMPILATION=0 -o $@
+	$(NODE_RELAXED) web/relaxed-opcodes.mjs $(@:.cjs=.wasm) $(@:.cjs=.wasm) || { rm -f $@; exit 1; }
+
+check-kernels-relaxed: $(KRELAXED)
+	$(NODE_RELAXED) $(KRELAXED)
 
 $(DIST_JS) &: $(WEB_SRC)
 	node web/build.mjs $(DIST)
