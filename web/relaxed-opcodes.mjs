@@ -12,6 +12,7 @@
 // WebAssembly.validate in the engine running this script.
 
 import { readFileSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 
 const FMA_PRESTANDARD = 0xaf; // 0xfd 0xaf 0x01
 const RELAXED_MADD = 0x105; // 0xfd 0x85 0x02
@@ -245,7 +246,7 @@ function main(argv) {
   console.log(`${argv[1]}: ${rewritten} f32x4.fma -> f32x4.relaxed_madd, validated`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   try {
     main(process.argv.slice(2));
   } catch (err) {
