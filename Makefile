@@ -125,6 +125,7 @@ test: setup
 	$(MAKE) tsan
 	$(MAKE) test-models
 	$(MAKE) test-js
+	$(MAKE) check-kernels-relaxed
 	$(MAKE) test-browser
 
 clean:
@@ -179,13 +180,18 @@ tsan: $(B)/tsan_sessions $(ONNX_NODE)/.stamp
 	TSAN_OPTIONS=halt_on_error=1 $(B)/tsan_sessions $(ONNX_NODE)/node
 
 # ==== WebAssembly build, JS loader and their tests ====
-#   make wasm          dist/: edgeinfer.wasm (standalone, SIMD) + edgeinfer.mjs, edgeinfer.js,
-#                      edgeinfer-worker.js, edgeinfer.d.ts (written from web/ by web/build.mjs)
-#   make size          bytes of edgeinfer.wasm and edgeinfer.js, raw and gzip -9
+#   make wasm          dist/: edgeinfer.wasm (standalone, SIMD), edgeinfer-relaxed.wasm (the same with
+#                      relaxed-SIMD madd in the GEMM/conv kernels; the loader picks it where the
+#                      engine can run it) + edgeinfer.mjs, edgeinfer.js, edgeinfer-worker.js,
+#                      edgeinfer.d.ts (written from web/ by web/build.mjs)
+#   make size          bytes of both wasm builds and edgeinfer.js, raw and gzip -9
 #   make test-js       node --test tests/js: JS API, workers, memory, wasm/native conformance parity,
 #                      models against onnxruntime-node
 #   make test-browser  the same loader in headless Chromium (tests/browser)
-#   make bench-js      cold start and latency against onnxruntime-web (tests/bench/coldstart.mjs)
+#   make check-kernels-relaxed  the GEMM/conv kernel tests on the relaxed-SIMD kernels, under Node
+#   make bench-js      latency, GFLOP/s against the measured SIMD128 peak, cold start and peak RSS of
+#                      both wasm builds against onnxruntime-web and TF.js-wasm (tests/bench/bench.mjs)
+#   make bench-browser the same latency table in headless Chromium
 # The wasm objects are built from the same sources as the native library (LIB_SRC).
 EMCC ?= emcc
 DIST := dist
@@ -202,9 +208,9 @@ EMENV := NODE_PATH=/usr/share/nodejs
 WEB_SRC := web/build.mjs web/uncomment.mjs web/edgeinfer.core.js web/edgeinfer.worker.js web/edgeinfer.d.ts
 DIST_JS := $(DIST)/edgeinfer.mjs $(DIST)/edgeinfer.js $(DIST)/edgeinfer-worker.js $(DIST)/edgeinfer.d.ts
 
-.PHONY: test-js test-browser bench-js bench-native bench
+.PHONY: test-js test-browser bench-js bench-browser bench-native bench check-kernels-relaxed
 
-wasm: $(DIST)/edgeinfer.wasm $(DIST_JS)
+wasm: $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer-relaxed.wasm $(DIST_JS)
 
 $(B)/wasm/%.o: %.c $(LIB_HDR)
 	@mkdir -p $(dir $@)
@@ -214,11 +220,39 @@ $(DIST)/edgeinfer.wasm: $(WASM_OBJ) web/exports.json
 	@mkdir -p $(DIST)
 	$(EMENV) $(EMCC) $(WASM_LDFLAGS) $(WASM_OBJ) -o $@
 
+# The relaxed-SIMD build: the kernels again with -mrelaxed-simd (f32x4_madd in simd.h becomes
+# relaxed madd), everything else shared with the plain build. LLVM 14 writes the pre-standard
+# opcode; web/relaxed-opcodes.mjs decodes the linked code section and rewrites it to the standard
+# f32x4.relaxed_madd, then checks that the result validates.
+RELAXED_OBJ := $(patsubst $(B)/wasm/src/kernels/%,$(B)/wasm-relaxed/src/kernels/%,$(WASM_OBJ))
+NODE_RELAXED := node --experimental-wasm-relaxed-simd
+
+$(B)/wasm-relaxed/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(EMENV) $(EMCC) $(WASM_CFLAGS) -mrelaxed-simd -O3 -c $< -o $@
+
+$(DIST)/edgeinfer-relaxed.wasm: $(RELAXED_OBJ) web/exports.json web/relaxed-opcodes.mjs
+	@mkdir -p $(DIST) $(B)/wasm-relaxed
+	$(EMENV) $(EMCC) $(WASM_LDFLAGS) -mrelaxed-simd $(RELAXED_OBJ) -o $(B)/wasm-relaxed/prestandard.wasm
+	$(NODE_RELAXED) web/relaxed-opcodes.mjs $(B)/wasm-relaxed/prestandard.wasm $@
+
+# The GEMM and convolution kernel tests (SIMD against the scalar twins) on the relaxed kernels:
+# compiled for wasm, rewritten like the relaxed build, run under Node.
+KRELAXED := $(B)/kernels-relaxed/test_f32_gemm.cjs
+$(KRELAXED): tests/kernels/test_f32_gemm.c $(RELAXED_OBJ) web/relaxed-opcodes.mjs
+	@mkdir -p $(dir $@)
+	$(EMENV) $(EMCC) $(WASM_CFLAGS) -mrelaxed-simd -O2 -Isrc $< $(filter $(B)/wasm-relaxed/%,$(RELAXED_OBJ)) \
+		-sALLOW_MEMORY_GROWTH -sENVIRONMENT=node -sWASM_ASYNC_COMPILATION=0 -o $@
+	$(NODE_RELAXED) web/relaxed-opcodes.mjs $(@:.cjs=.wasm) $(@:.cjs=.wasm) || { rm -f $@; exit 1; }
+
+check-kernels-relaxed: $(KRELAXED)
+	$(NODE_RELAXED) $(KRELAXED)
+
 $(DIST_JS) &: $(WEB_SRC)
 	node web/build.mjs $(DIST)
 
 size: wasm
-	@for f in $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer.js; do \
+	@for f in $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer-relaxed.wasm $(DIST)/edgeinfer.js; do \
 	  printf '%-24s %9d bytes raw %9d bytes gzip -9\n' $$f $$(wc -c < $$f) $$(gzip -9 -c $$f | wc -c); \
 	done
 
@@ -229,17 +263,28 @@ test-js: wasm $(B)/edgeinfer $(ONNX_NODE)/.stamp $(B)/models/.stamp $(if $(wildc
 test-browser: wasm $(B)/models/.stamp
 	node --test tests/browser/
 
-bench-js: wasm $(B)/models/.stamp
-	node tests/bench/coldstart.mjs
+BENCH_MODELS := $(B)/bench-models
+$(BENCH_MODELS)/.stamp: tests/bench/export_bench_models.py tests/models/export_models.py
+	mkdir -p $(BENCH_MODELS)
+	$(PYTHON) tests/bench/export_bench_models.py $(BENCH_MODELS)
+	touch $@
+
+bench-js: wasm $(BENCH_MODELS)/.stamp
+	$(NODE_RELAXED) tests/bench/bench.mjs
+
+bench-browser: wasm $(BENCH_MODELS)/.stamp
+	$(NODE_RELAXED) tests/bench/bench.mjs --browser 1
 
 bench-native: $(B)/edgeinfer $(B)/models/.stamp
 	node tests/bench/native.mjs
 
-# Everything measured side by side with the peer in one run: wasm against onnxruntime-web
-# (cold start, latency), native against onnxruntime-node (latency), and the download size.
+# Everything measured side by side with the peers in one run: both wasm builds against
+# onnxruntime-web and TF.js-wasm (latency, cold start, memory), native against onnxruntime-node
+# (latency), and the download size.
 bench: setup
 	$(MAKE) size
 	$(MAKE) bench-js
+	$(MAKE) bench-browser
 	$(MAKE) bench-native
 
 # ==== demo: the in-browser demo site (demo/) ====

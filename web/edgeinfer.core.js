@@ -356,7 +356,27 @@ async function compileResponse(resp, where) {
   return compileBytes(new Uint8Array(await resp.arrayBuffer()), where, type || 'no content type');
 }
 
-async function compileWasm(cfg) {
+// The two builds: edgeinfer-relaxed.wasm runs its GEMM and convolution kernels on relaxed
+// multiply-add, which engines with relaxed SIMD fuse; edgeinfer.wasm needs SIMD128 only.
+const WASM_FILES = { relaxed: 'edgeinfer-relaxed.wasm', plain: 'edgeinfer.wasm' };
+// A module whose one function is f32x4.relaxed_madd of its three v128 parameters.
+const RELAXED_PROBE = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00,
+  0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b]);
+
+// Which build to fetch when env.wasm gives no module, bytes or URL: env.wasm.simd when set,
+// else 'relaxed' where this engine validates the probe and 'plain' elsewhere.
+function simdBuild(choice) {
+  if (choice === 'relaxed' || choice === 'plain') return choice;
+  if (choice !== undefined) {
+    throw fail('INVALID_ARGUMENT', `env.wasm.simd: expected 'relaxed' or 'plain', got ${describe(choice)}`);
+  }
+  return WebAssembly.validate(RELAXED_PROBE) ? 'relaxed' : 'plain';
+}
+
+// Compiles the module env.wasm points to; entry.build says which of the two builds it is
+// (undefined when env.wasm gave a module, bytes, a response or a URL).
+async function compileWasm(cfg, entry) {
   if (cfg.module) {
     if (!(cfg.module instanceof WebAssembly.Module)) {
       throw fail('INVALID_ARGUMENT', `env.wasm.module: expected a WebAssembly.Module, got ${describe(cfg.module)}`);
@@ -371,7 +391,24 @@ async function compileWasm(cfg) {
     }
     return compileResponse(resp, resp.url || 'env.wasm.response');
   }
-  const url = cfg.url !== undefined ? String(cfg.url) : defaultUrl('edgeinfer.wasm');
+  if (cfg.url === undefined) {
+    const build = simdBuild(cfg.simd);
+    try {
+      const module = await compileUrl(defaultUrl(WASM_FILES[build]));
+      entry.build = build;
+      return module;
+    } catch (err) {
+      // A site that serves only edgeinfer.wasm still works where relaxed SIMD would be chosen.
+      if (build !== 'relaxed' || cfg.simd !== undefined || !(err instanceof EdgeInferError)) throw err;
+      const module = await compileUrl(defaultUrl(WASM_FILES.plain));
+      entry.build = 'plain';
+      return module;
+    }
+  }
+  return compileUrl(String(cfg.url));
+}
+
+async function compileUrl(url) {
   if (!url) {
     throw fail('LOAD_FAILED', 'cannot tell where edgeinfer.wasm is (this script was not loaded from a URL); ' +
       'set edgeinfer.env.wasm = { url } or { buffer }');
@@ -580,14 +617,14 @@ let wasmCache = null;
 function wasmConfig(options) {
   const c = (options && options.wasm) || env.wasm || {};
   if (typeof c !== 'object') throw fail('INVALID_ARGUMENT', `env.wasm: expected an object, got ${describe(c)}`);
-  return { url: c.url, buffer: c.buffer, response: c.response, module: c.module };
+  return { url: c.url, buffer: c.buffer, response: c.response, module: c.module, simd: c.simd };
 }
 
 function cacheEntry(cfg) {
-  const same = wasmCache && ['url', 'buffer', 'response', 'module'].every((k) => wasmCache.cfg[k] === cfg[k]);
+  const same = wasmCache && ['url', 'buffer', 'response', 'module', 'simd'].every((k) => wasmCache.cfg[k] === cfg[k]);
   if (!same) {
-    const entry = { cfg, module: null, runtime: null };
-    entry.module = compileWasm(cfg).catch((err) => {
+    const entry = { cfg, module: null, runtime: null, build: undefined };
+    entry.module = compileWasm(cfg, entry).catch((err) => {
       if (wasmCache === entry) wasmCache = null; // try again next time
       throw err;
     });
@@ -990,8 +1027,12 @@ async function inspect(source, options = {}) {
 /**
  * Settings shared by every session of this thread, like onnxruntime's `env`.
  * env.wasm: where edgeinfer.wasm comes from: { url }, { buffer }, { response } or { module }
- *   (default: edgeinfer.wasm next to this script). Read when the first session is created and
- *   again whenever it is replaced by another object or value.
+ *   (default: next to this script, edgeinfer-relaxed.wasm where the engine runs relaxed SIMD and
+ *   edgeinfer.wasm elsewhere or when that file cannot be loaded; { simd: 'relaxed' | 'plain' }
+ *   picks one of the two). Read when the first session is created and again whenever it is
+ *   replaced by another object or value.
+ * env.wasmBuild: 'relaxed' or 'plain', the build this thread loaded by default (undefined before
+ *   the first session and when env.wasm names the module itself).
  * env.workerUrl: edgeinfer-worker.js for `{ worker: true }` sessions (default: next to this script).
  * env.wasmMemoryBytes: current size of this thread's wasm memory (0 before the first session).
  */
@@ -999,6 +1040,9 @@ const env = {
   wasm: {},
   workerUrl: undefined,
   versions: { edgeinfer: VERSION },
+  get wasmBuild() {
+    return wasmCache ? wasmCache.build : undefined;
+  },
   get wasmMemoryBytes() {
     const entry = wasmCache;
     const rt = entry && entry.loaded;

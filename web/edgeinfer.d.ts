@@ -80,7 +80,10 @@ export type ValueMetadata =
   }
   | { readonly name: string; readonly isTensor: false };
 
-/** Where edgeinfer.wasm comes from. Default: edgeinfer.wasm next to the loader script. */
+/**
+ * Where edgeinfer.wasm comes from. Default: next to the loader script, edgeinfer-relaxed.wasm
+ * where the engine runs relaxed SIMD (and edgeinfer.wasm is there to fall back on), else edgeinfer.wasm.
+ */
 export interface WasmSource {
   /** URL of edgeinfer.wasm (in Node also a file path or file: URL). */
   url?: string | URL;
@@ -90,6 +93,8 @@ export interface WasmSource {
   response?: Response | Promise<Response>;
   /** An already compiled module. */
   module?: WebAssembly.Module;
+  /** With none of the above: load edgeinfer-relaxed.wasm ('relaxed') or edgeinfer.wasm ('plain'). */
+  simd?: 'relaxed' | 'plain';
 }
 
 export interface SessionOptions {
@@ -142,6 +147,8 @@ export interface Env {
   /** URL of edgeinfer-worker.js (default: next to the loader script). */
   workerUrl?: string | URL;
   readonly versions: { readonly edgeinfer: string };
+  /** The build loaded by default; undefined before the first session or when `wasm` names the module. */
+  readonly wasmBuild: 'relaxed' | 'plain' | undefined;
   /** Current size of this thread's wasm memory in bytes (0 before the first session). */
   readonly wasmMemoryBytes: number;
 }

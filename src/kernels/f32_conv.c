@@ -295,10 +295,10 @@ static void dw_rows2(const dw_row_args *a, const float *base, size_t step, float
         for (size_t t = 0; t < taps; t++) {
             const float *p = base + a->toff[t] + ox, *q = p + step;
             v128_t k = a->wv[t];
-            s00 = wasm_f32x4_add(s00, wasm_f32x4_mul(k, wasm_v128_load(p)));
-            s01 = wasm_f32x4_add(s01, wasm_f32x4_mul(k, wasm_v128_load(p + 4)));
-            s10 = wasm_f32x4_add(s10, wasm_f32x4_mul(k, wasm_v128_load(q)));
-            s11 = wasm_f32x4_add(s11, wasm_f32x4_mul(k, wasm_v128_load(q + 4)));
+            s00 = f32x4_madd(k, wasm_v128_load(p), s00);
+            s01 = f32x4_madd(k, wasm_v128_load(p + 4), s01);
+            s10 = f32x4_madd(k, wasm_v128_load(q), s10);
+            s11 = f32x4_madd(k, wasm_v128_load(q + 4), s11);
         }
         wasm_v128_store(y0 + ox, s00);
         wasm_v128_store(y0 + ox + 4, s01);
@@ -310,15 +310,15 @@ static void dw_rows2(const dw_row_args *a, const float *base, size_t step, float
         size_t t = 0;
         for (; t + 2 <= taps; t += 2) {
             const float *p = base + a->toff[t] + ox, *q = base + a->toff[t + 1] + ox;
-            s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(a->wv[t], wasm_v128_load(p)));
-            s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(a->wv[t], wasm_v128_load(p + step)));
-            r0 = wasm_f32x4_add(r0, wasm_f32x4_mul(a->wv[t + 1], wasm_v128_load(q)));
-            r1 = wasm_f32x4_add(r1, wasm_f32x4_mul(a->wv[t + 1], wasm_v128_load(q + step)));
+            s0 = f32x4_madd(a->wv[t], wasm_v128_load(p), s0);
+            s1 = f32x4_madd(a->wv[t], wasm_v128_load(p + step), s1);
+            r0 = f32x4_madd(a->wv[t + 1], wasm_v128_load(q), r0);
+            r1 = f32x4_madd(a->wv[t + 1], wasm_v128_load(q + step), r1);
         }
         if (t < taps) {
             const float *p = base + a->toff[t] + ox;
-            s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(a->wv[t], wasm_v128_load(p)));
-            s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(a->wv[t], wasm_v128_load(p + step)));
+            s0 = f32x4_madd(a->wv[t], wasm_v128_load(p), s0);
+            s1 = f32x4_madd(a->wv[t], wasm_v128_load(p + step), s1);
         }
         store_part(y0 + ox, wasm_f32x4_add(s0, r0), a->OW - ox);
         store_part(y1 + ox, wasm_f32x4_add(s1, r1), a->OW - ox);
@@ -335,15 +335,15 @@ static void dw_rows1(const dw_row_args *a, const float *base, float *y)
         size_t t = 0;
         for (; t + 2 <= taps; t += 2) {
             const float *p = base + a->toff[t] + ox, *q = base + a->toff[t + 1] + ox;
-            s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(a->wv[t], wasm_v128_load(p)));
-            s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(a->wv[t], wasm_v128_load(p + 4)));
-            r0 = wasm_f32x4_add(r0, wasm_f32x4_mul(a->wv[t + 1], wasm_v128_load(q)));
-            r1 = wasm_f32x4_add(r1, wasm_f32x4_mul(a->wv[t + 1], wasm_v128_load(q + 4)));
+            s0 = f32x4_madd(a->wv[t], wasm_v128_load(p), s0);
+            s1 = f32x4_madd(a->wv[t], wasm_v128_load(p + 4), s1);
+            r0 = f32x4_madd(a->wv[t + 1], wasm_v128_load(q), r0);
+            r1 = f32x4_madd(a->wv[t + 1], wasm_v128_load(q + 4), r1);
         }
         if (t < taps) {
             const float *p = base + a->toff[t] + ox;
-            s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(a->wv[t], wasm_v128_load(p)));
-            s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(a->wv[t], wasm_v128_load(p + 4)));
+            s0 = f32x4_madd(a->wv[t], wasm_v128_load(p), s0);
+            s1 = f32x4_madd(a->wv[t], wasm_v128_load(p + 4), s1);
         }
         wasm_v128_store(y + ox, wasm_f32x4_add(s0, r0));
         wasm_v128_store(y + ox + 4, wasm_f32x4_add(s1, r1));
@@ -352,10 +352,10 @@ static void dw_rows1(const dw_row_args *a, const float *base, float *y)
         v128_t s0 = a->vb, r0 = zero;
         size_t t = 0;
         for (; t + 2 <= taps; t += 2) {
-            s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(a->wv[t], wasm_v128_load(base + a->toff[t] + ox)));
-            r0 = wasm_f32x4_add(r0, wasm_f32x4_mul(a->wv[t + 1], wasm_v128_load(base + a->toff[t + 1] + ox)));
+            s0 = f32x4_madd(a->wv[t], wasm_v128_load(base + a->toff[t] + ox), s0);
+            r0 = f32x4_madd(a->wv[t + 1], wasm_v128_load(base + a->toff[t + 1] + ox), r0);
         }
-        if (t < taps) s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(a->wv[t], wasm_v128_load(base + a->toff[t] + ox)));
+        if (t < taps) s0 = f32x4_madd(a->wv[t], wasm_v128_load(base + a->toff[t] + ox), s0);
         store_part(y + ox, wasm_f32x4_add(s0, r0), a->OW - ox);
     }
 }
@@ -370,24 +370,24 @@ static void dw_rows2_3x3(const dw_row_args *a, const float *base, size_t step, f
         const float *p0 = base + ox, *p1 = p0 + r1, *p2 = p0 + r2;
         const float *q0 = p0 + step, *q1 = q0 + r1, *q2 = q0 + r2;
         v128_t s = a->vb, t = a->vb;
-        s = wasm_f32x4_add(s, wasm_f32x4_mul(k0, wasm_v128_load(p0)));
-        t = wasm_f32x4_add(t, wasm_f32x4_mul(k0, wasm_v128_load(q0)));
-        s = wasm_f32x4_add(s, wasm_f32x4_mul(k1, wasm_v128_load(p0 + c1)));
-        t = wasm_f32x4_add(t, wasm_f32x4_mul(k1, wasm_v128_load(q0 + c1)));
-        s = wasm_f32x4_add(s, wasm_f32x4_mul(k2, wasm_v128_load(p0 + c2)));
-        t = wasm_f32x4_add(t, wasm_f32x4_mul(k2, wasm_v128_load(q0 + c2)));
-        s = wasm_f32x4_add(s, wasm_f32x4_mul(k3, wasm_v128_load(p1)));
-        t = wasm_f32x4_add(t, wasm_f32x4_mul(k3, wasm_v128_load(q1)));
-        s = wasm_f32x4_add(s, wasm_f32x4_mul(k4, wasm_v128_load(p1 + c1)));
-        t = wasm_f32x4_add(t, wasm_f32x4_mul(k4, wasm_v128_load(q1 + c1)));
-        s = wasm_f32x4_add(s, wasm_f32x4_mul(k5, wasm_v128_load(p1 + c2)));
-        t = wasm_f32x4_add(t, wasm_f32x4_mul(k5, wasm_v128_load(q1 + c2)));
-        s = wasm_f32x4_add(s, wasm_f32x4_mul(k6, wasm_v128_load(p2)));
-        t = wasm_f32x4_add(t, wasm_f32x4_mul(k6, wasm_v128_load(q2)));
-        s = wasm_f32x4_add(s, wasm_f32x4_mul(k7, wasm_v128_load(p2 + c1)));
-        t = wasm_f32x4_add(t, wasm_f32x4_mul(k7, wasm_v128_load(q2 + c1)));
-        s = wasm_f32x4_add(s, wasm_f32x4_mul(k8, wasm_v128_load(p2 + c2)));
-        t = wasm_f32x4_add(t, wasm_f32x4_mul(k8, wasm_v128_load(q2 + c2)));
+        s = f32x4_madd(k0, wasm_v128_load(p0), s);
+        t = f32x4_madd(k0, wasm_v128_load(q0), t);
+        s = f32x4_madd(k1, wasm_v128_load(p0 + c1), s);
+        t = f32x4_madd(k1, wasm_v128_load(q0 + c1), t);
+        s = f32x4_madd(k2, wasm_v128_load(p0 + c2), s);
+        t = f32x4_madd(k2, wasm_v128_load(q0 + c2), t);
+        s = f32x4_madd(k3, wasm_v128_load(p1), s);
+        t = f32x4_madd(k3, wasm_v128_load(q1), t);
+        s = f32x4_madd(k4, wasm_v128_load(p1 + c1), s);
+        t = f32x4_madd(k4, wasm_v128_load(q1 + c1), t);
+        s = f32x4_madd(k5, wasm_v128_load(p1 + c2), s);
+        t = f32x4_madd(k5, wasm_v128_load(q1 + c2), t);
+        s = f32x4_madd(k6, wasm_v128_load(p2), s);
+        t = f32x4_madd(k6, wasm_v128_load(q2), t);
+        s = f32x4_madd(k7, wasm_v128_load(p2 + c1), s);
+        t = f32x4_madd(k7, wasm_v128_load(q2 + c1), t);
+        s = f32x4_madd(k8, wasm_v128_load(p2 + c2), s);
+        t = f32x4_madd(k8, wasm_v128_load(q2 + c2), t);
         store_part(y0 + ox, s, a->OW - ox);
         store_part(y1 + ox, t, a->OW - ox);
     }
@@ -401,14 +401,14 @@ static void dw_rows1_3x3(const dw_row_args *a, const float *base, float *y)
     for (size_t ox = 0; ox < a->OW; ox += 4) {
         const float *p0 = base + ox, *p1 = p0 + r1, *p2 = p0 + r2;
         v128_t s = a->vb, t = wasm_f32x4_mul(k1, wasm_v128_load(p0 + c1));
-        s = wasm_f32x4_add(s, wasm_f32x4_mul(k0, wasm_v128_load(p0)));
-        t = wasm_f32x4_add(t, wasm_f32x4_mul(k2, wasm_v128_load(p0 + c2)));
-        s = wasm_f32x4_add(s, wasm_f32x4_mul(k3, wasm_v128_load(p1)));
-        t = wasm_f32x4_add(t, wasm_f32x4_mul(k4, wasm_v128_load(p1 + c1)));
-        s = wasm_f32x4_add(s, wasm_f32x4_mul(k5, wasm_v128_load(p1 + c2)));
-        t = wasm_f32x4_add(t, wasm_f32x4_mul(k6, wasm_v128_load(p2)));
-        s = wasm_f32x4_add(s, wasm_f32x4_mul(k7, wasm_v128_load(p2 + c1)));
-        t = wasm_f32x4_add(t, wasm_f32x4_mul(k8, wasm_v128_load(p2 + c2)));
+        s = f32x4_madd(k0, wasm_v128_load(p0), s);
+        t = f32x4_madd(k2, wasm_v128_load(p0 + c2), t);
+        s = f32x4_madd(k3, wasm_v128_load(p1), s);
+        t = f32x4_madd(k4, wasm_v128_load(p1 + c1), t);
+        s = f32x4_madd(k5, wasm_v128_load(p1 + c2), s);
+        t = f32x4_madd(k6, wasm_v128_load(p2), t);
+        s = f32x4_madd(k7, wasm_v128_load(p2 + c1), s);
+        t = f32x4_madd(k8, wasm_v128_load(p2 + c2), t);
         store_part(y + ox, wasm_f32x4_add(s, t), a->OW - ox);
     }
 }

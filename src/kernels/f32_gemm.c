@@ -108,14 +108,14 @@ static void ukernel_4x8_loadsplat_simd128(size_t kc, const float *a, const float
         v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
         v128_t a0 = wasm_v128_load32_splat(a), a1 = wasm_v128_load32_splat(a + 1);
         v128_t a2 = wasm_v128_load32_splat(a + 2), a3 = wasm_v128_load32_splat(a + 3);
-        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a0, b0));
-        c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a0, b1));
-        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a1, b0));
-        c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a1, b1));
-        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(a2, b0));
-        c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(a2, b1));
-        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(a3, b0));
-        c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(a3, b1));
+        c00 = f32x4_madd(a0, b0, c00);
+        c01 = f32x4_madd(a0, b1, c01);
+        c10 = f32x4_madd(a1, b0, c10);
+        c11 = f32x4_madd(a1, b1, c11);
+        c20 = f32x4_madd(a2, b0, c20);
+        c21 = f32x4_madd(a2, b1, c21);
+        c30 = f32x4_madd(a3, b0, c30);
+        c31 = f32x4_madd(a3, b1, c31);
         a += MR;
         b += NR;
     }
@@ -171,14 +171,14 @@ static void ukernel_4x8_splat_simd128(size_t kc, const float *a, const float *b,
         v128_t va = wasm_v128_load(a);
         v128_t a0 = wasm_i32x4_shuffle(va, va, 0, 0, 0, 0), a1 = wasm_i32x4_shuffle(va, va, 1, 1, 1, 1);
         v128_t a2 = wasm_i32x4_shuffle(va, va, 2, 2, 2, 2), a3 = wasm_i32x4_shuffle(va, va, 3, 3, 3, 3);
-        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a0, b0));
-        c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a0, b1));
-        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a1, b0));
-        c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a1, b1));
-        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(a2, b0));
-        c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(a2, b1));
-        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(a3, b0));
-        c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(a3, b1));
+        c00 = f32x4_madd(a0, b0, c00);
+        c01 = f32x4_madd(a0, b1, c01);
+        c10 = f32x4_madd(a1, b0, c10);
+        c11 = f32x4_madd(a1, b1, c11);
+        c20 = f32x4_madd(a2, b0, c20);
+        c21 = f32x4_madd(a2, b1, c21);
+        c30 = f32x4_madd(a3, b0, c30);
+        c31 = f32x4_madd(a3, b1, c31);
         a += MR;
         b += NR;
     }
@@ -224,8 +224,8 @@ static void ukernel_1x8_simd128(size_t kc, const float *a, const float *b, const
     v128_t c0 = wasm_f32x4_splat(bias ? bias[0] : 0.0f), c1 = c0;
     for (size_t k = 0; k < kc; k++) {
         v128_t a0 = wasm_v128_load32_splat(a);
-        c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(a0, wasm_v128_load(b)));
-        c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(a0, wasm_v128_load(b + 4)));
+        c0 = f32x4_madd(a0, wasm_v128_load(b), c0);
+        c1 = f32x4_madd(a0, wasm_v128_load(b + 4), c1);
         a += MR;
         b += NR;
     }
