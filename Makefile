@@ -201,7 +201,8 @@ WASM_OBJ := $(LIB_SRC:%.c=$(B)/wasm/%.o)
 # copying loops (a panel tail, a padding run) stay loops: as memset/memcpy calls they cost more
 # than the few stores they do.
 WASM_CFLAGS := -std=c11 $(WARN) -msimd128 -Iinclude -D_DEFAULT_SOURCE
-WASM_OPT = $(if $(filter src/kernels/%,$<),-O3 -fno-builtin-memset -fno-builtin-memcpy,-Oz)
+KERNEL_OPT := -O3 -fno-builtin-memset -fno-builtin-memcpy
+WASM_OPT = $(if $(filter src/kernels/%,$<),$(KERNEL_OPT),-Oz)
 WASM_LDFLAGS := -O2 -msimd128 --no-entry -sSTANDALONE_WASM -sALLOW_MEMORY_GROWTH \
 	-sEXPORTED_FUNCTIONS=@web/exports.json
 EMENV := NODE_PATH=/usr/share/nodejs
@@ -229,7 +230,7 @@ NODE_RELAXED := node --experimental-wasm-relaxed-simd
 
 $(B)/wasm-relaxed/%.o: %.c $(LIB_HDR)
 	@mkdir -p $(dir $@)
-	$(EMENV) $(EMCC) $(WASM_CFLAGS) -mrelaxed-simd -O3 -c $< -o $@
+	$(EMENV) $(EMCC) $(WASM_CFLAGS) -mrelaxed-simd $(KERNEL_OPT) -c $< -o $@
 
 $(DIST)/edgeinfer-relaxed.wasm: $(RELAXED_OBJ) web/exports.json web/relaxed-opcodes.mjs
 	@mkdir -p $(DIST) $(B)/wasm-relaxed
