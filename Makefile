@@ -125,6 +125,7 @@ test: setup
 	$(MAKE) test-models
 	$(MAKE) test-js
 	$(MAKE) test-browser
+	$(MAKE) test-package
 
 clean:
 	rm -rf $(B) dist
@@ -159,8 +160,8 @@ WASM_OPT = $(if $(filter src/kernels/%,$<),-O3,-Oz)
 WASM_LDFLAGS := -O2 -msimd128 --no-entry -sSTANDALONE_WASM -sALLOW_MEMORY_GROWTH \
 	-sEXPORTED_FUNCTIONS=@web/exports.json
 EMENV := NODE_PATH=/usr/share/nodejs
-WEB_SRC := web/build.mjs web/uncomment.mjs web/edgeinfer.core.js web/edgeinfer.worker.js web/edgeinfer.d.ts
-DIST_JS := $(DIST)/edgeinfer.mjs $(DIST)/edgeinfer.js $(DIST)/edgeinfer-worker.js $(DIST)/edgeinfer.d.ts
+WEB_SRC := web/build.mjs web/uncomment.mjs web/edgeinfer.core.js web/edgeinfer.compat.js web/edgeinfer.worker.js web/edgeinfer.d.ts
+DIST_JS := $(DIST)/edgeinfer.mjs $(DIST)/edgeinfer.cjs $(DIST)/edgeinfer.js $(DIST)/edgeinfer-ort.js $(DIST)/edgeinfer-worker.js $(DIST)/edgeinfer.d.ts
 
 .PHONY: test-js test-browser bench-js bench-native bench
 
@@ -201,6 +202,19 @@ bench: setup
 	$(MAKE) size
 	$(MAKE) bench-js
 	$(MAKE) bench-native
+
+# ==== the npm package ====
+#   make package       build/edgeinfer-<version>.tgz: `npm pack` of package.json's `files` (dist/, README.md)
+#   make test-package  the tarball installed into empty projects offline and used from ESM, CommonJS,
+#                      esbuild and Vite builds (tests/package)
+.PHONY: package test-package
+
+package: wasm
+	@mkdir -p $(B)
+	npm pack --pack-destination $(B) --ignore-scripts --silent
+
+test-package: package $(B)/models/.stamp
+	node --test tests/package/
 
 # ==== demo: the in-browser demo site (demo/) ====
 #   make demo       the wasm build, then the site assembled in build/demo-site by demo/build.mjs
