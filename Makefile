@@ -213,8 +213,13 @@ package: wasm
 	@mkdir -p $(B)
 	npm pack --pack-destination $(B) --ignore-scripts --silent
 
-test-package: package $(B)/models/.stamp
+test-package: package $(B)/models/.stamp $(B)/tiny-bert/.stamp
 	node --test tests/package/
+
+# The tiny BERT-style encoder the transformers.js client test loads (tests/package/tiny_bert.py).
+$(B)/tiny-bert/.stamp: tests/package/tiny_bert.py
+	$(PYTHON) tests/package/tiny_bert.py $(B)
+	touch $@
 
 # ==== demo: the in-browser demo site (demo/) ====
 #   make demo       the wasm build, then the site assembled in build/demo-site by demo/build.mjs
