@@ -187,7 +187,8 @@ size: wasm
 test-js: wasm $(B)/edgeinfer $(ONNX_NODE)/.stamp $(B)/models/.stamp $(if $(wildcard tests/ops/conformance.c),$(B)/conformance)
 	node --test tests/js/
 
-test-browser: wasm $(B)/models/.stamp
+# tests/browser/bundlers.test.mjs builds pages from the packed tarball (make package).
+test-browser: wasm $(B)/models/.stamp package $(B)/tiny-bert/.stamp
 	node --test tests/browser/
 
 bench-js: wasm $(B)/models/.stamp

@@ -43,7 +43,8 @@ const NAMES = ['InferenceSession', 'Tensor', 'env', 'registerBackend', 'listSupp
 
 // Where a classic script was loaded from: its <script> element, the worker that imported it,
 // or the CommonJS module it was required as.
-const classicUrl = `const SCRIPT_URL = (function () {
+const classicUrl = `const ASSET_URLS = {};
+const SCRIPT_URL = (function () {
   if (typeof document !== 'undefined') return (document.currentScript && document.currentScript.src) || undefined;
   if (typeof self !== 'undefined' && self.location) return self.location.href;
   if (typeof __filename === 'string') return nodeBuiltin('node:url').pathToFileURL(__filename).href;
@@ -52,6 +53,12 @@ const classicUrl = `const SCRIPT_URL = (function () {
 
 const outputs = {
   'edgeinfer.mjs': `${banner('ES module')}const SCRIPT_URL = import.meta.url;
+// Literal new URL('./file', import.meta.url): bundlers (Vite, webpack, Parcel) see these, copy the
+// files into the build and put their final URLs here.
+const ASSET_URLS = {
+  'edgeinfer.wasm': new URL('./edgeinfer.wasm', import.meta.url).href,
+  'edgeinfer-worker.js': new URL('./edgeinfer-worker.js', import.meta.url).href,
+};
 
 ${core}
 
@@ -88,6 +95,7 @@ globalThis[Symbol.for('onnxruntime')] = globalThis.edgeinfer;
 `,
   'edgeinfer-worker.js': `${banner('worker script of { worker: true } sessions')}(function () {
 'use strict';
+const ASSET_URLS = {};
 const SCRIPT_URL = typeof self !== 'undefined' && self.location ? self.location.href : undefined;
 
 ${core}

@@ -6,7 +6,8 @@
 //   dist/edgeinfer.js          classic script: defines the global `edgeinfer`
 //   dist/edgeinfer-worker.js   the script a `{ worker: true }` session runs in (with worker.js)
 // Each wrapper defines SCRIPT_URL, the URL this script was loaded from (or undefined when it
-// cannot tell), before this text; edgeinfer.wasm and edgeinfer-worker.js are looked for next to it.
+// cannot tell), before this text; edgeinfer.wasm and edgeinfer-worker.js are looked for next to it,
+// unless ASSET_URLS (also from the wrapper) gives their URLs.
 //
 // Memory: the wasm instance's memory may grow during any call that allocates, and growing
 // detaches every view of the old buffer, so views are taken from `memory.buffer` afresh after
@@ -354,6 +355,7 @@ async function readModel(source, byteOffset, byteLength) {
 // ---- the wasm module ----
 
 function defaultUrl(file) {
+  if (ASSET_URLS[file]) return ASSET_URLS[file];
   if (!SCRIPT_URL) return undefined;
   return new URL(file, SCRIPT_URL).href;
 }

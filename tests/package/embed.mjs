@@ -1,17 +1,17 @@
 // Runs transformers.js's feature-extraction pipeline on the tiny encoder of tiny_bert.py, from a
 // local folder with remote models disabled, and prints the embeddings and which runtime ran them
 // as JSON. Run from a project whose node_modules decide what onnxruntime-node is:
-//   node embed.mjs MODELS_DIR DTYPE
+//   node embed.mjs MODELS_DIR DTYPE [SENTENCES_JSON]
 import { createRequire } from 'node:module';
 import { pipeline, env } from '@huggingface/transformers';
 
-const [modelsDir, dtype] = process.argv.slice(2);
+const [modelsDir, dtype, sentences] = process.argv.slice(2);
 env.allowRemoteModels = false;
 env.allowLocalModels = true;
 env.localModelPath = modelsDir;
 env.useFSCache = false;
 
-const SENTENCES = ['The quick brown fox jumps over the lazy dog.', 'Models run offline in the browser!',
+const SENTENCES = sentences ? JSON.parse(sentences) : ['The quick brown fox jumps over the lazy dog.', 'Models run offline in the browser!',
   'a', 'Sometimes important things happen between two old houses, and nobody knows why.'];
 
 const extractor = await pipeline('feature-extraction', 'tiny-bert', { dtype, device: 'cpu' });
