@@ -163,13 +163,15 @@ function isTensorLike(x) {
 
 // An output copied into the tensor the caller passed in fetches, as onnxruntime does.
 function copyInto(name, target, t) {
-  const same = target.type === t.type && target.data && target.data.length === t.data.length &&
+  const same = target.type === t.type && ArrayBuffer.isView(target.data) && target.data.byteLength === t.data.byteLength &&
     target.dims.length === t.dims.length && target.dims.every((d, i) => d === t.dims[i]);
   if (!same) {
     throw fail('INVALID_ARGUMENT', `output '${name}': the tensor given in fetches is ${target.type} [${target.dims}], ` +
       `but the output is ${t.type} [${t.dims}]`);
   }
-  target.data.set(t.data);
+  // Bytes, not values: float16 data may be a Float16Array on one side and raw bits on the other.
+  new Uint8Array(target.data.buffer, target.data.byteOffset, target.data.byteLength)
+    .set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   return target;
 }
 
