@@ -38,7 +38,12 @@ export function makeProject(label, { aliases = [], links = [], type = 'module' }
     mkdirSync(dirname(to), { recursive: true });
     // Hard links of the library's own files (not of its nested node_modules, which may hold a
     // genuine onnxruntime), so that it resolves its imports from inside this project.
-    execFileSync('cp', ['-al', from, to]);
+    try {
+      execFileSync('cp', ['-al', from, to], { stdio: 'ignore' });
+    } catch {
+      rmSync(to, { recursive: true, force: true });
+      execFileSync('cp', ['-a', from, to]); // another file system: a copy
+    }
     rmSync(join(to, 'node_modules'), { recursive: true, force: true });
   }
   return dir;
