@@ -319,7 +319,9 @@ function tensorToImageData(t, options) {
 function tensorToDataURL(t, options) {
   const img = tensorToImageData(t, options);
   if (typeof document === 'undefined') throw unsupportedOption('tensor.toDataURL()', 'needs a document canvas; use toImageData() here');
-  const canvas = makeCanvas(img.width, img.height);
+  const canvas = document.createElement('canvas'); // an OffscreenCanvas has no toDataURL
+  canvas.width = img.width;
+  canvas.height = img.height;
   canvas.getContext('2d').putImageData(img, 0, 0);
   return canvas.toDataURL();
 }

@@ -100,6 +100,26 @@ window.pageApi = {
     const { y } = await session.run({ x });
     return { ctor: y.data.constructor.name, values: Array.from(y.data), inputCtor: x.data.constructor.name };
   },
+  images: async () => {
+    const img = new ImageData(new Uint8ClampedArray(Array.from({ length: 24 }, (_, i) => (i * 37) % 256)), 3, 2);
+    const fromData = await ort.Tensor.fromImage(img);
+    const bitmap = await createImageBitmap(img);
+    const fromBitmap = await ort.Tensor.fromImage(bitmap, { resizedWidth: 3, resizedHeight: 2, tensorFormat: 'RGBA', norm: { mean: 1 } });
+    const canvas = new OffscreenCanvas(4, 4);
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = 'rgb(255, 0, 0)';
+    ctx.fillRect(0, 0, 4, 4);
+    const fromCanvas = await ort.Tensor.fromImage(canvas, { resizedWidth: 2, resizedHeight: 2 });
+    const back = fromData.toImageData();
+    return {
+      fromData: { dims: fromData.dims, data: Array.from(fromData.data) },
+      fromBitmap: { dims: fromBitmap.dims, data: Array.from(fromBitmap.data) },
+      fromCanvas: { dims: fromCanvas.dims, data: Array.from(fromCanvas.data) },
+      back: { isImageData: back instanceof ImageData, data: Array.from(back.data) },
+      source: Array.from(img.data),
+      dataURL: fromData.toDataURL().slice(0, 22),
+    };
+  },
   same: () => ort === edgeinfer && globalThis[Symbol.for('onnxruntime')] === edgeinfer,
   version: ort.env.versions.edgeinfer,
 };
@@ -224,6 +244,18 @@ test('classic script from the package with <script src>, and the global ort of e
   const p = await openPage('/classic.html');
   assert.equal(await p.page.evaluate(() => window.pageApi.same()), true);
   checkPrediction(await p.page.evaluate((input) => window.pageApi.run(input), INPUT), 'classic');
+  // Images: ImageData directly, an ImageBitmap and a canvas drawn through a canvas.
+  const img = await p.page.evaluate(() => window.pageApi.images());
+  const inNode = await Tensor.fromImage({ data: Uint8ClampedArray.from(img.source), width: 3, height: 2 });
+  assert.deepEqual(img.fromData, { dims: [1, 3, 2, 3], data: Array.from(inNode.data) }, 'ImageData: as in Node');
+  assert.deepEqual(img.fromBitmap.dims, [1, 4, 2, 3]);
+  const rgbaPlanes = [0, 1, 2, 3].flatMap((c) => [0, 1, 2, 3, 4, 5].map((i) => img.source[i * 4 + c]));
+  // A bitmap of non-opaque pixels comes back premultiplied or not depending on the browser: compare opaque alpha only.
+  assert.deepEqual(img.fromBitmap.data.slice(18), rgbaPlanes.slice(18), 'ImageBitmap alpha plane');
+  assert.deepEqual(img.fromCanvas, { dims: [1, 3, 2, 2], data: [1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0] }, 'a red canvas, resized');
+  assert.equal(img.back.isImageData, true);
+  img.source.forEach((v, i) => { if (i % 4 !== 3) assert.equal(img.back.data[i], v, `toImageData pixel value ${i}`); });
+  assert.equal(img.dataURL, 'data:image/png;base64,');
   // Chromium has Float16Array: float16 data goes in and comes out as one.
   const f16 = await p.page.evaluate(() => window.pageApi.float16());
   assert.deepEqual(f16, { ctor: 'Float16Array', values: [1.5, -2, 65504], inputCtor: 'Float16Array' });
