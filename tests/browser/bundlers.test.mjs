@@ -4,7 +4,8 @@
 //     edgeinfer/edgeinfer.wasm export path and esbuild's file loader, the worker script copied);
 //   - Vite builds a page that imports 'onnxruntime-web' (the alias), with no configuration: the
 //     loader's new URL('./edgeinfer.wasm', import.meta.url) makes Vite ship the wasm and the worker;
-//     the page also runs transformers.js's feature-extraction on the tiny BERT encoder;
+//     the page also runs transformers.js's feature-extraction on the tiny BERT encoder and
+//     vad-web's NonRealTimeVAD on the signal of tests/package/speech.mjs;
 //   - a plain page loads the classic script from the package with <script src>, and
 //     edgeinfer-ort.js after it for the global `ort`;
 // each served on 127.0.0.1 and predicting in headless Chromium (Debian's /usr/bin/chromium), with
@@ -65,7 +66,9 @@ window.pageReady = true;
 const VITE_ENTRY = `
 import * as ort from 'onnxruntime-web';
 import { pipeline, env } from '@huggingface/transformers';
+import { NonRealTimeVAD } from '@ricky0123/vad-web';
 import { predict } from './app.js';
+import { RATE, signal } from './speech.js';
 env.allowRemoteModels = false;
 env.allowLocalModels = true;
 env.localModelPath = '/models/';
@@ -74,7 +77,14 @@ async function embed(dtype, sentences) {
   const out = await extractor(sentences, { pooling: 'mean', normalize: true });
   return { dims: out.dims, data: Array.from(out.data) };
 }
-window.pageApi = { run: (input) => predict(ort, input), version: ort.env.versions.edgeinfer, embed };
+async function vad() {
+  const model = await (await fetch('/models/silero_vad_legacy.onnx')).arrayBuffer();
+  const detector = await NonRealTimeVAD.new({ modelFetcher: async () => model });
+  const segments = [];
+  for await (const { start, end } of detector.run(signal(), RATE)) segments.push({ start, end });
+  return segments;
+}
+window.pageApi = { run: (input) => predict(ort, input), version: ort.env.versions.edgeinfer, embed, vad };
 window.pageReady = true;
 `;
 
@@ -136,12 +146,14 @@ before(async () => {
 
   dir = makeProject('bundlers', {
     aliases: ['onnxruntime-web', 'onnxruntime-common'],
-    links: ['@huggingface/transformers', '@huggingface/tokenizers', '@huggingface/jinja'],
+    links: ['@huggingface/transformers', '@huggingface/tokenizers', '@huggingface/jinja', '@ricky0123/vad-web'],
   });
   mkdirSync(join(dir, 'src'));
   writeFileSync(join(dir, 'src', 'app.js'), APP);
   writeFileSync(join(dir, 'src', 'esbuild-entry.js'), ESBUILD_ENTRY);
   writeFileSync(join(dir, 'src', 'vite-entry.js'), VITE_ENTRY);
+  cpSync(join(ROOT, 'tests', 'package', 'speech.mjs'), join(dir, 'src', 'speech.js'));
+  cpSync(join(ROOT, 'node_modules', '@ricky0123', 'vad-web', 'dist', 'silero_vad_legacy.onnx'), join(dir, 'site', 'models', 'silero_vad_legacy.onnx'));
   writeFileSync(join(dir, 'index.html'), HTML('/src/vite-entry.js'));
   mkdirSync(join(dir, 'site', 'models'), { recursive: true });
   cpSync(join(MODELS_DIR, 'mlp.onnx'), join(dir, 'site', 'models', 'mlp.onnx'));
@@ -237,6 +249,21 @@ test('Vite: transformers.js feature-extraction in Chromium, fp32 and q8, matches
     t.diagnostic(`${dtype}: max |Chromium edgeinfer - onnxruntime-node| = ${d.toExponential(2)}`);
     assert.ok(d <= 1e-4, `${dtype}: ${d}`);
   }
+  await closePage(p);
+});
+
+test('Vite: vad-web NonRealTimeVAD in Chromium finds the segments onnxruntime-web finds in Node', { timeout: 180_000 }, async (t) => {
+  const p = await openPage('/vite/index.html');
+  const ours = await p.page.evaluate(() => window.pageApi.vad());
+  const { execFileSync } = await import('node:child_process');
+  const genuine = JSON.parse(execFileSync(process.execPath, [join(ROOT, 'tests', 'package', 'vad.mjs')], { encoding: 'utf8' }).trim().split('\n').pop());
+  t.diagnostic(`segments (ms): onnxruntime-web in Node ${JSON.stringify(genuine.segments)}, edgeinfer in Chromium ${JSON.stringify(ours)}`);
+  assert.ok(genuine.segments.length >= 2);
+  assert.equal(ours.length, genuine.segments.length);
+  ours.forEach((s, i) => {
+    assert.ok(Math.abs(s.start - genuine.segments[i].start) <= genuine.frameMs, `segment ${i} start`);
+    assert.ok(Math.abs(s.end - genuine.segments[i].end) <= genuine.frameMs, `segment ${i} end`);
+  });
   await closePage(p);
 });
 

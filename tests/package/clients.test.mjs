@@ -26,7 +26,7 @@ after(() => projects.forEach(removeProject));
 
 // Runs one of this folder's scripts in `dir` and returns the JSON of its last line.
 function run(dir, script, args = []) {
-  if (dir !== HERE) copyFileSync(join(HERE, script), join(dir, script));
+  if (dir !== HERE) for (const f of [script, 'speech.mjs']) copyFileSync(join(HERE, f), join(dir, f));
   const out = execFileSync(process.execPath, [script, ...args], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
   return JSON.parse(out.trim().split('\n').pop());
 }
