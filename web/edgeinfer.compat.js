@@ -333,6 +333,9 @@ function noDeviceTensor(what) {
 
 // new Tensor({ location, type, data, dims }): 'cpu-pinned' is CPU data; GPU locations are refused.
 function locationArgs(o) {
+  if (o.location === undefined) {
+    throw fail('INVALID_ARGUMENT', `new Tensor: expected a type, a typed array or { location, type, data, dims }, got ${describe(o)}`);
+  }
   if (o.location !== 'cpu' && o.location !== 'cpu-pinned') throw noDeviceTensor(`new Tensor({ location: '${o.location}' })`);
   return [o.type, o.data, o.dims];
 }

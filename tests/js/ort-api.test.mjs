@@ -172,6 +172,9 @@ test('Tensor: the onnxruntime-common surface', async () => {
   assert.equal(new ort.Tensor(['a']).type, 'string');
   assert.equal(new ort.Tensor([true, false]).type, 'bool');
   assert.equal(new ort.Tensor(new Uint8ClampedArray(3)).type, 'uint8');
+  const copy = new ort.Tensor(new genuine.Tensor('int32', [7, 8], [1, 2]));
+  assert.deepEqual([copy.type, Array.from(copy.data), copy.dims], ['int32', [7, 8], [1, 2]], 'an onnxruntime tensor as the one argument');
+  throwsWith(() => new ort.Tensor({ type: 'int32' }), 'INVALID_ARGUMENT', /new Tensor: expected a type/);
   const pinned = ort.Tensor.fromPinnedBuffer('int32', new Int32Array([1, 2]));
   assert.deepEqual([pinned.location, pinned.dims], ['cpu-pinned', [2]], walk('fromPinnedBuffer'));
   for (const [name, fn] of [
