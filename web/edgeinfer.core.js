@@ -6,7 +6,8 @@
 //   dist/edgeinfer.js          classic script: defines the global `edgeinfer`
 //   dist/edgeinfer-worker.js   the script a `{ worker: true }` session runs in (with worker.js)
 // Each wrapper defines SCRIPT_URL, the URL this script was loaded from (or undefined when it
-// cannot tell), before this text; edgeinfer.wasm and edgeinfer-worker.js are looked for next to it.
+// cannot tell), before this text; edgeinfer.wasm and edgeinfer-worker.js are looked for next to it,
+// unless ASSET_URLS (also from the wrapper) gives their URLs.
 //
 // Memory: the wasm instance's memory may grow during any call that allocates, and growing
 // detaches every view of the old buffer, so views are taken from `memory.buffer` afresh after
@@ -70,7 +71,7 @@ const DTYPES = {
   int32: { id: 6, ctor: Int32Array },
   int64: { id: 7, ctor: BigInt64Array },
   bool: { id: 9, ctor: Uint8Array },
-  float16: { id: 10, ctor: Uint16Array }, // raw IEEE half bits, as in onnxruntime-web
+  float16: { id: 10, ctor: Uint16Array }, // raw IEEE half bits, or a Float16Array (see Float16)
   float64: { id: 11, ctor: Float64Array },
   uint32: { id: 12, ctor: Uint32Array },
   uint64: { id: 13, ctor: BigUint64Array },
@@ -82,11 +83,20 @@ const ONNX_TYPE_NAMES = ['undefined', 'float32', 'uint8', 'int8', 'uint16', 'int
   'string', 'bool', 'float16', 'float64', 'uint32', 'uint64', 'complex64', 'complex128', 'bfloat16'];
 const MAX_DIMS = 8; // EI_MAX_DIMS
 
+// float16 data is a Float16Array where the platform has one (as onnxruntime-web does), else the
+// raw half bits in a Uint16Array; a float16 tensor accepts either and keeps a Float16Array view.
+const Float16 = typeof Float16Array === 'function' ? Float16Array : undefined; // eslint-disable-line no-undef
+
+function fitsType(type, data) {
+  return data instanceof DTYPES[type].ctor || (type === 'float16' && Float16 !== undefined && data instanceof Float16);
+}
+
 // The type a typed array stands for when no type is given (Uint8Array is uint8, not bool).
 const TYPE_BY_CTOR = new Map([[Float32Array, 'float32'], [Float64Array, 'float64'],
   [Int8Array, 'int8'], [Uint8Array, 'uint8'], [Int16Array, 'int16'], [Uint16Array, 'uint16'],
   [Int32Array, 'int32'], [Uint32Array, 'uint32'], [BigInt64Array, 'int64'],
-  [BigUint64Array, 'uint64']]);
+  [BigUint64Array, 'uint64'], [Uint8ClampedArray, 'uint8']]);
+if (Float16) TYPE_BY_CTOR.set(Float16, 'float16');
 
 function describe(x) {
   if (x === null) return 'null';
@@ -112,7 +122,8 @@ function checkDims(dims, what) {
 
 function fromPlainArray(type, Ctor, values) {
   const big = Ctor === BigInt64Array || Ctor === BigUint64Array;
-  return Ctor.from(values, (v, i) => {
+  const Out = type === 'float16' && Float16 ? Float16 : Ctor;
+  return Out.from(values, (v, i) => {
     if (type === 'bool') return v ? 1 : 0;
     if (big && (typeof v === 'bigint' || Number.isInteger(v))) return BigInt(v);
     if (!big && typeof v === 'number') return v;
@@ -122,39 +133,52 @@ function fromPlainArray(type, Ctor, values) {
   });
 }
 
+// Marks edgeinfer's tensors across copies of the loader (see Tensor[Symbol.hasInstance]).
+const TENSOR_BRAND = Symbol.for('edgeinfer.Tensor');
+
 /**
  * A dense, row-major tensor on the CPU, like onnxruntime's Tensor:
  *   new Tensor('float32', new Float32Array(6), [2, 3])
  *   new Tensor(new Float32Array(6), [2, 3])     type from the array
  *   new Tensor('int64', [1, 2, 3])               plain arrays are converted; dims default to [length]
  * int64 and uint64 use BigInt64Array / BigUint64Array, bool uses Uint8Array of 0 and 1, float16
- * uses Uint16Array of raw half bits. The data is used as given, not copied.
+ * a Float16Array where the platform has one (else Uint16Array of raw half bits), string an array
+ * of strings (which no model input of edgeinfer takes). The data is used as given, not copied.
  */
 class Tensor {
   constructor(typeOrData, dataOrDims, maybeDims) {
     let type;
     let data;
     let dims;
-    if (typeof typeOrData === 'string') {
+    if (typeOrData && typeof typeOrData === 'object' && !ArrayBuffer.isView(typeOrData) && !Array.isArray(typeOrData)) {
+      [type, data, dims] = locationArgs(typeOrData);
+    } else if (typeof typeOrData === 'string') {
       type = typeOrData;
       data = dataOrDims;
       dims = maybeDims;
     } else {
       data = typeOrData;
       dims = dataOrDims;
-      type = data && TYPE_BY_CTOR.get(data.constructor);
+      type = data && (TYPE_BY_CTOR.get(data.constructor) || (Array.isArray(data) && plainArrayType(data)));
       if (!type) {
         throw fail('INVALID_ARGUMENT', `new Tensor(data, dims): cannot tell the type of ${describe(data)}; ` +
           "pass it first, as in new Tensor('float32', data, dims)");
       }
     }
     const info = DTYPES[type];
-    if (!info) {
-      throw fail('UNSUPPORTED', `tensor type '${type}' is not supported (supported: ${Object.keys(DTYPES).join(', ')})`);
-    }
-    if (Array.isArray(data)) data = fromPlainArray(type, info.ctor, data);
-    if (!(data instanceof info.ctor)) {
-      throw fail('INVALID_ARGUMENT', `a ${type} tensor needs a ${info.ctor.name}, got ${describe(data)}`);
+    if (type === 'string') {
+      if (!Array.isArray(data) || data.some((v) => typeof v !== 'string')) {
+        throw fail('INVALID_ARGUMENT', `a string tensor needs an array of strings, got ${describe(data)}`);
+      }
+    } else if (!info) {
+      throw fail('UNSUPPORTED', `tensor type '${type}' is not supported (supported: ${Object.keys(DTYPES).join(', ')}, string)`);
+    } else {
+      if (Array.isArray(data)) data = fromPlainArray(type, info.ctor, data);
+      if (data instanceof Uint8ClampedArray && type === 'uint8') data = new Uint8Array(data.buffer, data.byteOffset, data.length);
+      if (!fitsType(type, data)) {
+        throw fail('INVALID_ARGUMENT', `a ${type} tensor needs a ${info.ctor.name}, got ${describe(data)}`);
+      }
+      if (type === 'float16' && Float16 && !(data instanceof Float16)) data = new Float16(data.buffer, data.byteOffset, data.length);
     }
     dims = dims === undefined ? [data.length] : checkDims(dims, `${type} tensor`);
     const size = dims.reduce((a, b) => a * b, 1);
@@ -165,7 +189,21 @@ class Tensor {
     this.data = data;
     this.dims = dims;
     this.size = size;
-    this.location = 'cpu';
+    this.location = typeOrData && typeOrData.location === 'cpu-pinned' ? 'cpu-pinned' : 'cpu';
+  }
+
+  /** Tensors of edgeinfer's other builds (the ES module and CommonJS copies) are Tensors too. */
+  static [Symbol.hasInstance](x) {
+    return x !== null && typeof x === 'object' && x[TENSOR_BRAND] === true;
+  }
+
+  get [TENSOR_BRAND]() {
+    return true;
+  }
+
+  /** The data (already on the CPU). */
+  async getData() {
+    return this.data;
   }
 
   /** A tensor of the same data with other dims (no copy). */
@@ -175,6 +213,54 @@ class Tensor {
 
   /** Nothing to free for CPU data; here for onnxruntime compatibility. */
   dispose() {}
+
+  get texture() {
+    throw noDeviceTensor('tensor.texture');
+  }
+
+  get gpuBuffer() {
+    throw noDeviceTensor('tensor.gpuBuffer');
+  }
+
+  get mlTensor() {
+    throw noDeviceTensor('tensor.mlTensor');
+  }
+
+  /** An image tensor [1, C, H, W] as ImageData (see edgeinfer.compat.js). */
+  toImageData(options) {
+    return tensorToImageData(this, options);
+  }
+
+  toDataURL(options) {
+    return tensorToDataURL(this, options);
+  }
+
+  static fromImage(image, options) {
+    return imageToTensor(image, options);
+  }
+
+  static fromPinnedBuffer(type, buffer, dims) {
+    return new Tensor({ location: 'cpu-pinned', type, data: buffer, dims: dims === undefined ? [buffer.length] : dims });
+  }
+
+  static fromTexture() {
+    throw noDeviceTensor('Tensor.fromTexture()');
+  }
+
+  static fromGpuBuffer() {
+    throw noDeviceTensor('Tensor.fromGpuBuffer()');
+  }
+
+  static fromMLTensor() {
+    throw noDeviceTensor('Tensor.fromMLTensor()');
+  }
+}
+
+// The type of a plain array given without one, as onnxruntime reads it.
+function plainArrayType(values) {
+  if (values.length && values.every((v) => typeof v === 'string')) return 'string';
+  if (values.length && values.every((v) => typeof v === 'boolean')) return 'bool';
+  return undefined;
 }
 
 // Checks one feed (an edgeinfer Tensor or anything shaped like one, e.g. onnxruntime's) and
@@ -193,7 +279,7 @@ function feedSpec(name, index, t) {
     throw fail('UNSUPPORTED', `input '${name}': tensor type '${type}' is not supported ` +
       `(supported: ${Object.keys(DTYPES).join(', ')})`);
   }
-  if (!(data instanceof info.ctor)) {
+  if (!fitsType(type, data)) {
     throw fail('INVALID_ARGUMENT', `input '${name}': a ${type} tensor needs a ${info.ctor.name}, ` +
       `got ${describe(data)}`);
   }
@@ -311,6 +397,7 @@ async function readModel(source, byteOffset, byteLength) {
 // ---- the wasm module ----
 
 function defaultUrl(file) {
+  if (ASSET_URLS[file]) return ASSET_URLS[file];
   if (!SCRIPT_URL) return undefined;
   return new URL(file, SCRIPT_URL).href;
 }
@@ -617,7 +704,8 @@ let wasmCache = null;
 function wasmConfig(options) {
   const c = (options && options.wasm) || env.wasm || {};
   if (typeof c !== 'object') throw fail('INVALID_ARGUMENT', `env.wasm: expected an object, got ${describe(c)}`);
-  return { url: c.url, buffer: c.buffer, response: c.response, module: c.module, simd: c.simd };
+  const ort = ortWasmFlags(c); // onnxruntime-web's wasmPaths, wasmBinary, simd
+  return { url: c.url !== undefined ? c.url : ort.url, buffer: c.buffer || ort.buffer, response: c.response, module: c.module, simd: ort.simd };
 }
 
 function cacheEntry(cfg) {
@@ -875,14 +963,17 @@ class InferenceSession {
   #outputIndex;
   #released = false;
 
-  constructor(backend, key) {
+  #overrides;
+
+  constructor(backend, key, overrides = {}) {
     if (key !== CREATE_KEY) throw fail('INVALID_ARGUMENT', 'use await InferenceSession.create(model) to make a session');
     this.#backend = backend;
+    this.#overrides = overrides;
     const m = backend.meta;
     this.inputNames = Object.freeze(m.inputNames.slice());
     this.outputNames = Object.freeze(m.outputNames.slice());
-    this.inputMetadata = Object.freeze(m.inputMetadata.slice());
-    this.outputMetadata = Object.freeze(m.outputMetadata.slice());
+    this.inputMetadata = Object.freeze(applyOverrides(m.inputMetadata, overrides));
+    this.outputMetadata = Object.freeze(applyOverrides(m.outputMetadata, overrides));
     this.#inputIndex = new Map(m.inputNames.map((n, i) => [n, i]));
     this.#outputIndex = new Map(m.outputNames.map((n, i) => [n, i]));
   }
@@ -890,8 +981,9 @@ class InferenceSession {
   /**
    * Loads a model. `source`: a URL or (in Node) a file path, an ArrayBuffer (optionally with
    * byteOffset and byteLength, as onnxruntime allows), a Uint8Array, or a Response.
-   * options.worker: run the session in a dedicated worker; options.wasm overrides env.wasm;
-   * options.workerUrl overrides env.workerUrl.
+   * options.worker: run the session in a dedicated worker (default: env.wasm.proxy);
+   * options.wasm overrides env.wasm; options.workerUrl overrides env.workerUrl; onnxruntime's
+   * session options are checked by sessionOptions() (edgeinfer.compat.js).
    */
   static async create(source, byteOffsetOrOptions, byteLength, maybeOptions) {
     let options = byteOffsetOrOptions;
@@ -907,22 +999,24 @@ class InferenceSession {
     }
     options = options || {};
     if (typeof options !== 'object') throw fail('INVALID_ARGUMENT', `options: expected an object, got ${describe(options)}`);
+    const { worker, overrides } = sessionOptions(options);
     const cfg = wasmConfig(options);
     const [model, runtimeOrModule] = await Promise.all([
       readModel(source, byteOffset, byteLength),
-      options.worker ? getModule(cfg) : getRuntime(cfg),
+      worker ? getModule(cfg) : getRuntime(cfg),
     ]);
-    const backend = options.worker
+    const backend = worker
       ? await WorkerBackend.create(runtimeOrModule, model, options)
       : LocalBackend.create(runtimeOrModule, model.bytes);
-    return new InferenceSession(backend, CREATE_KEY);
+    return new InferenceSession(backend, CREATE_KEY, overrides);
   }
 
   /**
    * Runs the model. `feeds` maps every input name to a Tensor; the result maps output names
-   * (all outputs, or those listed in `fetches`) to new Tensors.
+   * (all outputs, or those named in `fetches`) to new Tensors. As in onnxruntime, the second
+   * argument may be run options instead, and fetches may give tensors to copy outputs into.
    */
-  async run(feeds, fetches) {
+  async run(feeds, fetches, runOptions) {
     if (this.#released) throw fail('INVALID_STATE', 'the session was released; create a new one to run the model');
     if (!feeds || typeof feeds !== 'object') throw fail('INVALID_ARGUMENT', `run: feeds must be an object of Tensors, got ${describe(feeds)}`);
     const specs = [];
@@ -932,15 +1026,13 @@ class InferenceSession {
         throw fail('INVALID_ARGUMENT', `unknown input '${name}': the model's inputs are ${this.inputNames.map((n) => `'${n}'`).join(', ') || 'none'}`);
       }
       specs.push(feedSpec(name, index, feeds[name]));
+      checkOverriddenDims(specs[specs.length - 1], this.#backend.meta.inputMetadata[index], this.#overrides);
     }
     const missing = this.inputNames.filter((n) => !Object.prototype.hasOwnProperty.call(feeds, n));
     if (missing.length) {
       throw fail('INVALID_ARGUMENT', `missing input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`);
     }
-    let names = this.outputNames;
-    if (fetches !== undefined && fetches !== null && !(typeof fetches === 'object' && !Array.isArray(fetches) && !Object.keys(fetches).length)) {
-      names = Array.isArray(fetches) ? fetches : Object.keys(fetches);
-    }
+    const { names, into } = runArguments(this.outputNames, fetches, runOptions);
     const indices = names.map((n) => {
       const i = this.#outputIndex.get(n);
       if (i === undefined) {
@@ -950,7 +1042,7 @@ class InferenceSession {
     });
     const tensors = await this.#backend.run(specs, indices);
     const result = {};
-    names.forEach((n, k) => { result[n] = tensors[k]; });
+    names.forEach((n, k) => { result[n] = into[n] ? copyInto(n, into[n], tensors[k]) : tensors[k]; });
     return result;
   }
 
@@ -1028,20 +1120,37 @@ async function inspect(source, options = {}) {
  * Settings shared by every session of this thread, like onnxruntime's `env`.
  * env.wasm: where edgeinfer.wasm comes from: { url }, { buffer }, { response } or { module }
  *   (default: next to this script, edgeinfer-relaxed.wasm where the engine runs relaxed SIMD and
- *   edgeinfer.wasm elsewhere or when that file cannot be loaded; { simd: 'relaxed' | 'plain' }
- *   picks one of the two). Read when the first session is created and again whenever it is
- *   replaced by another object or value.
+ *   edgeinfer.wasm elsewhere or when that file cannot be loaded), or onnxruntime-web's flags:
+ *   wasmPaths (a folder URL ending in '/', or { wasm: url }: edgeinfer.wasm there), wasmBinary (the
+ *   bytes), proxy (sessions run in a worker), simd ('relaxed' or 'plain' / 'fixed' picks that
+ *   build, true the default choice, false is refused), numThreads (checked; edgeinfer runs each
+ *   session on one thread). Read when the first session is created and again whenever it changes
+ *   to another source.
  * env.wasmBuild: 'relaxed' or 'plain', the build this thread loaded by default (undefined before
  *   the first session and when env.wasm names the module itself).
- * env.workerUrl: edgeinfer-worker.js for `{ worker: true }` sessions (default: next to this script).
+ * env.workerUrl: edgeinfer-worker.js for worker sessions (default: next to this script).
+ * env.logLevel: 'verbose' | 'info' | 'warning' | 'error' | 'fatal' (checked; edgeinfer logs nothing).
+ * env.webgpu, env.webgl: onnxruntime-web's objects, so that setting their flags does not throw;
+ *   edgeinfer has no WebGPU or WebGL backend (asking for one in executionProviders fails).
  * env.wasmMemoryBytes: current size of this thread's wasm memory (0 before the first session).
  */
+let logLevel = 'warning';
 const env = {
   wasm: {},
+  webgpu: {},
+  webgl: {},
   workerUrl: undefined,
-  versions: { edgeinfer: VERSION },
+  debug: false,
+  trace: false,
+  versions: { common: ortApiVersion(), edgeinfer: VERSION },
   get wasmBuild() {
     return wasmCache ? wasmCache.build : undefined;
+  },
+  get logLevel() {
+    return logLevel;
+  },
+  set logLevel(level) {
+    logLevel = checkLogLevel(level) || logLevel;
   },
   get wasmMemoryBytes() {
     const entry = wasmCache;
@@ -1053,8 +1162,15 @@ const env = {
 const edgeinfer = {
   InferenceSession,
   Tensor,
-  EdgeInferError,
   env,
+  registerBackend,
+  listSupportedBackends,
+  TRACE,
+  TRACE_FUNC_BEGIN,
+  TRACE_FUNC_END,
+  TRACE_EVENT_BEGIN,
+  TRACE_EVENT_END,
+  EdgeInferError,
   decodeTensorProto,
   inspect,
   version: VERSION,

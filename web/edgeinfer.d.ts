@@ -1,5 +1,8 @@
-// Types of edgeinfer's JavaScript API (dist/edgeinfer.mjs, and the global `edgeinfer` that the
-// classic script dist/edgeinfer.js defines). The API is a subset of onnxruntime-web's.
+// Types of edgeinfer's JavaScript API (the package's `edgeinfer` and `edgeinfer/ort` entries:
+// dist/edgeinfer.mjs and dist/edgeinfer.cjs, and the global `edgeinfer` that the classic script
+// dist/edgeinfer.js defines). The API is onnxruntime-web's, so that code written for it runs
+// with `onnxruntime-web` aliased to edgeinfer; what edgeinfer cannot do fails with an error
+// that names it.
 
 /** Tensor element types and the arrays that hold them. */
 export interface TensorDataTypeMap {
@@ -15,12 +18,34 @@ export interface TensorDataTypeMap {
   uint64: BigUint64Array;
   /** 0 or 1 per element. */
   bool: Uint8Array;
-  /** Raw IEEE 754 half-precision bits. */
-  float16: Uint16Array;
+  /** A Float16Array where the platform has one (its data is accepted too), else raw IEEE half bits. */
+  float16: Uint16Array | (typeof globalThis extends { Float16Array: infer F } ? F extends abstract new (...args: any) => infer A ? A : never : never);
   /** Raw bfloat16 bits (the top 16 bits of a float32); only Cast computes with it. */
   bfloat16: Uint16Array;
 }
 export type TensorType = keyof TensorDataTypeMap;
+
+/** Options of Tensor.fromImage and tensor.toImageData, as in onnxruntime-common. */
+export interface ImageOptions {
+  /** Pixel layout of raw input pixels (default 'RGBA'). */
+  format?: 'RGBA' | 'RGB' | 'BGR' | 'RBG';
+  /** Channels of the tensor and their order (default 'RGB'). */
+  tensorFormat?: 'RGB' | 'RGBA' | 'BGR' | 'RBG';
+  tensorLayout?: 'NCHW' | 'NHWC';
+  dataType?: 'float32' | 'uint8';
+  /** value = (pixel + bias) / mean; mean 255 and bias 0 by default. */
+  norm?: { mean?: number | number[]; bias?: number | number[] };
+  /** Images are drawn at this size first (needs a canvas). */
+  resizedWidth?: number;
+  resizedHeight?: number;
+}
+
+/** Raw RGBA pixels with their size: ImageData, or the same fields (e.g. in Node). */
+export interface PixelData {
+  readonly data: Uint8ClampedArray | Uint8Array;
+  readonly width: number;
+  readonly height: number;
+}
 
 /** Codes of EdgeInferError: the C library's status names, and the loader's own. */
 export type ErrorCode =
@@ -42,18 +67,40 @@ export declare class EdgeInferError extends Error {
 /** A dense, row-major tensor in JavaScript memory. The data is used as given, not copied. */
 export declare class Tensor<T extends TensorType = TensorType> {
   constructor(type: T, data: TensorDataTypeMap[T] | ReadonlyArray<number | bigint | boolean>, dims?: readonly number[]);
+  /** String tensors can be made (no model input of edgeinfer takes them). */
+  constructor(type: 'string', data: readonly string[], dims?: readonly number[]);
   /** The type follows from the array: Float32Array -> 'float32', Uint8Array -> 'uint8', ... */
-  constructor(data: TensorDataTypeMap[T], dims?: readonly number[]);
+  constructor(data: TensorDataTypeMap[T] | Uint8ClampedArray | readonly string[] | readonly boolean[], dims?: readonly number[]);
+  /** onnxruntime's form: 'cpu' and 'cpu-pinned' work; GPU locations throw UNSUPPORTED. */
+  constructor(params: { location: 'cpu' | 'cpu-pinned'; type: T; data: TensorDataTypeMap[T]; dims: readonly number[] });
   readonly type: T;
   readonly data: TensorDataTypeMap[T];
   readonly dims: readonly number[];
   /** Number of elements. */
   readonly size: number;
-  readonly location: 'cpu';
+  readonly location: 'cpu' | 'cpu-pinned';
+  /** Resolves to `data`. */
+  getData(releaseData?: boolean): Promise<TensorDataTypeMap[T]>;
   /** The same data with other dims (no copy). */
   reshape(dims: readonly number[]): Tensor<T>;
   /** Does nothing (CPU data); for onnxruntime compatibility. */
   dispose(): void;
+  /** Throw UNSUPPORTED: edgeinfer's tensors are CPU data. */
+  readonly texture: never;
+  readonly gpuBuffer: never;
+  readonly mlTensor: never;
+  /** A [1, C, H, W] (or NHWC) image tensor as pixels: ImageData, or { data, width, height } without one. */
+  toImageData(options?: ImageOptions): ImageData | PixelData;
+  /** Needs a document canvas. */
+  toDataURL(options?: ImageOptions): string;
+  /** Pixels (ImageData or { data, width, height }), an image, ImageBitmap or canvas, or an image URL. */
+  static fromImage(image: PixelData | ImageBitmap | HTMLImageElement | HTMLCanvasElement | OffscreenCanvas | string,
+    options?: ImageOptions): Promise<Tensor<'float32'> | Tensor<'uint8'>>;
+  static fromPinnedBuffer<T extends TensorType>(type: T, buffer: TensorDataTypeMap[T], dims?: readonly number[]): Tensor<T>;
+  /** Throw UNSUPPORTED (GPU data). */
+  static fromTexture(texture: unknown, options: unknown): never;
+  static fromGpuBuffer(buffer: unknown, options: unknown): never;
+  static fromMLTensor(tensor: unknown, options: unknown): never;
 }
 
 /** Anything with the fields of a Tensor, e.g. an onnxruntime Tensor, can be fed. */
@@ -93,17 +140,46 @@ export interface WasmSource {
   response?: Response | Promise<Response>;
   /** An already compiled module. */
   module?: WebAssembly.Module;
-  /** With none of the above: load edgeinfer-relaxed.wasm ('relaxed') or edgeinfer.wasm ('plain'). */
-  simd?: 'relaxed' | 'plain';
+  /** With none of the above: load edgeinfer-relaxed.wasm ('relaxed') or edgeinfer.wasm ('plain', or onnxruntime's
+   * 'fixed'); true or unset: the relaxed build where the engine validates relaxed SIMD. */
+  simd?: boolean | 'relaxed' | 'plain' | 'fixed';
 }
+
+export type ExecutionProvider = string | { readonly name: string; readonly [option: string]: unknown };
 
 export interface SessionOptions {
   /**
    * Run the session in a dedicated worker (a Web Worker, or worker_threads in Node). The
    * returned session has the same methods; feeds are copied and the copies transferred, so the
-   * caller's arrays stay usable.
+   * caller's arrays stay usable. Default: env.wasm.proxy.
    */
   worker?: boolean;
+  /** Must name 'wasm' or 'cpu' if it names anything ('webgpu' or 'webnn' alone: UNSUPPORTED). */
+  executionProviders?: readonly ExecutionProvider[];
+  /** Fixes symbolic dims: the metadata shows the size, feeds must have it. */
+  freeDimensionOverrides?: { readonly [dimName: string]: number };
+  /** Checked; edgeinfer always optimises the same way. */
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'layout' | 'all';
+  /** Checked; edgeinfer logs nothing. */
+  logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  logVerbosityLevel?: number;
+  logId?: string;
+  /** Checked, no effect (edgeinfer plans one arena per session). */
+  enableCpuMemArena?: boolean;
+  enableMemPattern?: boolean;
+  executionMode?: 'sequential' | 'parallel';
+  intraOpNumThreads?: number;
+  interOpNumThreads?: number;
+  /** Only 'cpu' (or 'cpu-pinned'). */
+  preferredOutputLocation?: string | { readonly [outputName: string]: string };
+  /** Weights outside the model file: a non-empty list is UNSUPPORTED. */
+  externalData?: readonly unknown[];
+  /** true is UNSUPPORTED. */
+  enableProfiling?: boolean;
+  enableGraphCapture?: boolean;
+  /** UNSUPPORTED. */
+  optimizedModelFilePath?: string;
+  extra?: Record<string, unknown>;
   /** Overrides env.wasm for this session. */
   wasm?: WasmSource;
   /** Overrides env.workerUrl for this session. */
@@ -112,6 +188,18 @@ export interface SessionOptions {
 
 export type FeedsType = Record<string, Tensor | TensorLike>;
 export type ReturnType = Record<string, Tensor>;
+/** Output names, or output name -> null (return it) or a Tensor (copy the output into it). */
+export type FetchesType = readonly string[] | Record<string, Tensor | null>;
+
+export interface RunOptions {
+  /** Checked; edgeinfer logs nothing. */
+  logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  logVerbosityLevel?: number;
+  /** true refuses to start the run (INVALID_STATE). */
+  terminate?: boolean;
+  tag?: string;
+  extra?: Record<string, unknown>;
+}
 
 export declare class InferenceSession {
   /** Use InferenceSession.create. */
@@ -132,7 +220,8 @@ export declare class InferenceSession {
    * Runs the model on every input. Returns all outputs, or those named in `fetches`. Rejects
    * with an EdgeInferError carrying the C library's message when the run fails.
    */
-  run(feeds: FeedsType, fetches?: readonly string[]): Promise<ReturnType>;
+  run(feeds: FeedsType, options?: RunOptions): Promise<ReturnType>;
+  run(feeds: FeedsType, fetches: FetchesType, options?: RunOptions): Promise<ReturnType>;
   /** Frees the session and its model; calling it again does nothing. */
   release(): Promise<void>;
   /** Does nothing; for onnxruntime compatibility. */
@@ -141,14 +230,39 @@ export declare class InferenceSession {
   endProfiling(): void;
 }
 
+/** env.wasm: edgeinfer's WasmSource, or onnxruntime-web's flags. */
+export interface WasmFlags extends WasmSource {
+  /** A folder URL ending in '/' (edgeinfer.wasm is looked for in it), or { wasm: url of edgeinfer.wasm }. */
+  wasmPaths?: string | URL | { wasm?: string | URL; mjs?: string | URL };
+  /** The bytes of edgeinfer.wasm. */
+  wasmBinary?: ArrayBufferLike | Uint8Array;
+  /** Sessions run in a worker (as the `worker` session option). */
+  proxy?: boolean;
+  /** Which build: 'fixed' / 'plain' SIMD128, 'relaxed' relaxed SIMD, true the best this engine runs; false is UNSUPPORTED. */
+  simd?: boolean | 'fixed' | 'plain' | 'relaxed';
+  /** Checked; each session runs on one thread. */
+  numThreads?: number;
+  trace?: boolean;
+  initTimeout?: number;
+}
+
 export interface Env {
-  /** Read when the first session is created, and again whenever it is replaced. */
-  wasm: WasmSource;
+  /** Read when the first session is created, and again whenever it changes to another source. */
+  wasm: WasmFlags;
   /** URL of edgeinfer-worker.js (default: next to the loader script). */
   workerUrl?: string | URL;
-  readonly versions: { readonly edgeinfer: string };
   /** The build loaded by default; undefined before the first session or when `wasm` names the module. */
   readonly wasmBuild: 'relaxed' | 'plain' | undefined;
+  /** Checked against onnxruntime's levels; edgeinfer logs nothing. */
+  logLevel: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+  debug?: boolean;
+  /** With trace set, TRACE*() mark the browser's performance timeline (console.timeStamp). */
+  trace?: boolean;
+  /** onnxruntime-web's objects, so that setting their flags does not throw; no WebGPU/WebGL backend. */
+  webgpu: Record<string, unknown>;
+  webgl: Record<string, unknown>;
+  /** common: the onnxruntime-common API version followed. No `web`: this is not onnxruntime-web. */
+  readonly versions: { readonly common: string; readonly edgeinfer: string };
   /** Current size of this thread's wasm memory in bytes (0 before the first session). */
   readonly wasmMemoryBytes: number;
 }
@@ -183,6 +297,17 @@ export declare function inspect(source: string | URL | Uint8Array | ArrayBufferL
 
 export declare const version: string;
 
+/** Throws UNSUPPORTED: edgeinfer is the backend and takes no other. */
+export declare function registerBackend(name: string, backend: unknown, priority: number): never;
+/** onnxruntime-node's list: [{ name: 'wasm', bundled: true }, { name: 'cpu', bundled: true }]. */
+export declare function listSupportedBackends(): { name: string; bundled: boolean }[];
+/** onnxruntime's trace hooks: console.timeStamp marks when env.trace is set. */
+export declare function TRACE(deviceType: string, label: string): void;
+export declare function TRACE_FUNC_BEGIN(extraMsg?: string): void;
+export declare function TRACE_FUNC_END(extraMsg?: string): void;
+export declare function TRACE_EVENT_BEGIN(extraMsg?: string): void;
+export declare function TRACE_EVENT_END(extraMsg?: string): void;
+
 export interface EdgeInfer {
   InferenceSession: typeof InferenceSession;
   Tensor: typeof Tensor;
@@ -190,6 +315,13 @@ export interface EdgeInfer {
   env: Env;
   decodeTensorProto: typeof decodeTensorProto;
   inspect: typeof inspect;
+  registerBackend: typeof registerBackend;
+  listSupportedBackends: typeof listSupportedBackends;
+  TRACE: typeof TRACE;
+  TRACE_FUNC_BEGIN: typeof TRACE_FUNC_BEGIN;
+  TRACE_FUNC_END: typeof TRACE_FUNC_END;
+  TRACE_EVENT_BEGIN: typeof TRACE_EVENT_BEGIN;
+  TRACE_EVENT_END: typeof TRACE_EVENT_END;
   version: string;
 }
 declare const edgeinfer: EdgeInfer;
@@ -198,4 +330,6 @@ export default edgeinfer;
 declare global {
   /** Defined by the classic script dist/edgeinfer.js. */
   var edgeinfer: EdgeInfer;
+  /** Defined by dist/edgeinfer-ort.js (after edgeinfer.js): the same object. */
+  var ort: EdgeInfer;
 }

@@ -498,6 +498,13 @@ ei_status ei_session_set_input(ei_session *s, int index, const ei_tensor *t)
     if (tensor_nbytes(t) < 0 || tensor_nbytes(t) > s->limits.tensor_bytes)
         return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "input '%s': shape %s is invalid or too large", v->name,
                     shape_str(t));
+    /* As onnxruntime does, a one-element tensor of any rank ([1], [1,1]) feeds a declared scalar. */
+    ei_tensor scalar;
+    if (v->has_decl && v->decl_rank == 0 && t->rank > 0 && ei_tensor_numel(t) == 1) {
+        scalar = *t;
+        scalar.rank = 0;
+        t = &scalar;
+    }
     if (v->has_decl) {
         bool ok = v->decl_dtype == t->dtype || v->decl_dtype == 0;
         if (ok && v->decl_rank >= 0) {

@@ -1,14 +1,14 @@
 // What `make wasm` must produce: a standalone module whose only import is the memory-growth
 // notification, exporting exactly the functions of web/exports.json (the public C API and
-// malloc/free); loader scripts with no run-time code evaluation; and the loader, written once
-// in web/, inside each of the generated scripts.
+// malloc/free); loader scripts with no run-time code evaluation, built from the current web/
+// sources; and a download under 400 KB.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIST, ROOT, requireDist } from './helpers.mjs';
-import { uncomment } from '../../web/uncomment.mjs';
+import { sourceHash } from '../../web/build.mjs';
 
 test('edgeinfer.wasm imports only env.emscripten_notify_memory_growth', () => {
   requireDist();
@@ -34,7 +34,7 @@ test('edgeinfer.wasm exports every function of web/exports.json, and the public 
 
 test('the scripts evaluate no code at run time and make no object URLs', () => {
   requireDist();
-  for (const f of ['edgeinfer.mjs', 'edgeinfer.js', 'edgeinfer-worker.js']) {
+  for (const f of ['edgeinfer.mjs', 'edgeinfer.cjs', 'edgeinfer.js', 'edgeinfer-worker.js']) {
     const text = readFileSync(join(DIST, f), 'utf8');
     for (const re of [/\beval\s*\(/, /new\s+Function\s*\(/, /\bimport\s*\(/, /createObjectURL/, /setTimeout\s*\(\s*['"`]/]) {
       assert.doesNotMatch(text, re, `${f} contains ${re}`);
@@ -42,14 +42,13 @@ test('the scripts evaluate no code at run time and make no object URLs', () => {
   }
 });
 
-test('the generated scripts carry web/edgeinfer.core.js unchanged but for comments', () => {
+test('the generated scripts were built from the current web/ sources', () => {
   requireDist();
-  const core = uncomment(readFileSync(join(ROOT, 'web', 'edgeinfer.core.js'), 'utf8').trimEnd());
-  const worker = uncomment(readFileSync(join(ROOT, 'web', 'edgeinfer.worker.js'), 'utf8').trimEnd());
-  for (const f of ['edgeinfer.mjs', 'edgeinfer.js', 'edgeinfer-worker.js']) {
-    assert.ok(readFileSync(join(DIST, f), 'utf8').includes(core), `${f} is stale: run make wasm`);
+  const hash = sourceHash();
+  for (const f of ['edgeinfer.mjs', 'edgeinfer.cjs', 'edgeinfer.js', 'edgeinfer-ort.js', 'edgeinfer-worker.js', 'edgeinfer.d.ts']) {
+    const banner = readFileSync(join(DIST, f), 'utf8').split('\n', 1)[0];
+    assert.ok(banner.includes(`(sources ${hash})`), `${f} is stale (${banner}): run make wasm`);
   }
-  assert.ok(readFileSync(join(DIST, 'edgeinfer-worker.js'), 'utf8').includes(worker), 'edgeinfer-worker.js is stale');
 });
 
 // What a page downloads for the whole operator set stays under 400 KB raw. If a change needs
