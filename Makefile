@@ -136,10 +136,14 @@ clean:
 #   make fuzz         each target in turn for FUZZ_SECONDS (nice'd): fuzz_model (bytes as a model:
 #                     load, create, run), fuzz_run (a control block of input shapes and data, then
 #                     a model: create and run twice), and the JS feed/Tensor API (fast-check)
-#   make fuzz-replay  (in make test) every checked-in regression, then each target FUZZ_BRIEF s
+#   make fuzz-replay  (in make test) every checked-in regression, then each libFuzzer target for
+#                     FUZZ_BRIEF_RUNS executions from a fixed seed and an empty corpus (the same
+#                     inputs on every machine, so make test cannot fail by chance), the JS one
+#                     FUZZ_BRIEF s
 #   make tsan         two threads creating and running sessions, under ThreadSanitizer
 FUZZ_SECONDS ?= 600
 FUZZ_BRIEF ?= 20
+FUZZ_BRIEF_RUNS ?= 60000
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -D_DEFAULT_SOURCE -Iinclude
 FUZZ_OBJ := $(LIB_SRC:%.c=$(B)/fuzzobj/%.o)
 FUZZ_OPTS := -rss_limit_mb=4096 -timeout=30 -max_len=65536
@@ -163,9 +167,9 @@ $(B)/fuzz-seeds/.stamp: $(ONNX_NODE)/.stamp
 fuzz-replay: $(B)/fuzz_model $(B)/fuzz_run $(B)/fuzz-seeds/.stamp wasm
 	$(B)/fuzz_model $(FUZZ_OPTS) $(FUZZ_REG)/*.onnx
 	$(B)/fuzz_run $(FUZZ_OPTS) $(FUZZ_REG)/run/*
-	mkdir -p $(B)/fuzz-corpus/model $(B)/fuzz-corpus/run
-	nice -n 15 $(B)/fuzz_model $(FUZZ_OPTS) -max_total_time=$(FUZZ_BRIEF) -seed=1 $(B)/fuzz-corpus/model $(B)/fuzz-seeds/model
-	nice -n 15 $(B)/fuzz_run $(FUZZ_OPTS) -max_total_time=$(FUZZ_BRIEF) -seed=1 $(B)/fuzz-corpus/run $(B)/fuzz-seeds/run
+	rm -rf $(B)/fuzz-brief && mkdir -p $(B)/fuzz-brief/model $(B)/fuzz-brief/run
+	nice -n 15 $(B)/fuzz_model $(FUZZ_OPTS) -runs=$(FUZZ_BRIEF_RUNS) -seed=1 $(B)/fuzz-brief/model $(B)/fuzz-seeds/model
+	nice -n 15 $(B)/fuzz_run $(FUZZ_OPTS) -runs=$(FUZZ_BRIEF_RUNS) -seed=1 $(B)/fuzz-brief/run $(B)/fuzz-seeds/run
 	node tests/fuzz/fuzz_js.mjs --seconds $(FUZZ_BRIEF)
 
 fuzz: $(B)/fuzz_model $(B)/fuzz_run $(B)/fuzz-seeds/.stamp wasm
