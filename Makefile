@@ -125,6 +125,7 @@ test: setup
 	$(MAKE) tsan
 	$(MAKE) test-models
 	$(MAKE) test-js
+	$(MAKE) check-kernels-wasm
 	$(MAKE) check-kernels-relaxed
 	$(MAKE) test-browser
 	$(MAKE) test-package
@@ -193,6 +194,7 @@ tsan: $(B)/tsan_sessions $(ONNX_NODE)/.stamp
 #   make test-js       node --test tests/js: JS API, workers, memory, wasm/native conformance parity,
 #                      models against onnxruntime-node
 #   make test-browser  the same loader in headless Chromium (tests/browser)
+#   make check-kernels-wasm     every kernel test on the plain wasm build's kernels, under Node
 #   make check-kernels-relaxed  the GEMM/conv kernel tests on the relaxed-SIMD kernels, under Node
 #   make bench-js      latency, GFLOP/s against the measured SIMD128 peak, cold start and peak RSS of
 #                      both wasm builds against onnxruntime-web and TF.js-wasm (tests/bench/bench.mjs)
@@ -216,7 +218,7 @@ EMENV := NODE_PATH=/usr/share/nodejs
 WEB_SRC := web/build.mjs web/uncomment.mjs web/edgeinfer.core.js web/edgeinfer.compat.js web/edgeinfer.worker.js web/edgeinfer.d.ts
 DIST_JS := $(DIST)/edgeinfer.mjs $(DIST)/edgeinfer.cjs $(DIST)/edgeinfer.js $(DIST)/edgeinfer-ort.js $(DIST)/edgeinfer-worker.js $(DIST)/edgeinfer.d.ts
 
-.PHONY: test-js test-browser bench-js bench-browser bench-native bench check-kernels-relaxed
+.PHONY: test-js test-browser bench-js bench-browser bench-native bench check-kernels-relaxed check-kernels-wasm
 
 wasm: $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer-relaxed.wasm $(DIST_JS)
 
@@ -255,6 +257,17 @@ $(KRELAXED): tests/kernels/test_f32_gemm.c $(RELAXED_OBJ) web/relaxed-opcodes.mj
 
 check-kernels-relaxed: $(KRELAXED)
 	$(NODE_RELAXED) $(KRELAXED)
+
+# Every kernel test again on the plain wasm build's own objects (the SIMD128 kernels that build
+# selects, compiled as it compiles them), under Node.
+KWASM := $(KTEST_SRC:tests/kernels/%.c=$(B)/kernels-wasm/%.cjs)
+$(B)/kernels-wasm/%.cjs: tests/kernels/%.c $(WASM_OBJ)
+	@mkdir -p $(dir $@)
+	$(EMENV) $(EMCC) $(WASM_CFLAGS) -O2 -Isrc $< $(WASM_OBJ) -sALLOW_MEMORY_GROWTH -sENVIRONMENT=node \
+		-sWASM_ASYNC_COMPILATION=0 -o $@
+
+check-kernels-wasm: $(KWASM)
+	@set -e; for t in $(KWASM); do echo "$$t"; node $$t; done
 
 $(DIST_JS) &: $(WEB_SRC)
 	node web/build.mjs $(DIST)

@@ -1071,10 +1071,31 @@ async function decodeTensorProto(bytes, options) {
 
 /**
  * Describes a model without running it: IR version, producer, opset imports (by domain, ''
- * for ai.onnx), every node in file order with its op and whether this build runs it, weight
- * bytes, and the inputs' and outputs' metadata. Loads the model in this thread's wasm
- * instance and frees it again; no session is made, so unsupported ops are no error here.
+ * for ai.onnx), every node in file order with its op and whether this build runs it, the
+ * compiled graph a session runs (`compiled`: [{ op, name, fused }] after the compile passes,
+ * or { error } when no session can be made), weight bytes, and the inputs' and outputs'
+ * metadata. Loads the model in this thread's wasm instance and frees it again; unsupported
+ * ops are no error here.
  */
+// The graph a session of this model runs after the compile passes, node by node in execution
+// order, with what was fused into each ({ op, name, fused }); or { error } when no session can
+// be made.
+function compiledGraph(rt, model) {
+  rt.view().setUint32(rt.scratch + SCRATCH_HANDLE, 0, true);
+  const st = rt.call('ei_session_create', model, rt.scratch + SCRATCH_HANDLE);
+  const session = rt.handle();
+  try {
+    if (st !== 0) return { error: session ? rt.str(rt.call('ei_session_errmsg', session)) : 'out of memory' };
+    return Array.from({ length: rt.call('ei_session_node_count', session) }, (_, i) => ({
+      op: rt.str(rt.call('ei_session_node_op', session, i)),
+      name: rt.str(rt.call('ei_session_node_name', session, i)),
+      fused: rt.str(rt.call('ei_session_node_fused', session, i)),
+    }));
+  } finally {
+    if (session) rt.call('ei_session_free', session);
+  }
+}
+
 async function inspect(source, options = {}) {
   const cfg = wasmConfig(options);
   const [{ bytes }, rt] = await Promise.all([readModel(source), getRuntime(cfg)]);
@@ -1107,6 +1128,7 @@ async function inspect(source, options = {}) {
       producer: rt.str(rt.call('ei_model_producer', model)),
       opsetImports,
       nodes,
+      compiled: compiledGraph(rt, model),
       weightBytes: Number(rt.call('ei_model_weight_bytes', model)),
       inputs: io(0),
       outputs: io(1),

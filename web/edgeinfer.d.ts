@@ -283,6 +283,9 @@ export interface ModelInfo {
   opsetImports: Record<string, number>;
   /** Every node in file order; `supported` is false when this build lacks its op. */
   nodes: { op: string; domain: string; name: string; supported: boolean }[];
+  /** The graph a session runs after the compile passes, in execution order; `fused` names what was
+   * merged into a node ("BatchNormalization+Relu", "" for nothing). { error } when no session can be made. */
+  compiled: { op: string; name: string; fused: string }[] | { error: string };
   weightBytes: number;
   inputs: ValueMetadata[];
   outputs: ValueMetadata[];

@@ -397,6 +397,18 @@ ei_status op_count_iteration(op_ctx *ctx)
                    "included; ei_limits.loop_iterations)", (long long)s->limits.loop_iterations);
 }
 
+ei_status op_subsession_plan(op_ctx *ctx, ei_session *cs, const ei_tensor *inputs, ei_tensor *outputs, bool *is_static)
+{
+    ei_status st = plan(cs, inputs);
+    if (st != EI_STATUS_OK) return op_fail(ctx, st, "subgraph: %s", cs->errmsg);
+    *is_static = !cs->dynamic;
+    for (int i = 0; *is_static && i < cs->m->n_outputs; i++) {
+        outputs[i] = cs->t[cs->m->outputs[i]];
+        outputs[i].data = NULL;
+    }
+    return EI_STATUS_OK;
+}
+
 ei_status op_subsession(op_ctx *ctx, const attr *a, ei_session **out)
 {
     node_rt *rt = &ctx->s->rt[ctx->n - ctx->s->m->nodes];

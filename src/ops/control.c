@@ -75,22 +75,66 @@ static ei_status copy_tensor(op_ctx *ctx, const ei_tensor *src, ei_tensor *dst)
     return EI_STATUS_OK;
 }
 
+static bool same_type(const ei_tensor *a, const ei_tensor *b)
+{
+    if (a->dtype != b->dtype || a->rank != b->rank) return false;
+    for (int d = 0; d < a->rank; d++)
+        if (a->dims[d] != b->dims[d]) return false;
+    return true;
+}
+
+/* Output i gets src: into the buffer the plan gave it (an If planned statically), or into one
+ * placed now (outputs known only by running). */
 static ei_status output_copy(op_ctx *ctx, int i, const ei_tensor *src)
 {
-    TRY(op_output_alloc(ctx, i, src->dtype, src->rank, src->dims));
+    if (has_out(ctx, i) && ctx->out[i]->data) {
+        CHECK_SHAPE(ctx, same_type(ctx->out[i], src), "output %d is %s %s, planned as %s %s", i,
+                    ei_dtype_name(src->dtype), shape_str(src), ei_dtype_name(ctx->out[i]->dtype), shape_str(ctx->out[i]));
+    } else {
+        TRY(op_output_alloc(ctx, i, src->dtype, src->rank, src->dims));
+    }
     if (has_out(ctx, i)) memcpy(ctx->out[i]->data, src->data, (size_t)tensor_nbytes(src));
     return EI_STATUS_OK;
 }
 
 /* ================================ If ================================ */
 
+/* Plans branch a for the shapes its outer values have now; false when it cannot be planned
+ * without values (then the If, too, is planned at every run). */
+#define MAX_BRANCH_VALUES 64 /* outer values and outputs of a branch planned with its If */
+
+static ei_status branch_plan(op_ctx *ctx, const attr *a, ei_tensor *outputs, bool *is_static)
+{
+    const ei_model *g = a->sub;
+    int n = g->n_inputs - g->n_graph_inputs;
+    *is_static = false;
+    if (g->n_graph_inputs != 0 || n > MAX_BRANCH_VALUES || g->n_outputs != ctx->n_out) return EI_STATUS_OK;
+    ei_tensor inputs[MAX_BRANCH_VALUES + 1];
+    for (int k = 0; k < n; k++) inputs[k] = ctx->s->t[g->outer_src[k]];
+    ei_session *cs;
+    TRY(op_subsession(ctx, a, &cs));
+    return op_subsession_plan(ctx, cs, inputs, outputs, is_static);
+}
+
+/* Output shapes are those of the branches when both can be planned now and agree; otherwise
+ * they are known only by running. */
 static ei_status if_infer(op_ctx *ctx)
 {
     TRY(check_arity(ctx, 1, 1, 1));
-    CHECK(ctx, graph_attr(ctx, "then_branch") && graph_attr(ctx, "else_branch"),
-          "attributes then_branch and else_branch must both be graphs");
+    const attr *br[2] = {graph_attr(ctx, "then_branch"), graph_attr(ctx, "else_branch")};
+    CHECK(ctx, br[0] && br[1], "attributes then_branch and else_branch must both be graphs");
     CHECK_SHAPE(ctx, numel(ctx->in[0]) == 1, "cond has shape %s, expected a single element", shape_str(ctx->in[0]));
-    return EI_STATUS_NEEDS_DATA;
+    if (!ctx->at_plan || ctx->n_out > MAX_BRANCH_VALUES) return EI_STATUS_NEEDS_DATA;
+    ei_tensor out[2][MAX_BRANCH_VALUES + 1];
+    for (int b = 0; b < 2; b++) {
+        bool is_static;
+        TRY(branch_plan(ctx, br[b], out[b], &is_static));
+        if (!is_static) return EI_STATUS_NEEDS_DATA;
+    }
+    for (int i = 0; i < ctx->n_out; i++)
+        if (!same_type(&out[0][i], &out[1][i])) return EI_STATUS_NEEDS_DATA;
+    for (int i = 0; i < ctx->n_out; i++) TRY(set_output(ctx, i, out[0][i].dtype, out[0][i].rank, out[0][i].dims));
+    return EI_STATUS_OK;
 }
 
 static ei_status if_run(op_ctx *ctx)

@@ -112,6 +112,11 @@ ei_status op_output_alloc(op_ctx *ctx, int i, int32_t dtype, int rank, const int
 /* The session running subgraph attribute `a` of this node (If, Loop, Scan): made and compiled at
  * the first call, then the same one for the session's life. The caller binds its inputs. */
 ei_status op_subsession(op_ctx *ctx, const attr *a, ei_session **out);
+/* Plans that session for inputs of these dtypes and dims (their data is not read). *is_static tells
+ * whether its output shapes are then known (the subgraph needs no values to plan); if so, outputs
+ * (one per subgraph output) get their dtypes and dims. */
+ei_status op_subsession_plan(op_ctx *ctx, ei_session *cs, const ei_tensor *inputs, ei_tensor *outputs,
+                             bool *is_static);
 /* Loop and Scan count each body run: fails past the session's ei_limits.loop_iterations. */
 ei_status op_count_iteration(op_ctx *ctx);
 /* Persistent memory for prepare; lives until the session re-plans or is freed. */

@@ -257,3 +257,66 @@ test('fuse-layer-norm: LayerNorm as exported before opset 17 is one LayerNormali
     ],
     initializers: [scalar('two', 2), scalar('eps', 1e-5), f32('gamma', [16], 3), f32('beta', [16], 4)],
   }, [2, 3, 16], ['LayerNormalization [ReduceMean+Sub+Pow+ReduceMean+Add+Sqrt+Div+Mul+Add]']));
+
+test('inspect() lists the compiled graph with what was fused, and says why when there is none', async () => {
+  requireDist();
+  edgeinfer ??= await import(join(DIST, 'edgeinfer.mjs'));
+  const bytes = makeModel({
+    ...io([1, 2, 4, 4], [1, 2, 4, 4]),
+    nodes: [
+      { op: 'Conv', inputs: ['x', 'w'], outputs: ['c'], name: 'conv' },
+      { op: 'Relu', inputs: ['c'], outputs: ['y'] },
+    ],
+    initializers: [f32('w', [2, 2, 1, 1], 1)],
+  });
+  const info = await edgeinfer.inspect(bytes);
+  assert.deepEqual(info.nodes.map((n) => n.op), ['Conv', 'Relu']);
+  assert.deepEqual(info.compiled, [{ op: 'Conv', name: 'conv', fused: 'Relu' }]);
+  const bad = await edgeinfer.inspect(makeModel({ ...io([1], [1]), nodes: [{ op: 'NoSuchOp', inputs: ['x'], outputs: ['y'] }] }));
+  assert.match(bad.compiled.error, /NoSuchOp is not supported/);
+});
+
+// An If whose branches read an outer value: Relu or Sigmoid of x @ W, chosen by sum(x) > 0.
+function ifModel(elseOutDims) {
+  const branch = (op, name, dims) => ({ graph: { name, nodes: [{ op, inputs: ['mm'], outputs: [`${name}_y`] }],
+    outputs: [{ name: `${name}_y`, type: 'float32', dims }] } });
+  const elseBranch = elseOutDims
+    ? { graph: { name: 'e', nodes: [{ op: 'Sigmoid', inputs: ['mm'], outputs: ['es'] },
+      { op: 'ReduceSum', inputs: ['es'], outputs: ['e_y'], attrs: { keepdims: 0 } }],
+    outputs: [{ name: 'e_y', type: 'float32', dims: elseOutDims }] } }
+    : branch('Sigmoid', 'e', [2, 3]);
+  return {
+    inputs: [{ name: 'x', type: 'float32', dims: [2, 4] }],
+    outputs: [{ name: 'y', type: 'float32', dims: null }],
+    nodes: [
+      { op: 'MatMul', inputs: ['x', 'w'], outputs: ['mm'] },
+      { op: 'ReduceSum', inputs: ['x'], outputs: ['s'], attrs: { keepdims: 0 } },
+      { op: 'Greater', inputs: ['s', 'zero'], outputs: ['c'] },
+      { op: 'If', inputs: ['c'], outputs: ['y'], attrs: { then_branch: branch('Relu', 't', [2, 3]), else_branch: elseBranch } },
+    ],
+    initializers: [f32('w', [4, 3], 1), scalar('zero', 0)],
+  };
+}
+
+function arenaLine(path) {
+  const r = spawnSync(CLI, ['info', path], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.split('\n').find((l) => l.startsWith('arena'));
+}
+
+test('an If whose branches have the same output shape is planned with the model, and runs either branch', async () => {
+  requireFile(CLI, 'build it with `make`');
+  requireDist();
+  for (const [name, spec] of [['if_static', ifModel()], ['if_dynamic', ifModel([])]]) {
+    const bytes = makeModel(spec);
+    const path = join(TMP, `${name}.onnx`);
+    writeFileSync(path, bytes);
+    if (name === 'if_static') assert.match(arenaLine(path), /^arena\s+\d+ bytes/);
+    else assert.match(arenaLine(path), /nothing planned before the first run/);
+    for (const sign of [1, -1]) {
+      const x = { data: values(8, 3).map((v) => sign * (Math.abs(v) + 0.1)), dims: [2, 4] };
+      writeFileSync(`${path}.x.npy`, writeNpy('<f4', x.dims, x.data));
+      await runAll(path, bytes, x);
+    }
+  }
+});

@@ -67,6 +67,7 @@ function tensorProto({ name, type, dims, data }) {
 }
 
 function attribute(name, value) {
+  if (value && typeof value === 'object' && value.graph) return [fStr(1, name), fMsg(6, graphProto(value.graph)), fInt(20, 5)];
   if (typeof value === 'number' && Number.isInteger(value)) return [fStr(1, name), fInt(3, value), fInt(20, 2)];
   if (typeof value === 'number') return [fStr(1, name), fFloat(2, value), fInt(20, 1)];
   if (typeof value === 'string') return [fStr(1, name), fStr(4, value), fInt(20, 3)];
@@ -89,15 +90,23 @@ export function makeTensorProto({ name = '', type, dims, data }) {
   return concat(tensorProto({ name, type, dims, data }));
 }
 
-/** Serialises a ModelProto (IR version 8, default-domain opset `opset`, 13 unless given). */
-export function makeModel({ inputs, outputs, nodes, initializers = [], opset = 13 }) {
-  const graph = [
+function graphProto({ inputs = [], outputs, nodes, initializers = [], name = 'test' }) {
+  return [
     ...nodes.map((n) => fMsg(1, nodeProto(n))),
-    fStr(2, 'test'),
+    fStr(2, name),
     ...initializers.map((t) => fMsg(5, tensorProto(t))),
     ...inputs.map((v) => fMsg(11, valueInfo(v))),
     ...outputs.map((v) => fMsg(12, valueInfo(v))),
   ];
+}
+
+/**
+ * Serialises a ModelProto (IR version 8, default-domain opset `opset`, 13 unless given). A node
+ * attribute given as { graph: { nodes, outputs, inputs?, initializers? } } is a subgraph (If's
+ * branches, Loop's body); its nodes may read the enclosing graph's values by name.
+ */
+export function makeModel({ inputs, outputs, nodes, initializers = [], opset = 13 }) {
+  const graph = graphProto({ inputs, outputs, nodes, initializers });
   return concat([fInt(1, 8), fStr(2, 'edgeinfer-tests'), fMsg(7, graph), fMsg(8, [fStr(1, ''), fInt(2, opset)])]);
 }
 
