@@ -31,6 +31,9 @@ typedef struct arena {
 } arena;
 
 void *arena_alloc(arena *a, size_t bytes); /* zeroed, EI_ALIGN-aligned, NULL when out of memory */
+/* The same with only the padding past `bytes` zeroed, for data the caller writes in full (weights
+ * copied or packed at load: zeroing them first is one more pass over fresh memory). */
+void *arena_alloc_uninit(arena *a, size_t bytes);
 char *arena_strndup(arena *a, const char *s, size_t len);
 void arena_free(arena *a);
 

@@ -19,6 +19,13 @@ struct arena_block {
 
 void *arena_alloc(arena *a, size_t bytes)
 {
+    void *p = arena_alloc_uninit(a, bytes);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
+void *arena_alloc_uninit(arena *a, size_t bytes)
+{
     if (bytes > SIZE_MAX / 2) return NULL;
     size_t need = padded_size(bytes);
     arena_block *b = a->head;
@@ -38,9 +45,9 @@ void *arena_alloc(arena *a, size_t bytes)
         }
         a->total += cap;
     }
-    void *p = b->data + b->used;
+    unsigned char *p = b->data + b->used;
     b->used += need;
-    memset(p, 0, need);
+    memset(p + bytes, 0, need - bytes);
     return p;
 }
 

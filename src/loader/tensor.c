@@ -40,11 +40,12 @@ static float half_to_float(uint16_t h)
     return f;
 }
 
-static void *alloc_data(arena *a, size_t bytes)
+/* Memory for tensor data; `full`: the caller writes every byte, so only the padding is zeroed. */
+static void *alloc_data(arena *a, size_t bytes, bool full)
 {
-    if (a) return arena_alloc(a, bytes);
+    if (a) return full ? arena_alloc_uninit(a, bytes) : arena_alloc(a, bytes);
     void *p = malloc(bytes + EI_PAD);
-    if (p) memset(p, 0, bytes + EI_PAD);
+    if (p) memset(full ? (char *)p + bytes : p, 0, full ? EI_PAD : bytes + EI_PAD);
     return p;
 }
 
@@ -161,7 +162,7 @@ ei_status tensor_parse(const uint8_t *p, size_t n, arena *a, bool in_place, ei_t
             out->data = (void *)raw;
             return EI_STATUS_OK;
         }
-        void *dst = alloc_data(a, (size_t)bytes);
+        void *dst = alloc_data(a, (size_t)bytes, true);
         if (!dst) FAIL(EI_STATUS_OUT_OF_MEMORY, "out of memory for tensor '%s'", tname);
         if (src_type == EI_DTYPE_FLOAT16) {
             for (int64_t i = 0; i < count; i++) {
@@ -187,7 +188,7 @@ ei_status tensor_parse(const uint8_t *p, size_t n, arena *a, bool in_place, ei_t
     if ((int64_t)have != count)
         FAIL(EI_STATUS_INVALID_MODEL, "tensor '%s' of shape %s has %zu values, expected %lld", tname,
              shape_str(out), have, (long long)count);
-    void *dst = alloc_data(a, (size_t)bytes);
+    void *dst = alloc_data(a, (size_t)bytes, false);
     if (!dst) FAIL(EI_STATUS_OUT_OF_MEMORY, "out of memory for tensor '%s'", tname);
     pb_rep it;
     uint64_t v;

@@ -63,6 +63,11 @@ void *op_alloc(op_ctx *ctx, size_t bytes)
     return arena_alloc(&ctx->s->plan_mem, bytes);
 }
 
+void *op_alloc_uninit(op_ctx *ctx, size_t bytes)
+{
+    return arena_alloc_uninit(&ctx->s->plan_mem, bytes);
+}
+
 /* ---- attributes ---- */
 
 const attr *attr_find(const node *n, const char *name)

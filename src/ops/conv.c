@@ -273,7 +273,7 @@ static ei_status conv_prepare(op_ctx *ctx)
     ctx->state = st;
     if (!in_is_const(ctx, 1) || st->dw) return EI_STATUS_OK; /* the direct kernel reads W as it is */
     size_t n = packed_a_floats(&st->g) * (size_t)st->g.group;
-    st->pa = op_alloc(ctx, n * sizeof(float) + EI_PAD);
+    st->pa = op_alloc_uninit(ctx, n * sizeof(float));
     if (!st->pa) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory packing W (%zu floats)", n);
     pack_weights(&st->g, ctx->in[1]->data, st->pa);
     return EI_STATUS_OK;

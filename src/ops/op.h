@@ -121,6 +121,8 @@ ei_status op_subsession_plan(op_ctx *ctx, ei_session *cs, const ei_tensor *input
 ei_status op_count_iteration(op_ctx *ctx);
 /* Persistent memory for prepare; lives until the session re-plans or is freed. */
 void *op_alloc(op_ctx *ctx, size_t bytes);
+/* The same, not zeroed (but for the padding): for packed weights, which prepare writes in full. */
+void *op_alloc_uninit(op_ctx *ctx, size_t bytes);
 
 /* Applies the activation the compile step fused into this node (node.act) to y[0, n), in place;
  * a no-op when there is none. Ops call it on each block of output they have just written. */
