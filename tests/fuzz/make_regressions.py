@@ -121,6 +121,12 @@ def main(argv):
     nodes = [helper.make_node("Einsum", ["x"], ["y"], equation="i\u00e9->i")]
     save(out, "einsum-utf8-label", nodes, [f32("x", [2, 2])], [f32("y", None)])
 
+    # a float16 output declared by the model stays float16 (initializer and Constant)
+    half = numpy_helper.from_array(np.array([1.0, 2.0], np.float16), "c")
+    f16 = helper.make_tensor_value_info("y", TensorProto.FLOAT16, [2])
+    save(out, "float16-initializer-output", [helper.make_node("Identity", ["c"], ["y"])], [], [f16], [half])
+    save(out, "float16-constant-output", [helper.make_node("Constant", [], ["y"], value=half)], [], [f16])
+
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
