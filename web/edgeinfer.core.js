@@ -45,7 +45,8 @@ const STATUS_CODES = ['OK', 'INVALID_ARGUMENT', 'INVALID_MODEL', 'UNSUPPORTED', 
  * Every error edgeinfer throws. `code` is the C status name ('INVALID_MODEL', 'INVALID_SHAPE', ...)
  * for errors the C library reported, and for JS-side errors one of 'INVALID_ARGUMENT',
  * 'INVALID_STATE', 'UNSUPPORTED', 'OUT_OF_MEMORY', 'LOAD_FAILED' (the wasm, the worker or a model
- * could not be fetched or compiled) and 'RUNTIME_ERROR' (the wasm instance trapped or a worker died).
+ * could not be fetched or compiled), 'RUNTIME_ERROR' (the wasm instance trapped or a worker died)
+ * and 'ABORTED' (a run's AbortSignal fired).
  */
 class EdgeInferError extends Error {
   constructor(message, code = 'RUNTIME_ERROR') {
@@ -933,11 +934,21 @@ class WorkerBackend {
     this.pending.clear();
   }
 
-  async run(feeds, outputIndices) {
+  async run(feeds, outputIndices, signal) {
     // Copies (never Buffer#slice, a view), so that the caller's arrays stay usable; the copies are transferred.
     const sent = feeds.map((f) => ({ ...f, bytes: Uint8Array.prototype.slice.call(feedBytes(f)) }));
-    const outs = await this.request('run', { feeds: sent, outputIndices }, sent.map((f) => f.bytes.buffer));
-    return outs.map((t) => new Tensor(t.type, t.data, t.dims));
+    const onAbort = () => { // the only way to stop wasm code running in a worker
+      this.die(fail('ABORTED', 'the run was cancelled (AbortSignal); its worker was stopped, so this session ' +
+        'cannot run again: create it again'));
+      this.worker.terminate();
+    };
+    if (signal) signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const outs = await this.request('run', { feeds: sent, outputIndices }, sent.map((f) => f.bytes.buffer));
+      return outs.map((t) => new Tensor(t.type, t.data, t.dims));
+    } finally {
+      if (signal) signal.removeEventListener('abort', onAbort);
+    }
   }
 
   async release() {
@@ -1015,6 +1026,10 @@ class InferenceSession {
    * Runs the model. `feeds` maps every input name to a Tensor; the result maps output names
    * (all outputs, or those named in `fetches`) to new Tensors. As in onnxruntime, the second
    * argument may be run options instead, and fetches may give tensors to copy outputs into.
+   * Run options' signal (an AbortSignal) cancels: checked before the run; in worker mode it
+   * also stops a run in progress by terminating the session's worker (the session then
+   * refuses to run). Other sessions, each with its own worker or this thread's instance, are
+   * not affected.
    */
   async run(feeds, fetches, runOptions) {
     if (this.#released) throw fail('INVALID_STATE', 'the session was released; create a new one to run the model');
@@ -1032,7 +1047,12 @@ class InferenceSession {
     if (missing.length) {
       throw fail('INVALID_ARGUMENT', `missing input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`);
     }
-    const { names, into } = runArguments(this.outputNames, fetches, runOptions);
+    const { names, into, options } = runArguments(this.outputNames, fetches, runOptions);
+    const signal = options.signal;
+    if (signal !== undefined && !(typeof AbortSignal === 'function' && signal instanceof AbortSignal)) {
+      throw fail('INVALID_ARGUMENT', `run: options.signal must be an AbortSignal, got ${describe(signal)}`);
+    }
+    if (signal && signal.aborted) throw fail('ABORTED', 'the run was cancelled (AbortSignal) before it started');
     const indices = names.map((n) => {
       const i = this.#outputIndex.get(n);
       if (i === undefined) {
@@ -1040,7 +1060,7 @@ class InferenceSession {
       }
       return i;
     });
-    const tensors = await this.#backend.run(specs, indices);
+    const tensors = await this.#backend.run(specs, indices, signal);
     const result = {};
     names.forEach((n, k) => { result[n] = into[n] ? copyInto(n, into[n], tensors[k]) : tensors[k]; });
     return result;

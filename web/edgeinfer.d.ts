@@ -54,7 +54,9 @@ export type ErrorCode =
   /** edgeinfer.wasm, edgeinfer-worker.js or the model could not be fetched or compiled. */
   | 'LOAD_FAILED'
   /** The wasm instance trapped (it is replaced for later sessions) or a worker died. */
-  | 'RUNTIME_ERROR';
+  | 'RUNTIME_ERROR'
+  /** The run's AbortSignal fired. */
+  | 'ABORTED';
 
 /** Every error edgeinfer throws (or rejects with). The runtime stays usable afterwards. */
 export declare class EdgeInferError extends Error {
@@ -199,6 +201,12 @@ export interface RunOptions {
   terminate?: boolean;
   tag?: string;
   extra?: Record<string, unknown>;
+  /**
+   * Cancels the run. Checked before the run starts; a `{ worker: true }` session also stops
+   * a run in progress by terminating its worker, after which the session refuses to run
+   * (create it again). A main-thread run, once started, runs to its end.
+   */
+  signal?: AbortSignal;
 }
 
 export declare class InferenceSession {

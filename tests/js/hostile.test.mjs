@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InferenceSession, Tensor } from '../../dist/edgeinfer.mjs';
 import { identityModel, makeModel } from './onnx-model.mjs';
-import { rejectsWith, requireDist, throwsWith } from './helpers.mjs';
+import { ROOT, rejectsWith, requireDist, throwsWith } from './helpers.mjs';
 
 requireDist();
 
@@ -126,4 +126,34 @@ test('zero-element inputs with huge other dims are refused where they are fed', 
   const { y } = await s.run({ x: new Tensor('float32', new Float32Array(0), [0, 3, 4]) }); // still usable
   assert.deepEqual(y.dims, [0, 3, 4]);
   await s.release();
+});
+
+const LONG_RUN = join(ROOT, 'tests', 'js', 'fixtures', 'loop-nest-long-running.onnx'); // 9 million body runs
+
+test('an AbortSignal cancels a worker run in progress; the other sessions keep working', async () => {
+  const healthyLocal = await InferenceSession.create(identityModel('float32', [2]));
+  const healthyWorker = await InferenceSession.create(identityModel('float32', [2]), { worker: true });
+  const busy = await InferenceSession.create(LONG_RUN, { worker: true });
+  const ac = new AbortController();
+  const running = busy.run({ v: new Tensor('float32', [1], [1]) }, { signal: ac.signal });
+  setTimeout(() => ac.abort(), 100);
+  await rejectsWith(running, 'ABORTED', /cancelled/);
+  await rejectsWith(busy.run({ v: new Tensor('float32', [1], [1]) }), 'ABORTED', /create it again/);
+  await busy.release();
+  const x = new Tensor('float32', [1, 2], [2]);
+  assert.deepEqual(Array.from((await healthyLocal.run({ x })).y.data), [1, 2]);
+  assert.deepEqual(Array.from((await healthyWorker.run({ x }, ['y'], {})).y.data), [1, 2]);
+  await healthyLocal.release();
+  await healthyWorker.release();
+});
+
+test('an AbortSignal already fired stops a run before it starts, in both modes; a wrong signal is an argument error', async () => {
+  for (const worker of [false, true]) {
+    const s = await InferenceSession.create(identityModel('float32', [2]), { worker });
+    const x = new Tensor('float32', [1, 2], [2]);
+    await rejectsWith(s.run({ x }, { signal: AbortSignal.abort() }), 'ABORTED', /before it started/);
+    await rejectsWith(s.run({ x }, ['y'], { signal: 'stop' }), 'INVALID_ARGUMENT', /must be an AbortSignal/);
+    assert.deepEqual(Array.from((await s.run({ x }, { signal: new AbortController().signal })).y.data), [1, 2]);
+    await s.release();
+  }
 });
