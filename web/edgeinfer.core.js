@@ -525,6 +525,7 @@ class Runtime {
     this.x = instance.exports;
     this.memory = this.x.memory;
     this.broken = null;
+    this.live = 0; // sessions in this instance
     this.u8 = new Uint8Array(0);
     this.dv = new DataView(this.u8.buffer);
     this.call('_initialize');
@@ -702,6 +703,19 @@ class Runtime {
 // Compiled modules and instances, shared by the sessions of this thread that use the same wasm.
 let wasmCache = null;
 
+// wasm memory never shrinks: when the last session of an instance that grew beyond this is
+// released, the instance is dropped (its memory goes back to the system) and the next session
+// gets a fresh one.
+const RETIRE_BYTES = 64 << 20;
+
+function sessionEnded(rt) {
+  rt.live--;
+  const entry = wasmCache;
+  if (rt.live > 0 || !entry || entry.loaded !== rt || rt.memory.buffer.byteLength <= RETIRE_BYTES) return;
+  entry.loaded = null;
+  entry.runtime = null;
+}
+
 function wasmConfig(options) {
   const c = (options && options.wasm) || env.wasm || {};
   if (typeof c !== 'object') throw fail('INVALID_ARGUMENT', `env.wasm: expected an object, got ${describe(c)}`);
@@ -769,7 +783,14 @@ function ioMetadata(rt, model, isOutput, index, name) {
 class LocalBackend {
   static create(rt, bytes) {
     const x = new LocalBackend(rt);
-    x.load(bytes);
+    rt.live++;
+    x.counted = true;
+    try {
+      x.load(bytes);
+    } catch (err) {
+      x.release();
+      throw err;
+    }
     return x;
   }
 
@@ -842,13 +863,18 @@ class LocalBackend {
 
   release() {
     const rt = this.rt;
-    if (rt.broken) return; // its memory is gone with the instance
-    for (const b of this.inputs) rt.free(b.ptr);
-    this.inputs = [];
-    if (this.session) rt.call('ei_session_free', this.session);
-    if (this.model) rt.call('ei_model_free', this.model);
+    if (!rt.broken) { // else its memory is gone with the instance
+      for (const b of this.inputs) rt.free(b.ptr);
+      this.inputs = [];
+      if (this.session) rt.call('ei_session_free', this.session);
+      if (this.model) rt.call('ei_model_free', this.model);
+    }
     this.session = 0;
     this.model = 0;
+    if (this.counted) {
+      this.counted = false;
+      sessionEnded(rt);
+    }
   }
 }
 
@@ -1152,7 +1178,9 @@ async function inspect(source, options = {}) {
  * env.logLevel: 'verbose' | 'info' | 'warning' | 'error' | 'fatal' (checked; edgeinfer logs nothing).
  * env.webgpu, env.webgl: onnxruntime-web's objects, so that setting their flags does not throw;
  *   edgeinfer has no WebGPU or WebGL backend (asking for one in executionProviders fails).
- * env.wasmMemoryBytes: current size of this thread's wasm memory (0 before the first session).
+ * env.wasmMemoryBytes: current size of this thread's wasm memory (0 before the first session, and
+ *   after the last session of an instance grown beyond 64 MiB is released: that memory is given
+ *   back and the next session gets a fresh instance).
  */
 let logLevel = 'warning';
 const env = {

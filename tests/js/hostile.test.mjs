@@ -157,3 +157,18 @@ test('an AbortSignal already fired stops a run before it starts, in both modes; 
     await s.release();
   }
 });
+
+test('releasing the last session of an instance grown beyond 64 MiB gives its memory back', async () => {
+  const { env } = await import('../../dist/edgeinfer.mjs');
+  const n = 24 << 20; // 96 MiB in, 96 MiB out
+  const s = await InferenceSession.create(identityModel('float32', [n]));
+  const { y } = await s.run({ x: new Tensor('float32', new Float32Array(n).fill(2), [n]) });
+  assert.equal(y.data[n - 1], 2);
+  assert.ok(env.wasmMemoryBytes > 64 << 20, `${env.wasmMemoryBytes} bytes in use`);
+  await s.release();
+  assert.equal(env.wasmMemoryBytes, 0, 'the grown instance was dropped');
+  const t = await InferenceSession.create(identityModel('float32', [2])); // a fresh instance
+  assert.deepEqual(Array.from((await t.run({ x: new Tensor('float32', [3, 4], [2]) })).y.data), [3, 4]);
+  assert.ok(env.wasmMemoryBytes < 64 << 20);
+  await t.release();
+});
