@@ -98,6 +98,7 @@ setup:
 check-native: $(B)/unit_tests $(B)/edgeinfer $(ONNX_NODE)/.stamp check-kernels
 	$(B)/unit_tests $(ONNX_NODE)/node
 	bash tests/cli/errors.sh $(B)/edgeinfer
+	bash tests/cli/budget.sh $(B)/edgeinfer
 
 check-asan: $(B)/unit_tests-asan $(B)/edgeinfer-asan $(ONNX_NODE)/.stamp
 	ASAN_OPTIONS=detect_leaks=1 $(B)/unit_tests-asan $(ONNX_NODE)/node
