@@ -172,3 +172,31 @@ test('releasing the last session of an instance grown beyond 64 MiB gives its me
   assert.ok(env.wasmMemoryBytes < 64 << 20);
   await t.release();
 });
+
+test('wasm: every checked-in hostile model fails with a message or runs; none traps the instance', { timeout: 600_000 }, async () => {
+  const { readdirSync } = await import('node:fs');
+  const dir = join(ROOT, 'tests', 'fuzz', 'regressions');
+  const healthy = await InferenceSession.create(identityModel('float32', [2]));
+  const x = new Tensor('float32', [5, 6], [2]);
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.onnx'))) {
+    let s = null;
+    try {
+      s = await InferenceSession.create(join(dir, file));
+      const feeds = {};
+      for (const m of s.inputMetadata) {
+        const dims = (m.dims || [1]).map((d) => (typeof d === 'number' ? d : 1));
+        const n = dims.reduce((a, b) => a * b, 1);
+        const Ctor = { float32: Float32Array, uint8: Uint8Array, int64: BigInt64Array }[m.type] || Float32Array;
+        feeds[m.name] = new Tensor(m.type, new Ctor(n > 1 << 20 ? 0 : n), n > 1 << 20 ? [0] : dims);
+      }
+      await s.run(feeds);
+    } catch (err) {
+      assert.equal(err.name, 'EdgeInferError', `${file}: ${err.message}`);
+      assert.notEqual(err.code, 'RUNTIME_ERROR', `${file}: ${err.message}`);
+    } finally {
+      if (s) await s.release();
+    }
+    assert.deepEqual(Array.from((await healthy.run({ x })).y.data), [5, 6], `after ${file}`);
+  }
+  await healthy.release();
+});
