@@ -516,7 +516,26 @@ const SCRATCH_TENSOR = 0; // ei_tensor: dtype i32 @0, rank i32 @4, dims i64[8] @
 const SCRATCH_HANDLE = 88; // an out-pointer (ei_model **, ei_session **)
 const SCRATCH_NAME = 96; // 256 bytes: ei_tensor_decode's name
 const SCRATCH_ERR = 352; // 256 bytes: ei_tensor_decode's message
-const SCRATCH_BYTES = 608;
+const SCRATCH_LIMITS = 608; // ei_limits: tensor_bytes, session_bytes, loop_iterations (i64 each)
+const SCRATCH_BYTES = 632;
+const LIMIT_FIELDS = ['tensorBytes', 'sessionBytes', 'loopIterations']; // in ei_limits order
+
+// options.limits of InferenceSession.create, checked: { tensorBytes?, sessionBytes?, loopIterations? }.
+function checkLimits(limits) {
+  if (limits === undefined || limits === null) return null;
+  if (typeof limits !== 'object') throw fail('INVALID_ARGUMENT', `options.limits: expected an object, got ${describe(limits)}`);
+  const out = {};
+  for (const key of Object.keys(limits)) {
+    if (!LIMIT_FIELDS.includes(key)) {
+      throw fail('INVALID_ARGUMENT', `options.limits.${key} is not a limit (${LIMIT_FIELDS.join(', ')})`);
+    }
+    const v = limits[key];
+    if (v === undefined) continue;
+    if (!Number.isSafeInteger(v) || v <= 0) throw fail('INVALID_ARGUMENT', `options.limits.${key} = ${v}: expected a positive integer`);
+    out[key] = v;
+  }
+  return out;
+}
 const TEXT = new TextDecoder();
 const TEXT_ENCODER = new TextEncoder();
 
@@ -781,12 +800,12 @@ function ioMetadata(rt, model, isOutput, index, name) {
 
 // A session in this thread's wasm instance.
 class LocalBackend {
-  static create(rt, bytes) {
+  static create(rt, bytes, limits) {
     const x = new LocalBackend(rt);
     rt.live++;
     x.counted = true;
     try {
-      x.load(bytes);
+      x.load(bytes, limits);
     } catch (err) {
       x.release();
       throw err;
@@ -801,11 +820,20 @@ class LocalBackend {
     this.inputs = []; // per model input: {ptr, cap} of its reusable wasm buffer
   }
 
-  load(bytes) {
+  load(bytes, limits) {
     const rt = this.rt;
     this.model = rt.loadModel(bytes);
     rt.view().setUint32(rt.scratch + SCRATCH_HANDLE, 0, true);
-    const st = rt.call('ei_session_create', this.model, rt.scratch + SCRATCH_HANDLE);
+    let st;
+    if (limits) {
+      const at = rt.scratch + SCRATCH_LIMITS;
+      rt.call('ei_limits_default', at);
+      const dv = rt.view();
+      LIMIT_FIELDS.forEach((k, i) => { if (limits[k] !== undefined) dv.setBigInt64(at + 8 * i, BigInt(limits[k]), true); });
+      st = rt.call('ei_session_create_with', this.model, at, rt.scratch + SCRATCH_HANDLE);
+    } else {
+      st = rt.call('ei_session_create', this.model, rt.scratch + SCRATCH_HANDLE);
+    }
     this.session = rt.handle();
     if (st !== 0) {
       const msg = this.session ? rt.str(rt.call('ei_session_errmsg', this.session)) : 'out of memory';
@@ -895,7 +923,7 @@ class WorkerBackend {
     let w = null;
     try {
       w = new WorkerBackend(String(url));
-      w.meta = await w.request('create', { module, bytes }, [bytes.buffer]);
+      w.meta = await w.request('create', { module, bytes, limits: checkLimits(options.limits) }, [bytes.buffer]);
     } catch (err) {
       if (w) w.terminate();
       if (err instanceof EdgeInferError) throw err;
@@ -1019,8 +1047,10 @@ class InferenceSession {
    * Loads a model. `source`: a URL or (in Node) a file path, an ArrayBuffer (optionally with
    * byteOffset and byteLength, as onnxruntime allows), a Uint8Array, or a Response.
    * options.worker: run the session in a dedicated worker (default: env.wasm.proxy);
-   * options.wasm overrides env.wasm; options.workerUrl overrides env.workerUrl; onnxruntime's
-   * session options are checked by sessionOptions() (edgeinfer.compat.js).
+   * options.wasm overrides env.wasm; options.workerUrl overrides env.workerUrl; options.limits:
+   * { tensorBytes, sessionBytes, loopIterations }, the session's limits (include/edgeinfer.h),
+   * defaults for those absent; onnxruntime's session options are checked by sessionOptions()
+   * (edgeinfer.compat.js).
    */
   static async create(source, byteOffsetOrOptions, byteLength, maybeOptions) {
     let options = byteOffsetOrOptions;
@@ -1038,13 +1068,14 @@ class InferenceSession {
     if (typeof options !== 'object') throw fail('INVALID_ARGUMENT', `options: expected an object, got ${describe(options)}`);
     const { worker, overrides } = sessionOptions(options);
     const cfg = wasmConfig(options);
+    checkLimits(options.limits); // before any work
     const [model, runtimeOrModule] = await Promise.all([
       readModel(source, byteOffset, byteLength),
       worker ? getModule(cfg) : getRuntime(cfg),
     ]);
     const backend = worker
       ? await WorkerBackend.create(runtimeOrModule, model, options)
-      : LocalBackend.create(runtimeOrModule, model.bytes);
+      : LocalBackend.create(runtimeOrModule, model.bytes, checkLimits(options.limits));
     return new InferenceSession(backend, CREATE_KEY, overrides);
   }
 

@@ -186,6 +186,17 @@ export interface SessionOptions {
   wasm?: WasmSource;
   /** Overrides env.workerUrl for this session. */
   workerUrl?: string | URL;
+  /** Limits of this session (include/edgeinfer.h); each a positive integer, defaults when absent. */
+  limits?: SessionLimits;
+}
+
+export interface SessionLimits {
+  /** Largest tensor in bytes (default and ceiling 1 GiB in wasm). */
+  tensorBytes?: number;
+  /** The session's memory in bytes: activations, folded constants, scratch (default 1 GiB in wasm). */
+  sessionBytes?: number;
+  /** Loop and Scan body runs per run, nested loops included (default 2^24). */
+  loopIterations?: number;
 }
 
 export type FeedsType = Record<string, Tensor | TensorLike>;

@@ -200,3 +200,23 @@ test('wasm: every checked-in hostile model fails with a message or runs; none tr
   }
   await healthy.release();
 });
+
+test('options.limits sets the session\'s limits, in both modes; bad limits are argument errors', async () => {
+  const loops = join(ROOT, 'tests', 'fuzz', 'regressions', 'loop-nest-iteration-budget.onnx'); // 10,100 body runs
+  const v = new Tensor('float32', [1], [1]);
+  for (const worker of [false, true]) {
+    const s = await InferenceSession.create(loops, { worker, limits: { loopIterations: 1000 } });
+    await rejectsWith(s.run({ v }), 'INVALID_ARGUMENT', /more than 1000 loop iterations/);
+    await s.release();
+    const ok = await InferenceSession.create(loops, { worker, limits: { loopIterations: 10100 } });
+    assert.deepEqual(Array.from((await ok.run({ v })).y.data), [1]);
+    await ok.release();
+    await rejectsWith(InferenceSession.create(identityModel('float32', [64]), { worker, limits: { sessionBytes: 200 } }),
+      'OUT_OF_MEMORY', /budget of 200 bytes/);
+    await rejectsWith(InferenceSession.create(identityModel('float32', [4]), { worker, limits: { tensorBytes: 8 } }),
+      'INVALID_SHAPE', /at most 8 bytes per tensor|too large/);
+    for (const limits of [{ tensorBytes: 0 }, { sessionBytes: 1.5 }, { loops: 3 }, 'x']) {
+      await rejectsWith(InferenceSession.create(identityModel('float32', [2]), { worker, limits }), 'INVALID_ARGUMENT', /limits/);
+    }
+  }
+});
