@@ -164,10 +164,10 @@ $(B)/fuzz-seeds/.stamp: $(ONNX_NODE)/.stamp
 fuzz-replay: $(B)/fuzz_model $(B)/fuzz_run $(B)/fuzz-seeds/.stamp wasm
 	$(B)/fuzz_model $(FUZZ_OPTS) $(FUZZ_REG)/*.onnx
 	$(B)/fuzz_run $(FUZZ_OPTS) $(FUZZ_REG)/run/*
-	mkdir -p $(B)/fuzz-corpus/model $(B)/fuzz-corpus/run
-	nice -n 15 $(B)/fuzz_model $(FUZZ_OPTS) -max_total_time=$(FUZZ_BRIEF) -seed=1 $(B)/fuzz-corpus/model $(B)/fuzz-seeds/model
-	nice -n 15 $(B)/fuzz_run $(FUZZ_OPTS) -max_total_time=$(FUZZ_BRIEF) -seed=1 $(B)/fuzz-corpus/run $(B)/fuzz-seeds/run
-	node tests/fuzz/fuzz_js.mjs --seconds $(FUZZ_BRIEF)
+	rm -rf $(B)/fuzz-brief && mkdir -p $(B)/fuzz-brief/model $(B)/fuzz-brief/run
+	nice -n 15 $(B)/fuzz_model $(FUZZ_OPTS) -max_total_time=$(FUZZ_BRIEF) -seed=1 $(B)/fuzz-brief/model $(B)/fuzz-seeds/model
+	nice -n 15 $(B)/fuzz_run $(FUZZ_OPTS) -max_total_time=$(FUZZ_BRIEF) -seed=1 $(B)/fuzz-brief/run $(B)/fuzz-seeds/run
+	node tests/fuzz/fuzz_js.mjs --seconds $(FUZZ_BRIEF) --seed 1
 
 fuzz: $(B)/fuzz_model $(B)/fuzz_run $(B)/fuzz-seeds/.stamp wasm
 	mkdir -p $(B)/fuzz-corpus/model $(B)/fuzz-corpus/run
