@@ -134,7 +134,9 @@ static ei_status stack_push(op_ctx *ctx, stack *s, const ei_tensor *t, int k, in
         CHECK_SHAPE(ctx, same, "scan output %d has shape %s in iteration %lld but %s before", k, shape_str(t),
                     (long long)iter, shape_str(&s->elem));
     }
-    CHECK_SHAPE(ctx, (int64_t)(s->used + bytes) <= EI_MAX_TENSOR_BYTES, "scan output %d grows too large", k);
+    int64_t cap = ctx->s->limits.tensor_bytes;
+    CHECK_SHAPE(ctx, (int64_t)(s->used + bytes) <= cap, "scan output %d grows beyond %lld bytes (ei_limits.tensor_bytes)",
+                k, (long long)cap);
     if (s->used + bytes > s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 4096;
         while (cap < s->used + bytes) cap *= 2;
