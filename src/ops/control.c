@@ -289,11 +289,11 @@ static ei_status scan_axes(op_ctx *ctx, const char *name, int count, int64_t *v,
     int n = attr_ints(ctx->n, name, &a);
     CHECK(ctx, n < 0 || n == count, "attribute %s has %d values, expected %d", name, n, count);
     for (int i = 0; i < count; i++) {
-        v[i] = n < 0 ? 0 : a[i];
+        int64_t given = v[i] = n < 0 ? 0 : a[i];
         if (rank_of) {
             int r = rank_of(ctx, base + i);
-            CHECK(ctx, norm_axis(&v[i], r), "attribute %s[%d] = %lld is out of range for rank %d", name, i,
-                  (long long)a[i], r);
+            CHECK(ctx, norm_axis(&v[i], r), "attribute %s[%d] = %lld%s is out of range for rank %d", name, i,
+                  (long long)given, n < 0 ? " (its default)" : "", r);
         } else {
             CHECK(ctx, v[i] == 0 || v[i] == 1, "attribute %s[%d] = %lld, expected 0 or 1", name, i, (long long)v[i]);
         }
