@@ -98,6 +98,7 @@ setup:
 check-native: $(B)/unit_tests $(B)/edgeinfer $(ONNX_NODE)/.stamp check-kernels
 	$(B)/unit_tests $(ONNX_NODE)/node
 	bash tests/cli/errors.sh $(B)/edgeinfer
+	bash tests/cli/budget.sh $(B)/edgeinfer
 
 check-asan: $(B)/unit_tests-asan $(B)/edgeinfer-asan $(ONNX_NODE)/.stamp
 	ASAN_OPTIONS=detect_leaks=1 $(B)/unit_tests-asan $(ONNX_NODE)/node
@@ -171,7 +172,7 @@ fuzz-replay: $(B)/fuzz_model $(B)/fuzz_run $(B)/fuzz-seeds/.stamp wasm
 	rm -rf $(B)/fuzz-brief && mkdir -p $(B)/fuzz-brief/model $(B)/fuzz-brief/run
 	nice -n 15 $(B)/fuzz_model $(FUZZ_OPTS) -runs=$(FUZZ_BRIEF_RUNS) -seed=1 $(B)/fuzz-brief/model $(B)/fuzz-seeds/model
 	nice -n 15 $(B)/fuzz_run $(FUZZ_OPTS) -runs=$(FUZZ_BRIEF_RUNS) -seed=1 $(B)/fuzz-brief/run $(B)/fuzz-seeds/run
-	node tests/fuzz/fuzz_js.mjs --seconds $(FUZZ_BRIEF)
+	node tests/fuzz/fuzz_js.mjs --seconds $(FUZZ_BRIEF) --seed 1
 
 fuzz: $(B)/fuzz_model $(B)/fuzz_run $(B)/fuzz-seeds/.stamp wasm
 	mkdir -p $(B)/fuzz-corpus/model $(B)/fuzz-corpus/run

@@ -45,7 +45,8 @@ const STATUS_CODES = ['OK', 'INVALID_ARGUMENT', 'INVALID_MODEL', 'UNSUPPORTED', 
  * Every error edgeinfer throws. `code` is the C status name ('INVALID_MODEL', 'INVALID_SHAPE', ...)
  * for errors the C library reported, and for JS-side errors one of 'INVALID_ARGUMENT',
  * 'INVALID_STATE', 'UNSUPPORTED', 'OUT_OF_MEMORY', 'LOAD_FAILED' (the wasm, the worker or a model
- * could not be fetched or compiled) and 'RUNTIME_ERROR' (the wasm instance trapped or a worker died).
+ * could not be fetched or compiled), 'RUNTIME_ERROR' (the wasm instance trapped or a worker died)
+ * and 'ABORTED' (a run's AbortSignal fired).
  */
 class EdgeInferError extends Error {
   constructor(message, code = 'RUNTIME_ERROR') {
@@ -515,7 +516,26 @@ const SCRATCH_TENSOR = 0; // ei_tensor: dtype i32 @0, rank i32 @4, dims i64[8] @
 const SCRATCH_HANDLE = 88; // an out-pointer (ei_model **, ei_session **)
 const SCRATCH_NAME = 96; // 256 bytes: ei_tensor_decode's name
 const SCRATCH_ERR = 352; // 256 bytes: ei_tensor_decode's message
-const SCRATCH_BYTES = 608;
+const SCRATCH_LIMITS = 608; // ei_limits: tensor_bytes, session_bytes, loop_iterations (i64 each)
+const SCRATCH_BYTES = 632;
+const LIMIT_FIELDS = ['tensorBytes', 'sessionBytes', 'loopIterations']; // in ei_limits order
+
+// options.limits of InferenceSession.create, checked: { tensorBytes?, sessionBytes?, loopIterations? }.
+function checkLimits(limits) {
+  if (limits === undefined || limits === null) return null;
+  if (typeof limits !== 'object') throw fail('INVALID_ARGUMENT', `options.limits: expected an object, got ${describe(limits)}`);
+  const out = {};
+  for (const key of Object.keys(limits)) {
+    if (!LIMIT_FIELDS.includes(key)) {
+      throw fail('INVALID_ARGUMENT', `options.limits.${key} is not a limit (${LIMIT_FIELDS.join(', ')})`);
+    }
+    const v = limits[key];
+    if (v === undefined) continue;
+    if (!Number.isSafeInteger(v) || v <= 0) throw fail('INVALID_ARGUMENT', `options.limits.${key} = ${v}: expected a positive integer`);
+    out[key] = v;
+  }
+  return out;
+}
 const TEXT = new TextDecoder();
 const TEXT_ENCODER = new TextEncoder();
 
@@ -524,6 +544,7 @@ class Runtime {
     this.x = instance.exports;
     this.memory = this.x.memory;
     this.broken = null;
+    this.live = 0; // sessions in this instance
     this.u8 = new Uint8Array(0);
     this.dv = new DataView(this.u8.buffer);
     this.call('_initialize');
@@ -701,6 +722,19 @@ class Runtime {
 // Compiled modules and instances, shared by the sessions of this thread that use the same wasm.
 let wasmCache = null;
 
+// wasm memory never shrinks: when the last session of an instance that grew beyond this is
+// released, the instance is dropped (its memory goes back to the system) and the next session
+// gets a fresh one.
+const RETIRE_BYTES = 64 << 20;
+
+function sessionEnded(rt) {
+  rt.live--;
+  const entry = wasmCache;
+  if (rt.live > 0 || !entry || entry.loaded !== rt || rt.memory.buffer.byteLength <= RETIRE_BYTES) return;
+  entry.loaded = null;
+  entry.runtime = null;
+}
+
 function wasmConfig(options) {
   const c = (options && options.wasm) || env.wasm || {};
   if (typeof c !== 'object') throw fail('INVALID_ARGUMENT', `env.wasm: expected an object, got ${describe(c)}`);
@@ -766,9 +800,16 @@ function ioMetadata(rt, model, isOutput, index, name) {
 
 // A session in this thread's wasm instance.
 class LocalBackend {
-  static create(rt, bytes) {
+  static create(rt, bytes, limits) {
     const x = new LocalBackend(rt);
-    x.load(bytes);
+    rt.live++;
+    x.counted = true;
+    try {
+      x.load(bytes, limits);
+    } catch (err) {
+      x.release();
+      throw err;
+    }
     return x;
   }
 
@@ -779,11 +820,20 @@ class LocalBackend {
     this.inputs = []; // per model input: {ptr, cap} of its reusable wasm buffer
   }
 
-  load(bytes) {
+  load(bytes, limits) {
     const rt = this.rt;
     this.model = rt.loadModel(bytes);
     rt.view().setUint32(rt.scratch + SCRATCH_HANDLE, 0, true);
-    const st = rt.call('ei_session_create', this.model, rt.scratch + SCRATCH_HANDLE);
+    let st;
+    if (limits) {
+      const at = rt.scratch + SCRATCH_LIMITS;
+      rt.call('ei_limits_default', at);
+      const dv = rt.view();
+      LIMIT_FIELDS.forEach((k, i) => { if (limits[k] !== undefined) dv.setBigInt64(at + 8 * i, BigInt(limits[k]), true); });
+      st = rt.call('ei_session_create_with', this.model, at, rt.scratch + SCRATCH_HANDLE);
+    } else {
+      st = rt.call('ei_session_create', this.model, rt.scratch + SCRATCH_HANDLE);
+    }
     this.session = rt.handle();
     if (st !== 0) {
       const msg = this.session ? rt.str(rt.call('ei_session_errmsg', this.session)) : 'out of memory';
@@ -841,13 +891,18 @@ class LocalBackend {
 
   release() {
     const rt = this.rt;
-    if (rt.broken) return; // its memory is gone with the instance
-    for (const b of this.inputs) rt.free(b.ptr);
-    this.inputs = [];
-    if (this.session) rt.call('ei_session_free', this.session);
-    if (this.model) rt.call('ei_model_free', this.model);
+    if (!rt.broken) { // else its memory is gone with the instance
+      for (const b of this.inputs) rt.free(b.ptr);
+      this.inputs = [];
+      if (this.session) rt.call('ei_session_free', this.session);
+      if (this.model) rt.call('ei_model_free', this.model);
+    }
     this.session = 0;
     this.model = 0;
+    if (this.counted) {
+      this.counted = false;
+      sessionEnded(rt);
+    }
   }
 }
 
@@ -868,7 +923,7 @@ class WorkerBackend {
     let w = null;
     try {
       w = new WorkerBackend(String(url));
-      w.meta = await w.request('create', { module, bytes }, [bytes.buffer]);
+      w.meta = await w.request('create', { module, bytes, limits: checkLimits(options.limits) }, [bytes.buffer]);
     } catch (err) {
       if (w) w.terminate();
       if (err instanceof EdgeInferError) throw err;
@@ -933,11 +988,21 @@ class WorkerBackend {
     this.pending.clear();
   }
 
-  async run(feeds, outputIndices) {
+  async run(feeds, outputIndices, signal) {
     // Copies (never Buffer#slice, a view), so that the caller's arrays stay usable; the copies are transferred.
     const sent = feeds.map((f) => ({ ...f, bytes: Uint8Array.prototype.slice.call(feedBytes(f)) }));
-    const outs = await this.request('run', { feeds: sent, outputIndices }, sent.map((f) => f.bytes.buffer));
-    return outs.map((t) => new Tensor(t.type, t.data, t.dims));
+    const onAbort = () => { // the only way to stop wasm code running in a worker
+      this.die(fail('ABORTED', 'the run was cancelled (AbortSignal); its worker was stopped, so this session ' +
+        'cannot run again: create it again'));
+      this.worker.terminate();
+    };
+    if (signal) signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const outs = await this.request('run', { feeds: sent, outputIndices }, sent.map((f) => f.bytes.buffer));
+      return outs.map((t) => new Tensor(t.type, t.data, t.dims));
+    } finally {
+      if (signal) signal.removeEventListener('abort', onAbort);
+    }
   }
 
   async release() {
@@ -982,8 +1047,10 @@ class InferenceSession {
    * Loads a model. `source`: a URL or (in Node) a file path, an ArrayBuffer (optionally with
    * byteOffset and byteLength, as onnxruntime allows), a Uint8Array, or a Response.
    * options.worker: run the session in a dedicated worker (default: env.wasm.proxy);
-   * options.wasm overrides env.wasm; options.workerUrl overrides env.workerUrl; onnxruntime's
-   * session options are checked by sessionOptions() (edgeinfer.compat.js).
+   * options.wasm overrides env.wasm; options.workerUrl overrides env.workerUrl; options.limits:
+   * { tensorBytes, sessionBytes, loopIterations }, the session's limits (include/edgeinfer.h),
+   * defaults for those absent; onnxruntime's session options are checked by sessionOptions()
+   * (edgeinfer.compat.js).
    */
   static async create(source, byteOffsetOrOptions, byteLength, maybeOptions) {
     let options = byteOffsetOrOptions;
@@ -1001,13 +1068,14 @@ class InferenceSession {
     if (typeof options !== 'object') throw fail('INVALID_ARGUMENT', `options: expected an object, got ${describe(options)}`);
     const { worker, overrides } = sessionOptions(options);
     const cfg = wasmConfig(options);
+    checkLimits(options.limits); // before any work
     const [model, runtimeOrModule] = await Promise.all([
       readModel(source, byteOffset, byteLength),
       worker ? getModule(cfg) : getRuntime(cfg),
     ]);
     const backend = worker
       ? await WorkerBackend.create(runtimeOrModule, model, options)
-      : LocalBackend.create(runtimeOrModule, model.bytes);
+      : LocalBackend.create(runtimeOrModule, model.bytes, checkLimits(options.limits));
     return new InferenceSession(backend, CREATE_KEY, overrides);
   }
 
@@ -1015,6 +1083,10 @@ class InferenceSession {
    * Runs the model. `feeds` maps every input name to a Tensor; the result maps output names
    * (all outputs, or those named in `fetches`) to new Tensors. As in onnxruntime, the second
    * argument may be run options instead, and fetches may give tensors to copy outputs into.
+   * Run options' signal (an AbortSignal) cancels: checked before the run; in worker mode it
+   * also stops a run in progress by terminating the session's worker (the session then
+   * refuses to run). Other sessions, each with its own worker or this thread's instance, are
+   * not affected.
    */
   async run(feeds, fetches, runOptions) {
     if (this.#released) throw fail('INVALID_STATE', 'the session was released; create a new one to run the model');
@@ -1032,7 +1104,12 @@ class InferenceSession {
     if (missing.length) {
       throw fail('INVALID_ARGUMENT', `missing input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`);
     }
-    const { names, into } = runArguments(this.outputNames, fetches, runOptions);
+    const { names, into, options } = runArguments(this.outputNames, fetches, runOptions);
+    const signal = options.signal;
+    if (signal !== undefined && !(typeof AbortSignal === 'function' && signal instanceof AbortSignal)) {
+      throw fail('INVALID_ARGUMENT', `run: options.signal must be an AbortSignal, got ${describe(signal)}`);
+    }
+    if (signal && signal.aborted) throw fail('ABORTED', 'the run was cancelled (AbortSignal) before it started');
     const indices = names.map((n) => {
       const i = this.#outputIndex.get(n);
       if (i === undefined) {
@@ -1040,7 +1117,7 @@ class InferenceSession {
       }
       return i;
     });
-    const tensors = await this.#backend.run(specs, indices);
+    const tensors = await this.#backend.run(specs, indices, signal);
     const result = {};
     names.forEach((n, k) => { result[n] = into[n] ? copyInto(n, into[n], tensors[k]) : tensors[k]; });
     return result;
@@ -1154,7 +1231,9 @@ async function inspect(source, options = {}) {
  * env.logLevel: 'verbose' | 'info' | 'warning' | 'error' | 'fatal' (checked; edgeinfer logs nothing).
  * env.webgpu, env.webgl: onnxruntime-web's objects, so that setting their flags does not throw;
  *   edgeinfer has no WebGPU or WebGL backend (asking for one in executionProviders fails).
- * env.wasmMemoryBytes: current size of this thread's wasm memory (0 before the first session).
+ * env.wasmMemoryBytes: current size of this thread's wasm memory (0 before the first session, and
+ *   after the last session of an instance grown beyond 64 MiB is released: that memory is given
+ *   back and the next session gets a fresh instance).
  */
 let logLevel = 'warning';
 const env = {

@@ -54,7 +54,9 @@ export type ErrorCode =
   /** edgeinfer.wasm, edgeinfer-worker.js or the model could not be fetched or compiled. */
   | 'LOAD_FAILED'
   /** The wasm instance trapped (it is replaced for later sessions) or a worker died. */
-  | 'RUNTIME_ERROR';
+  | 'RUNTIME_ERROR'
+  /** The run's AbortSignal fired. */
+  | 'ABORTED';
 
 /** Every error edgeinfer throws (or rejects with). The runtime stays usable afterwards. */
 export declare class EdgeInferError extends Error {
@@ -184,6 +186,17 @@ export interface SessionOptions {
   wasm?: WasmSource;
   /** Overrides env.workerUrl for this session. */
   workerUrl?: string | URL;
+  /** Limits of this session (include/edgeinfer.h); each a positive integer, defaults when absent. */
+  limits?: SessionLimits;
+}
+
+export interface SessionLimits {
+  /** Largest tensor in bytes (default and ceiling 1 GiB in wasm). */
+  tensorBytes?: number;
+  /** The session's memory in bytes: activations, folded constants, scratch (default 1 GiB in wasm). */
+  sessionBytes?: number;
+  /** Loop and Scan body runs per run, nested loops included (default 2^24). */
+  loopIterations?: number;
 }
 
 export type FeedsType = Record<string, Tensor | TensorLike>;
@@ -199,6 +212,12 @@ export interface RunOptions {
   terminate?: boolean;
   tag?: string;
   extra?: Record<string, unknown>;
+  /**
+   * Cancels the run. Checked before the run starts; a `{ worker: true }` session also stops
+   * a run in progress by terminating its worker, after which the session refuses to run
+   * (create it again). A main-thread run, once started, runs to its end.
+   */
+  signal?: AbortSignal;
 }
 
 export declare class InferenceSession {

@@ -3,7 +3,7 @@
 // edgeinfer.core.js, whose LocalBackend does the work, so the worker needs no other script.
 //
 // Protocol (see WorkerBackend in edgeinfer.core.js): requests { id, op, args } with op one of
-//   'create'  args { module: WebAssembly.Module, bytes: Uint8Array }  -> session metadata
+//   'create'  args { module: WebAssembly.Module, bytes: Uint8Array, limits } -> session metadata
 //   'run'     args { feeds: feedSpec()[], outputIndices: number[] }    -> [{ type, dims, data }]
 //   'release' args {}                                                   -> undefined
 // replies { id, ok: true, value } or { id, ok: false, error: { message, code } }. Input and output
@@ -22,7 +22,7 @@
       if (op === 'create') {
         if (backend) throw fail('INVALID_STATE', 'this worker already holds a session');
         const rt = await getRuntime({ module: args.module });
-        backend = LocalBackend.create(rt, args.bytes);
+        backend = LocalBackend.create(rt, args.bytes, args.limits);
         value = { ...backend.meta };
       } else if (op === 'run') {
         if (!backend) throw fail('INVALID_STATE', 'the session was released');

@@ -23,7 +23,9 @@
 
 #define FAIL(s, st, ...) set_error((s)->errmsg, (st), __VA_ARGS__)
 
-static uint8_t empty_data[EI_ALIGN + EI_PAD];
+/* The data of empty inputs, and the scratch of ops that asked for none: never NULL, so that an
+ * op's `scratch + 0` or `data + 0` is defined (C has no NULL + 0). Nothing writes to it. */
+static _Alignas(EI_ALIGN) uint8_t empty_data[EI_ALIGN + EI_PAD];
 
 static void ctx_init(op_ctx *c, ei_session *s, int i, bool at_plan)
 {
@@ -38,6 +40,7 @@ static void ctx_init(op_ctx *c, ei_session *s, int i, bool at_plan)
     c->in = rt->in;
     c->out = rt->out;
     c->state = rt->state;
+    c->scratch = empty_data;
     c->at_plan = at_plan;
 }
 
@@ -688,7 +691,7 @@ ei_status ei_session_run(ei_session *s)
             op_ctx c;
             ctx_init(&c, s, i, false);
             c.scratch_bytes = s->rt[i].scratch_bytes;
-            c.scratch = c.scratch_bytes ? s->arena_base + s->rt[i].scratch_off : NULL;
+            c.scratch = c.scratch_bytes ? s->arena_base + s->rt[i].scratch_off : empty_data;
             if (!outputs_empty(&c)) st = attr_checked(&c, m->nodes[i].op->run(&c));
         }
     }

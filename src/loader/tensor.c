@@ -148,7 +148,10 @@ ei_status tensor_parse(const uint8_t *p, size_t n, arena *a, bool in_place, ei_t
     if (src_es == 0)
         FAIL(EI_STATUS_UNSUPPORTED, "tensor '%s' has dtype %s (%d), which is not supported", tname,
              ei_dtype_name(src_type), (int)src_type);
-    if (src_type == EI_DTYPE_FLOAT16) out->dtype = EI_DTYPE_FLOAT32;
+    /* Model tensors (read in place) keep float16, so a model's declared types hold; decoded
+     * test data (ei_tensor_decode) is widened to float32. */
+    bool widen = src_type == EI_DTYPE_FLOAT16 && !in_place;
+    if (widen) out->dtype = EI_DTYPE_FLOAT32;
     int64_t count = shape_numel(rank, out->dims);
     int64_t bytes = tensor_nbytes(out);
     if (count < 0 || bytes < 0) FAIL(EI_STATUS_INVALID_MODEL, "tensor '%s' of shape %s is too large", tname,
@@ -164,7 +167,7 @@ ei_status tensor_parse(const uint8_t *p, size_t n, arena *a, bool in_place, ei_t
         }
         void *dst = alloc_data(a, (size_t)bytes, true);
         if (!dst) FAIL(EI_STATUS_OUT_OF_MEMORY, "out of memory for tensor '%s'", tname);
-        if (src_type == EI_DTYPE_FLOAT16) {
+        if (widen) {
             for (int64_t i = 0; i < count; i++) {
                 uint16_t h;
                 memcpy(&h, raw + 2 * i, 2);
@@ -194,7 +197,8 @@ ei_status tensor_parse(const uint8_t *p, size_t n, arena *a, bool in_place, ei_t
     uint64_t v;
     bool ok;
     pb_rep_init(&it, p, n, field, wire);
-    for (int64_t i = 0; i < count && pb_rep_next(&it, &v, &ok); i++) store(dst, src_type, i, v);
+    int32_t as = src_type == EI_DTYPE_FLOAT16 && !widen ? EI_DTYPE_UINT16 : src_type; /* kept: the raw bits */
+    for (int64_t i = 0; i < count && pb_rep_next(&it, &v, &ok); i++) store(dst, as, i, v);
     out->data = dst;
     return EI_STATUS_OK;
 #undef FAIL

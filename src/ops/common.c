@@ -232,7 +232,9 @@ void shape_strides(int rank, const int64_t *dims, int64_t *strides)
     int64_t s = 1;
     for (int d = rank - 1; d >= 0; d--) {
         strides[d] = s;
-        s *= dims[d];
+        /* Shapes obey the one shape rule, so this fits; unsigned arithmetic keeps a shape that
+         * does not (a caller's bug) from being undefined behaviour as well. */
+        s = (int64_t)((uint64_t)s * (uint64_t)dims[d]);
     }
 }
 

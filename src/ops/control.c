@@ -178,7 +178,9 @@ static ei_status stack_push(op_ctx *ctx, stack *s, const ei_tensor *t, int k, in
         CHECK_SHAPE(ctx, same, "scan output %d has shape %s in iteration %lld but %s before", k, shape_str(t),
                     (long long)iter, shape_str(&s->elem));
     }
-    CHECK_SHAPE(ctx, (int64_t)(s->used + bytes) <= EI_MAX_TENSOR_BYTES, "scan output %d grows too large", k);
+    int64_t cap = ctx->s->limits.tensor_bytes;
+    CHECK_SHAPE(ctx, (int64_t)(s->used + bytes) <= cap, "scan output %d grows beyond %lld bytes (ei_limits.tensor_bytes)",
+                k, (long long)cap);
     if (s->used + bytes > s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 4096;
         while (cap < s->used + bytes) cap *= 2;
@@ -331,11 +333,11 @@ static ei_status scan_axes(op_ctx *ctx, const char *name, int count, int64_t *v,
     int n = attr_ints(ctx->n, name, &a);
     CHECK(ctx, n < 0 || n == count, "attribute %s has %d values, expected %d", name, n, count);
     for (int i = 0; i < count; i++) {
-        v[i] = n < 0 ? 0 : a[i];
+        int64_t given = v[i] = n < 0 ? 0 : a[i];
         if (rank_of) {
             int r = rank_of(ctx, base + i);
-            CHECK(ctx, norm_axis(&v[i], r), "attribute %s[%d] = %lld is out of range for rank %d", name, i,
-                  (long long)a[i], r);
+            CHECK(ctx, norm_axis(&v[i], r), "attribute %s[%d] = %lld%s is out of range for rank %d", name, i,
+                  (long long)given, n < 0 ? " (its default)" : "", r);
         } else {
             CHECK(ctx, v[i] == 0 || v[i] == 1, "attribute %s[%d] = %lld, expected 0 or 1", name, i, (long long)v[i]);
         }

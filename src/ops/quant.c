@@ -216,7 +216,7 @@ static ei_status dynamic_quantize_run(op_ctx *ctx)
     /* An all-zero input has an empty range; scale 1 keeps every value finite (onnxruntime does the same). */
     float scale = hi == lo ? 1.0f : (hi - lo) / 255.0f;
     float zpf = 0 - lo / scale;
-    if (!(zpf >= 0)) zpf = 0; /* NaN too: an infinite range (inf / inf) */
+    if (!(zpf >= 0)) zpf = 0; /* NaN too: an infinite input gives an infinite range */
     if (zpf > 255) zpf = 255;
     int32_t zp = (int32_t)nearbyintf(zpf);
     uint8_t *y = ctx->out[0]->data;

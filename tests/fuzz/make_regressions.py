@@ -111,6 +111,11 @@ def main(argv):
     inner = loop("inner", [helper.make_node("Identity", ["v"], ["v_out"])], "v_out")
     outer = loop("outer", [inner], "y")
     save(out, "loop-nest-iteration-budget", [outer], [f32("v", [1])], [f32("y", [1])], [i64("m", 100)])
+    # 3,000 x 3,000 body runs (within the default budget): a run long enough to cancel, for the JS
+    # tests (too slow to replay under the sanitizers)
+    fixtures = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "js", "fixtures")
+    os.makedirs(fixtures, exist_ok=True)
+    save(fixtures, "loop-nest-long-running", [outer], [f32("v", [1])], [f32("y", [1])], [i64("m", 3000)])
     # messages that name the real problem
     for v in (0, -1):
         save(out, "opset-%d-import" % v, [helper.make_node("Relu", ["x"], ["y"])], [f32("x", [2])], [f32("y", [2])],
@@ -120,6 +125,12 @@ def main(argv):
          [i64("pads", [1, 1]), i64("axes", [-1])], opset=18)
     nodes = [helper.make_node("Einsum", ["x"], ["y"], equation="i\u00e9->i")]
     save(out, "einsum-utf8-label", nodes, [f32("x", [2, 2])], [f32("y", None)])
+
+    # a float16 output declared by the model stays float16 (initializer and Constant)
+    half = numpy_helper.from_array(np.array([1.0, 2.0], np.float16), "c")
+    f16 = helper.make_tensor_value_info("y", TensorProto.FLOAT16, [2])
+    save(out, "float16-initializer-output", [helper.make_node("Identity", ["c"], ["y"])], [], [f16], [half])
+    save(out, "float16-constant-output", [helper.make_node("Constant", [], ["y"], value=half)], [], [f16])
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InferenceSession, Tensor } from '../../dist/edgeinfer.mjs';
 import { identityModel, makeModel } from './onnx-model.mjs';
-import { rejectsWith, requireDist, throwsWith } from './helpers.mjs';
+import { ROOT, rejectsWith, requireDist, throwsWith } from './helpers.mjs';
 
 requireDist();
 
@@ -126,4 +126,97 @@ test('zero-element inputs with huge other dims are refused where they are fed', 
   const { y } = await s.run({ x: new Tensor('float32', new Float32Array(0), [0, 3, 4]) }); // still usable
   assert.deepEqual(y.dims, [0, 3, 4]);
   await s.release();
+});
+
+const LONG_RUN = join(ROOT, 'tests', 'js', 'fixtures', 'loop-nest-long-running.onnx'); // 9 million body runs
+
+test('an AbortSignal cancels a worker run in progress; the other sessions keep working', async () => {
+  const healthyLocal = await InferenceSession.create(identityModel('float32', [2]));
+  const healthyWorker = await InferenceSession.create(identityModel('float32', [2]), { worker: true });
+  const busy = await InferenceSession.create(LONG_RUN, { worker: true });
+  const ac = new AbortController();
+  const running = busy.run({ v: new Tensor('float32', [1], [1]) }, { signal: ac.signal });
+  setTimeout(() => ac.abort(), 100);
+  await rejectsWith(running, 'ABORTED', /cancelled/);
+  await rejectsWith(busy.run({ v: new Tensor('float32', [1], [1]) }), 'ABORTED', /create it again/);
+  await busy.release();
+  const x = new Tensor('float32', [1, 2], [2]);
+  assert.deepEqual(Array.from((await healthyLocal.run({ x })).y.data), [1, 2]);
+  assert.deepEqual(Array.from((await healthyWorker.run({ x }, ['y'], {})).y.data), [1, 2]);
+  await healthyLocal.release();
+  await healthyWorker.release();
+});
+
+test('an AbortSignal already fired stops a run before it starts, in both modes; a wrong signal is an argument error', async () => {
+  for (const worker of [false, true]) {
+    const s = await InferenceSession.create(identityModel('float32', [2]), { worker });
+    const x = new Tensor('float32', [1, 2], [2]);
+    await rejectsWith(s.run({ x }, { signal: AbortSignal.abort() }), 'ABORTED', /before it started/);
+    await rejectsWith(s.run({ x }, ['y'], { signal: 'stop' }), 'INVALID_ARGUMENT', /must be an AbortSignal/);
+    assert.deepEqual(Array.from((await s.run({ x }, { signal: new AbortController().signal })).y.data), [1, 2]);
+    await s.release();
+  }
+});
+
+test('releasing the last session of an instance grown beyond 64 MiB gives its memory back', async () => {
+  const { env } = await import('../../dist/edgeinfer.mjs');
+  const n = 24 << 20; // 96 MiB in, 96 MiB out
+  const s = await InferenceSession.create(identityModel('float32', [n]));
+  const { y } = await s.run({ x: new Tensor('float32', new Float32Array(n).fill(2), [n]) });
+  assert.equal(y.data[n - 1], 2);
+  assert.ok(env.wasmMemoryBytes > 64 << 20, `${env.wasmMemoryBytes} bytes in use`);
+  await s.release();
+  assert.equal(env.wasmMemoryBytes, 0, 'the grown instance was dropped');
+  const t = await InferenceSession.create(identityModel('float32', [2])); // a fresh instance
+  assert.deepEqual(Array.from((await t.run({ x: new Tensor('float32', [3, 4], [2]) })).y.data), [3, 4]);
+  assert.ok(env.wasmMemoryBytes < 64 << 20);
+  await t.release();
+});
+
+test('wasm: every checked-in hostile model fails with a message or runs; none traps the instance', { timeout: 600_000 }, async () => {
+  const { readdirSync } = await import('node:fs');
+  const dir = join(ROOT, 'tests', 'fuzz', 'regressions');
+  const healthy = await InferenceSession.create(identityModel('float32', [2]));
+  const x = new Tensor('float32', [5, 6], [2]);
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.onnx'))) {
+    let s = null;
+    try {
+      s = await InferenceSession.create(join(dir, file));
+      const feeds = {};
+      for (const m of s.inputMetadata) {
+        const dims = (m.dims || [1]).map((d) => (typeof d === 'number' ? d : 1));
+        const n = dims.reduce((a, b) => a * b, 1);
+        const Ctor = { float32: Float32Array, uint8: Uint8Array, int64: BigInt64Array }[m.type] || Float32Array;
+        feeds[m.name] = new Tensor(m.type, new Ctor(n > 1 << 20 ? 0 : n), n > 1 << 20 ? [0] : dims);
+      }
+      await s.run(feeds);
+    } catch (err) {
+      assert.equal(err.name, 'EdgeInferError', `${file}: ${err.message}`);
+      assert.notEqual(err.code, 'RUNTIME_ERROR', `${file}: ${err.message}`);
+    } finally {
+      if (s) await s.release();
+    }
+    assert.deepEqual(Array.from((await healthy.run({ x })).y.data), [5, 6], `after ${file}`);
+  }
+  await healthy.release();
+});
+
+test('options.limits sets the session\'s limits, in both modes; bad limits are argument errors', async () => {
+  const loops = join(ROOT, 'tests', 'fuzz', 'regressions', 'loop-nest-iteration-budget.onnx'); // 10,100 body runs
+  const v = new Tensor('float32', [1], [1]);
+  for (const worker of [false, true]) {
+    const s = await InferenceSession.create(loops, { worker, limits: { loopIterations: 1000 } });
+    await rejectsWith(s.run({ v }), 'INVALID_ARGUMENT', /more than 1000 loop iterations/);
+    await s.release();
+    const ok = await InferenceSession.create(loops, { worker, limits: { loopIterations: 10100 } });
+    assert.deepEqual(Array.from((await ok.run({ v })).y.data), [1]);
+    await ok.release();
+    await rejectsWith(InferenceSession.create(identityModel('float32', [64]), { worker, limits: { sessionBytes: 200 } }),
+      'OUT_OF_MEMORY', /budget of 200 bytes/);
+    await rejectsWith(InferenceSession.create(identityModel('float32', [4]), { worker, limits: { tensorBytes: 8 } }),
+      'INVALID_SHAPE', /at most 8 bytes per tensor|too large/);
+    for (const limits of [{ tensorBytes: 0 }, { sessionBytes: 1.5 }, { loops: 3 }, 'x']) {
+      await rejectsWith(InferenceSession.create(identityModel('float32', [2]), { worker, limits }), 'INVALID_ARGUMENT', /limits/);
+    }
+  }
 });

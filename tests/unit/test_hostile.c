@@ -231,8 +231,31 @@ static void limits_tests(const char *dir)
     expect(st == EI_STATUS_INVALID_ARGUMENT && strstr(msg, "must be > 0"), conv, "a limit of 0", st, msg);
 }
 
+/* A float16 output declared by the model comes back as float16 (1.0 and 2.0 as half bits). */
+static void float16_outputs(const char *dir)
+{
+    const char *files[] = {"float16-initializer-output", "float16-constant-output"};
+    for (int i = 0; i < 2; i++) {
+        ei_model *m;
+        ei_session *s = open_session(dir, files[i], &m);
+        if (!s) continue;
+        ei_tensor y;
+        ei_status st = ei_session_run(s);
+        if (st == EI_STATUS_OK) st = ei_session_output(s, 0, &y);
+        expect(st == EI_STATUS_OK, files[i], "run", st, ei_session_errmsg(s));
+        if (st == EI_STATUS_OK) {
+            const uint16_t *h = y.data;
+            expect(y.dtype == EI_DTYPE_FLOAT16 && h[0] == 0x3c00 && h[1] == 0x4000, files[i], "float16 1.0, 2.0", st,
+                   ei_dtype_name(y.dtype));
+        }
+        ei_session_free(s);
+        ei_model_free(m);
+    }
+}
+
 int hostile_tests(const char *dir)
 {
+    float16_outputs(dir);
     limits_tests(dir);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(dir, &cases[i]);
     convtranspose_output_shape(dir);
