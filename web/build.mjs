@@ -57,6 +57,7 @@ const outputs = {
 // files into the build and put their final URLs here.
 const ASSET_URLS = {
   'edgeinfer.wasm': new URL('./edgeinfer.wasm', import.meta.url).href,
+  'edgeinfer-relaxed.wasm': new URL('./edgeinfer-relaxed.wasm', import.meta.url).href,
   'edgeinfer-worker.js': new URL('./edgeinfer-worker.js', import.meta.url).href,
 };
 

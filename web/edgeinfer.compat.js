@@ -177,7 +177,8 @@ function copyInto(name, target, t) {
 
 // ---- env.wasm: onnxruntime-web's flags ----
 
-// Where the wasm comes from according to onnxruntime's wasmPaths / wasmBinary, and the checked
+// Where the wasm comes from according to onnxruntime's wasmPaths (a folder, in which the build
+// is chosen as next to the script, or { wasm: url } of one file) / wasmBinary, and the checked
 // flags. env.wasm.simd says which build to load: 'plain' or onnxruntime's 'fixed' the SIMD128
 // build, 'relaxed' the relaxed-SIMD one, true (or unset) the one this engine runs best; false is
 // refused (edgeinfer needs SIMD).
@@ -188,9 +189,10 @@ function ortWasmFlags(c) {
     throw fail('INVALID_ARGUMENT', `env.wasm.numThreads: expected an integer >= 0, got ${JSON.stringify(c.numThreads)}`);
   }
   let url;
+  let folder;
   const paths = c.wasmPaths;
   if (typeof paths === 'string' || (typeof URL === 'function' && paths instanceof URL)) {
-    url = `${paths}edgeinfer.wasm`;
+    folder = String(paths);
   } else if (paths && typeof paths === 'object' && paths.wasm !== undefined) {
     url = String(paths.wasm);
   } else if (paths !== undefined && paths !== null && typeof paths !== 'object') {
@@ -200,7 +202,7 @@ function ortWasmFlags(c) {
     throw fail('INVALID_ARGUMENT', `env.wasm.wasmPaths names onnxruntime-web's ${url}; edgeinfer loads its own edgeinfer.wasm ` +
       '(point wasmPaths at the folder that holds it, or leave it unset)');
   }
-  return { url, buffer: c.wasmBinary, simd: c.simd === 'fixed' ? 'plain' : c.simd === true ? undefined : c.simd };
+  return { url, folder, buffer: c.wasmBinary, simd: c.simd === 'fixed' ? 'plain' : c.simd === true ? undefined : c.simd };
 }
 
 // ---- images ----

@@ -403,6 +403,11 @@ function defaultUrl(file) {
   return new URL(file, SCRIPT_URL).href;
 }
 
+// A wasm build's URL: in the folder env.wasm.wasmPaths names, if it names one, else as above.
+function wasmFileUrl(cfg, file) {
+  return cfg.folder !== undefined ? `${cfg.folder}${file}` : defaultUrl(file);
+}
+
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d]; // "\0asm"
 
 function preview(bytes) {
@@ -482,13 +487,13 @@ async function compileWasm(cfg, entry) {
   if (cfg.url === undefined) {
     const build = simdBuild(cfg.simd);
     try {
-      const module = await compileUrl(defaultUrl(WASM_FILES[build]));
+      const module = await compileUrl(wasmFileUrl(cfg, WASM_FILES[build]));
       entry.build = build;
       return module;
     } catch (err) {
       // A site that serves only edgeinfer.wasm still works where relaxed SIMD would be chosen.
       if (build !== 'relaxed' || cfg.simd !== undefined || !(err instanceof EdgeInferError)) throw err;
-      const module = await compileUrl(defaultUrl(WASM_FILES.plain));
+      const module = await compileUrl(wasmFileUrl(cfg, WASM_FILES.plain));
       entry.build = 'plain';
       return module;
     }
@@ -739,11 +744,11 @@ function wasmConfig(options) {
   const c = (options && options.wasm) || env.wasm || {};
   if (typeof c !== 'object') throw fail('INVALID_ARGUMENT', `env.wasm: expected an object, got ${describe(c)}`);
   const ort = ortWasmFlags(c); // onnxruntime-web's wasmPaths, wasmBinary, simd
-  return { url: c.url !== undefined ? c.url : ort.url, buffer: c.buffer || ort.buffer, response: c.response, module: c.module, simd: ort.simd };
+  return { url: c.url !== undefined ? c.url : ort.url, folder: ort.folder, buffer: c.buffer || ort.buffer, response: c.response, module: c.module, simd: ort.simd };
 }
 
 function cacheEntry(cfg) {
-  const same = wasmCache && ['url', 'buffer', 'response', 'module', 'simd'].every((k) => wasmCache.cfg[k] === cfg[k]);
+  const same = wasmCache && ['url', 'folder', 'buffer', 'response', 'module', 'simd'].every((k) => wasmCache.cfg[k] === cfg[k]);
   if (!same) {
     const entry = { cfg, module: null, runtime: null, build: undefined };
     entry.module = compileWasm(cfg, entry).catch((err) => {

@@ -11,6 +11,11 @@ import ortDefault from '../../dist/edgeinfer.mjs';
 import { identityModel, makeModel } from './onnx-model.mjs';
 import { rejectsWith, throwsWith } from './helpers.mjs';
 
+// A module whose one function is f32x4.relaxed_madd: valid where the engine has relaxed SIMD.
+const RELAXED_MADD = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x01, 0x60, 0x03, 0x7b,
+  0x7b, 0x7b, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00, 0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd,
+  0x85, 0x02, 0x0b]);
+
 genuine.env.wasm.numThreads = 1;
 genuine.env.logLevel = 'error';
 
@@ -269,13 +274,18 @@ test('env: onnxruntime-web flags are there, checked, and unguarded writes do not
     const bytes = (await import('node:fs')).readFileSync(new URL('edgeinfer.wasm', dist));
     for (const flags of [{ wasmPaths: dist.href }, { wasmPaths: { wasm: new URL('edgeinfer.wasm', dist).href, mjs: 'ignored.mjs' } },
       { wasmBinary: bytes }, { wasmBinary: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length), simd: true },
-      { proxy: true }, { simd: 'relaxed' }]) {
+      { proxy: true }, { simd: 'fixed' }, { simd: 'plain', wasmPaths: dist.href }]) {
       env.wasm = { ...saved, ...flags };
       const s = await ort.InferenceSession.create(model);
       assert.deepEqual(Array.from((await s.run({ x })).y.data), [5], JSON.stringify(Object.keys(flags)));
       await s.release();
     }
-    env.wasm = { ...saved, wasmPaths: '/no/such/folder/' };
+    // 'relaxed' asks for edgeinfer-relaxed.wasm from the wasmPaths folder: it runs where the engine has relaxed SIMD.
+    env.wasm = { ...saved, simd: 'relaxed', wasmPaths: dist.href };
+    const relaxed = ort.InferenceSession.create(model);
+    if (WebAssembly.validate(RELAXED_MADD)) await (await relaxed).release();
+    else await rejectsWith(relaxed, 'LOAD_FAILED', /edgeinfer-relaxed\.wasm/);
+    env.wasm = { ...saved, wasmPaths: '/no/such/folder/', simd: 'plain' };
     await rejectsWith(ort.InferenceSession.create(model), 'LOAD_FAILED', /no\/such\/folder\/edgeinfer\.wasm/);
   } finally {
     env.wasm = saved;

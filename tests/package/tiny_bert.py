@@ -13,6 +13,7 @@ by the product of both scales. The quantiser is written here with the onnx helpe
 import json
 import os
 import sys
+import warnings
 
 import numpy as np
 import onnx
@@ -154,6 +155,7 @@ def quantize_dynamic(model):
 def main():
     out = os.path.join(sys.argv[1], 'tiny-bert')
     os.makedirs(os.path.join(out, 'onnx'), exist_ok=True)
+    warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)  # the export traces fixed-size loops on purpose
     torch.manual_seed(20261207)
     vocab = vocabulary()
     model = Encoder(len(vocab)).eval()
