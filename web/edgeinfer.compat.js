@@ -180,8 +180,8 @@ function copyInto(name, target, t) {
 // Where the wasm comes from according to onnxruntime's wasmPaths (a folder, in which the build
 // is chosen as next to the script, or { wasm: url } of one file) / wasmBinary, and the checked
 // flags. env.wasm.simd says which build to load: 'plain' or onnxruntime's 'fixed' the SIMD128
-// build, 'relaxed' the relaxed-SIMD one, true (or unset) the one this engine runs best; false is
-// refused (edgeinfer needs SIMD).
+// build, 'relaxed' the relaxed-SIMD one where the engine runs it (SIMD128 elsewhere), true (or
+// unset) the one this engine runs best; false is refused (edgeinfer needs SIMD).
 function ortWasmFlags(c) {
   if (c.simd === false) throw unsupportedOption('env.wasm.simd = false', 'edgeinfer needs WebAssembly SIMD (every current browser has it)');
   checkOneOf('env.wasm.simd', c.simd, [true, 'fixed', 'plain', 'relaxed']);

@@ -457,13 +457,11 @@ const RELAXED_PROBE = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 
   0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00,
   0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b]);
 
-// Which build to fetch when env.wasm gives no module, bytes or URL: env.wasm.simd when set,
-// else 'relaxed' where this engine validates the probe and 'plain' elsewhere.
+// Which build to fetch when env.wasm gives no module, bytes or URL (env.wasm.simd checked by
+// ortWasmFlags): 'plain' when asked for, else 'relaxed' where this engine validates the probe
+// and 'plain' elsewhere, so that asking for 'relaxed' never breaks an engine without it.
 function simdBuild(choice) {
-  if (choice === 'relaxed' || choice === 'plain') return choice;
-  if (choice !== undefined) {
-    throw fail('INVALID_ARGUMENT', `env.wasm.simd: expected 'relaxed' or 'plain', got ${describe(choice)}`);
-  }
+  if (choice === 'plain') return 'plain';
   return WebAssembly.validate(RELAXED_PROBE) ? 'relaxed' : 'plain';
 }
 
@@ -491,7 +489,8 @@ async function compileWasm(cfg, entry) {
       entry.build = build;
       return module;
     } catch (err) {
-      // A site that serves only edgeinfer.wasm still works where relaxed SIMD would be chosen.
+      // A site that serves only edgeinfer.wasm still works where relaxed SIMD would be chosen
+      // (unless env.wasm.simd asked for 'relaxed': then its file must be there).
       if (build !== 'relaxed' || cfg.simd !== undefined || !(err instanceof EdgeInferError)) throw err;
       const module = await compileUrl(wasmFileUrl(cfg, WASM_FILES.plain));
       entry.build = 'plain';
@@ -1226,8 +1225,8 @@ async function inspect(source, options = {}) {
  *   (default: next to this script, edgeinfer-relaxed.wasm where the engine runs relaxed SIMD and
  *   edgeinfer.wasm elsewhere or when that file cannot be loaded), or onnxruntime-web's flags:
  *   wasmPaths (a folder URL ending in '/', or { wasm: url }: edgeinfer.wasm there), wasmBinary (the
- *   bytes), proxy (sessions run in a worker), simd ('relaxed' or 'plain' / 'fixed' picks that
- *   build, true the default choice, false is refused), numThreads (checked; edgeinfer runs each
+ *   bytes), proxy (sessions run in a worker), simd ('plain' / 'fixed' picks that build, 'relaxed'
+ *   the relaxed build where the engine runs it, true the default choice, false is refused), numThreads (checked; edgeinfer runs each
  *   session on one thread). Read when the first session is created and again whenever it changes
  *   to another source.
  * env.wasmBuild: 'relaxed' or 'plain', the build this thread loaded by default (undefined before

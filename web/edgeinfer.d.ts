@@ -142,8 +142,9 @@ export interface WasmSource {
   response?: Response | Promise<Response>;
   /** An already compiled module. */
   module?: WebAssembly.Module;
-  /** With none of the above: load edgeinfer-relaxed.wasm ('relaxed') or edgeinfer.wasm ('plain', or onnxruntime's
-   * 'fixed'); true or unset: the relaxed build where the engine validates relaxed SIMD. */
+  /** With none of the above: load edgeinfer.wasm ('plain', or onnxruntime's 'fixed') or edgeinfer-relaxed.wasm
+   * ('relaxed', where the engine validates relaxed SIMD; edgeinfer.wasm elsewhere); true or unset: the same,
+   * falling back to edgeinfer.wasm when the relaxed file cannot be loaded. */
   simd?: boolean | 'relaxed' | 'plain' | 'fixed';
 }
 
@@ -257,7 +258,7 @@ export interface WasmFlags extends WasmSource {
   wasmBinary?: ArrayBufferLike | Uint8Array;
   /** Sessions run in a worker (as the `worker` session option). */
   proxy?: boolean;
-  /** Which build: 'fixed' / 'plain' SIMD128, 'relaxed' relaxed SIMD, true the best this engine runs; false is UNSUPPORTED. */
+  /** Which build: 'fixed' / 'plain' SIMD128, 'relaxed' relaxed SIMD where the engine runs it, true the best this engine runs; false is UNSUPPORTED. */
   simd?: boolean | 'fixed' | 'plain' | 'relaxed';
   /** Checked; each session runs on one thread. */
   numThreads?: number;
