@@ -62,25 +62,35 @@ static node *sole_producer(ei_model *g, int x, const graph_uses *u, int readers)
     return p;
 }
 
-/* ---- constants ---- */
+/* A pass's rule for one node: it may rewrite the node and those around it. */
+typedef ei_status (*node_rule)(ei_model *g, node *n, const graph_uses *u);
 
-static ei_status constants(ei_model *g)
+/* Applies rule to every live node in file order. The use counts are those from before the walk;
+ * a rule only relies on counts of values that no earlier rule of the walk has rewired. */
+static ei_status each_node(ei_model *g, node_rule rule)
 {
     graph_uses u;
     TRY(graph_uses_init(g, &u));
-    for (int i = 0; i < g->n_nodes; i++) {
-        node *n = &g->nodes[i];
-        if (!is_op(n, "Constant") || n->n_in || n->n_out != 1 || n->out[0] < 0 || u.pinned[n->out[0]] ||
-            n->n_attr != 1 || strcmp(n->attrs[0].name, "value") || n->attrs[0].type != ATTR_TENSOR)
-            continue;
-        const ei_tensor *t = &n->attrs[0].tensors[0];
-        if (dtype_size(t->dtype) == 0 || tensor_nbytes(t) < 0 || (!t->data && tensor_nbytes(t) > 0)) continue;
-        value *v = &g->values[n->out[0]];
-        v->kind = VALUE_CONST;
-        v->init = *t;
-        n->dead = true;
-    }
+    ei_status st = EI_STATUS_OK;
+    for (int i = 0; i < g->n_nodes && st == EI_STATUS_OK; i++)
+        if (!g->nodes[i].dead) st = rule(g, &g->nodes[i], &u);
     graph_uses_free(&u);
+    return st;
+}
+
+/* ---- constants ---- */
+
+static ei_status constant_rule(ei_model *g, node *n, const graph_uses *u)
+{
+    if (!is_op(n, "Constant") || n->n_in || n->n_out != 1 || n->out[0] < 0 || u->pinned[n->out[0]] ||
+        n->n_attr != 1 || strcmp(n->attrs[0].name, "value") || n->attrs[0].type != ATTR_TENSOR)
+        return EI_STATUS_OK;
+    const ei_tensor *t = &n->attrs[0].tensors[0];
+    if (dtype_size(t->dtype) == 0 || tensor_nbytes(t) < 0 || (!t->data && tensor_nbytes(t) > 0)) return EI_STATUS_OK;
+    value *v = &g->values[n->out[0]];
+    v->kind = VALUE_CONST;
+    v->init = *t;
+    n->dead = true;
     return EI_STATUS_OK;
 }
 
@@ -98,17 +108,11 @@ static bool is_wire(const ei_model *g, const node *n, const graph_uses *u)
            shape_numel(t->rank, t->dims) == 1 && t->data && *(const uint8_t *)t->data == 0;
 }
 
-static ei_status remove_identity(ei_model *g)
+static ei_status wire_rule(ei_model *g, node *n, const graph_uses *u)
 {
-    graph_uses u;
-    TRY(graph_uses_init(g, &u));
-    for (int i = 0; i < g->n_nodes; i++) {
-        node *n = &g->nodes[i];
-        if (n->dead || !is_wire(g, n, &u) || u.pinned[n->out[0]]) continue;
-        graph_replace_uses(g, n->out[0], n->in[0]);
-        n->dead = true;
-    }
-    graph_uses_free(&u);
+    if (!is_wire(g, n, u) || u->pinned[n->out[0]]) return EI_STATUS_OK;
+    graph_replace_uses(g, n->out[0], n->in[0]);
+    n->dead = true;
     return EI_STATUS_OK;
 }
 
@@ -147,37 +151,30 @@ static ei_status set_perm(ei_model *g, node *n, const int64_t *p, int rank)
     return EI_STATUS_OK;
 }
 
-static ei_status cancel_transposes(ei_model *g)
+/* t2 = Transpose(Transpose(x)): nothing when the perms cancel, else one Transpose of x. */
+static ei_status transpose_rule(ei_model *g, node *t2, const graph_uses *u)
 {
-    graph_uses u;
-    TRY(graph_uses_init(g, &u));
-    ei_status st = EI_STATUS_OK;
-    for (int i = 0; i < g->n_nodes && st == EI_STATUS_OK; i++) {
-        node *t2 = &g->nodes[i];
-        if (!is_op(t2, "Transpose") || t2->n_in != 1 || t2->in[0] < 0 || t2->out[0] < 0) continue;
-        node *t1 = sole_producer(g, t2->in[0], &u, 1);
-        int64_t p1[EI_MAX_DIMS], p2[EI_MAX_DIMS], r[EI_MAX_DIMS];
-        int r1, r2;
-        if (!is_op(t1, "Transpose") || t1->n_in != 1 || !transpose_perm(t1, p1, &r1) || !transpose_perm(t2, p2, &r2) ||
-            r1 != r2)
-            continue;
-        bool identity = true;
-        for (int d = 0; d < r1; d++) {
-            r[d] = p1[p2[d]]; /* out2[d] = out1[p2[d]] = in1[p1[p2[d]]] */
-            identity = identity && r[d] == d;
-        }
-        if (identity && !u.pinned[t2->out[0]]) {
-            graph_replace_uses(g, t2->out[0], t1->in[0]);
-            t2->dead = true;
-        } else {
-            st = set_perm(g, t2, r, r1);
-            t2->in[0] = t1->in[0];
-        }
-        if (st == EI_STATUS_OK) st = graph_note_fused(g, t2, "Transpose");
-        t1->dead = true;
+    if (!is_op(t2, "Transpose") || t2->n_in != 1 || t2->in[0] < 0 || t2->out[0] < 0) return EI_STATUS_OK;
+    node *t1 = sole_producer(g, t2->in[0], u, 1);
+    int64_t p1[EI_MAX_DIMS], p2[EI_MAX_DIMS], r[EI_MAX_DIMS];
+    int r1, r2;
+    if (!is_op(t1, "Transpose") || t1->n_in != 1 || !transpose_perm(t1, p1, &r1) || !transpose_perm(t2, p2, &r2) ||
+        r1 != r2)
+        return EI_STATUS_OK;
+    bool identity = true;
+    for (int d = 0; d < r1; d++) {
+        r[d] = p1[p2[d]]; /* out2[d] = out1[p2[d]] = in1[p1[p2[d]]] */
+        identity = identity && r[d] == d;
     }
-    graph_uses_free(&u);
-    return st;
+    t1->dead = true;
+    if (identity && !u->pinned[t2->out[0]]) {
+        graph_replace_uses(g, t2->out[0], t1->in[0]);
+        t2->dead = true;
+        return EI_STATUS_OK;
+    }
+    TRY(set_perm(g, t2, r, r1));
+    t2->in[0] = t1->in[0];
+    return graph_note_fused(g, t2, "Transpose");
 }
 
 /* ---- fold-batchnorm ---- */
@@ -232,49 +229,35 @@ static ei_status fold_bn_into(ei_model *g, node *conv, const node *bn)
     return graph_note_fused(g, conv, "BatchNormalization");
 }
 
-static ei_status fold_batchnorm(ei_model *g)
+static ei_status batchnorm_rule(ei_model *g, node *bn, const graph_uses *u)
 {
-    graph_uses u;
-    TRY(graph_uses_init(g, &u));
-    ei_status st = EI_STATUS_OK;
-    for (int i = 0; i < g->n_nodes && st == EI_STATUS_OK; i++) {
-        node *bn = &g->nodes[i];
-        if (!bn_foldable(bn, &u) || bn->in[0] < 0) continue;
-        node *conv = sole_producer(g, bn->in[0], &u, 1);
-        if (!is_op(conv, "Conv") || conv->act.on || conv->n_in < 2) continue;
-        int old_out = conv->out[0];
-        st = fold_bn_into(g, conv, bn);
-        if (conv->out[0] != old_out) bn->dead = true;
-    }
-    graph_uses_free(&u);
+    if (!bn_foldable(bn, u) || bn->in[0] < 0) return EI_STATUS_OK;
+    node *conv = sole_producer(g, bn->in[0], u, 1);
+    if (!is_op(conv, "Conv") || conv->act.on || conv->n_in < 2) return EI_STATUS_OK;
+    int old_out = conv->out[0];
+    ei_status st = fold_bn_into(g, conv, bn);
+    if (conv->out[0] != old_out) bn->dead = true;
     return st;
 }
 
 /* ---- fuse-bias ---- */
 
-static ei_status fuse_bias(ei_model *g)
+static ei_status bias_rule(ei_model *g, node *add, const graph_uses *u)
 {
-    graph_uses u;
-    TRY(graph_uses_init(g, &u));
-    ei_status st = EI_STATUS_OK;
-    for (int i = 0; i < g->n_nodes && st == EI_STATUS_OK; i++) {
-        node *add = &g->nodes[i];
-        if (!is_op(add, "Add") || add->n_in != 2 || add->in[0] < 0 || add->in[1] < 0 || add->out[0] < 0) continue;
-        for (int side = 0; side < 2; side++) {
-            node *mm = sole_producer(g, add->in[side], &u, 1);
-            if (!is_op(mm, "MatMul") || mm->n_in != 2 || mm->act.on) continue;
-            const ei_tensor *b = graph_const_f32(g, mm->in[1]);
-            if (!b || b->rank != 2 || !const_vec(g, add, 1 - side, b->dims[1])) continue;
-            mm->in[2] = add->in[1 - side];
-            mm->n_in = 3;
-            mm->out[0] = add->out[0];
-            add->dead = true;
-            st = graph_note_fused(g, mm, "Add");
-            break;
-        }
+    if (!is_op(add, "Add") || add->n_in != 2 || add->in[0] < 0 || add->in[1] < 0 || add->out[0] < 0)
+        return EI_STATUS_OK;
+    for (int side = 0; side < 2; side++) {
+        node *mm = sole_producer(g, add->in[side], u, 1);
+        if (!is_op(mm, "MatMul") || mm->n_in != 2 || mm->act.on) continue;
+        const ei_tensor *b = graph_const_f32(g, mm->in[1]);
+        if (!b || b->rank != 2 || !const_vec(g, add, 1 - side, b->dims[1])) continue;
+        mm->in[2] = add->in[1 - side];
+        mm->n_in = 3;
+        mm->out[0] = add->out[0];
+        add->dead = true;
+        return graph_note_fused(g, mm, "Add");
     }
-    graph_uses_free(&u);
-    return st;
+    return EI_STATUS_OK;
 }
 
 /* ---- fuse-layer-norm ---- */
@@ -338,8 +321,9 @@ static ei_status make_layer_norm(ei_model *g, node *n, int x, int scale, int bia
 
 /* mean = ReduceMean(x); d = x - mean; var = ReduceMean(d ^ 2); y = d / Sqrt(var + eps) * scale + bias,
  * as exporters write LayerNorm before opset 17: one LayerNormalization node instead of nine. */
-static ei_status fuse_layer_norm_at(ei_model *g, node *mean, const graph_uses *u)
+static ei_status layer_norm_rule(ei_model *g, node *mean, const graph_uses *u)
 {
+    if (!mean_last_axis(mean)) return EI_STATUS_OK;
     int x = mean->in[0], dv, sq, m2, e, other;
     float two, eps;
     node *sub = sole_reader(g, mean->out[0], u);
@@ -372,16 +356,6 @@ static ei_status fuse_layer_norm_at(ei_model *g, node *mean, const graph_uses *u
     return make_layer_norm(g, add2, x, scale, bias, eps);
 }
 
-static ei_status fuse_layer_norm(ei_model *g)
-{
-    graph_uses u;
-    TRY(graph_uses_init(g, &u));
-    ei_status st = EI_STATUS_OK;
-    for (int i = 0; i < g->n_nodes && st == EI_STATUS_OK; i++)
-        if (mean_last_axis(&g->nodes[i])) st = fuse_layer_norm_at(g, &g->nodes[i], &u);
-    graph_uses_free(&u);
-    return st;
-}
 
 /* ---- fuse-activation ---- */
 
@@ -519,26 +493,24 @@ static ei_status fuse_gelu(ei_model *g, node *div, const graph_uses *u)
     return take_over(g, p, mul2, &act, "Gelu");
 }
 
-static ei_status fuse_activation(ei_model *g)
+static ei_status activation_rule(ei_model *g, node *a, const graph_uses *u)
 {
-    graph_uses u;
-    TRY(graph_uses_init(g, &u));
-    ei_status st = EI_STATUS_OK;
-    for (int i = 0; i < g->n_nodes && st == EI_STATUS_OK; i++) {
-        node *a = &g->nodes[i];
-        fused_act act;
-        if (a->dead) continue;
-        if (!activation_of(g, a, &act)) {
-            st = fuse_silu(g, a, &u);
-            if (st == EI_STATUS_OK && !a->dead) st = fuse_gelu(g, a, &u);
-            continue;
-        }
-        node *p = sole_producer(g, a->in[0], &u, 1);
-        if (takes_activation(g, p)) st = take_over(g, p, a, &act, a->op_type);
+    fused_act act;
+    if (!activation_of(g, a, &act)) {
+        TRY(fuse_silu(g, a, u));
+        return a->dead ? EI_STATUS_OK : fuse_gelu(g, a, u);
     }
-    graph_uses_free(&u);
-    return st;
+    node *p = sole_producer(g, a->in[0], u, 1);
+    return takes_activation(g, p) ? take_over(g, p, a, &act, a->op_type) : EI_STATUS_OK;
 }
+
+static ei_status constants(ei_model *g) { return each_node(g, constant_rule); }
+static ei_status remove_identity(ei_model *g) { return each_node(g, wire_rule); }
+static ei_status cancel_transposes(ei_model *g) { return each_node(g, transpose_rule); }
+static ei_status fold_batchnorm(ei_model *g) { return each_node(g, batchnorm_rule); }
+static ei_status fuse_bias(ei_model *g) { return each_node(g, bias_rule); }
+static ei_status fuse_layer_norm(ei_model *g) { return each_node(g, layer_norm_rule); }
+static ei_status fuse_activation(ei_model *g) { return each_node(g, activation_rule); }
 
 const graph_pass graph_passes[] = {
     {"constants", constants},
