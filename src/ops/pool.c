@@ -267,15 +267,33 @@ static ei_status pool_infer(op_ctx *ctx, int kind)
     return EI_STATUS_OK;
 }
 
-static ei_status pool_run(op_ctx *ctx, int kind)
-{
+/* The geometry and the path taken, worked out once per plan. */
+typedef struct pool_state {
     pool_geom g;
-    TRY(pool_geometry(ctx, ctx->in[0], &g));
-    if (use_fast_path(ctx, kind, &g)) pool_f32_fast(ctx, kind, &g);
-    else pool_generic(ctx, kind, &g);
+    bool fast;
+} pool_state;
+
+static ei_status pool_prepare(op_ctx *ctx, int kind)
+{
+    pool_state *st = op_alloc(ctx, sizeof *st);
+    if (!st) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory");
+    TRY(pool_geometry(ctx, ctx->in[0], &st->g));
+    st->fast = use_fast_path(ctx, kind, &st->g);
+    ctx->state = st;
     return EI_STATUS_OK;
 }
 
+static ei_status pool_run(op_ctx *ctx, int kind)
+{
+    const pool_state *st = ctx->state;
+    if (st->fast) pool_f32_fast(ctx, kind, &st->g);
+    else pool_generic(ctx, kind, &st->g);
+    return EI_STATUS_OK;
+}
+
+static ei_status maxpool_prepare(op_ctx *ctx) { return pool_prepare(ctx, POOL_MAX); }
+static ei_status avgpool_prepare(op_ctx *ctx) { return pool_prepare(ctx, POOL_AVG); }
+static ei_status lppool_prepare(op_ctx *ctx) { return pool_prepare(ctx, POOL_LP); }
 static ei_status maxpool_infer(op_ctx *ctx) { return pool_infer(ctx, POOL_MAX); }
 static ei_status maxpool_run(op_ctx *ctx) { return pool_run(ctx, POOL_MAX); }
 static ei_status avgpool_infer(op_ctx *ctx) { return pool_infer(ctx, POOL_AVG); }
@@ -414,9 +432,9 @@ static ei_status unpool_run(op_ctx *ctx)
 
 const op_def pool_ops[] = {
     {"MaxUnpool", "", 9, unpool_infer, NULL, unpool_run, 0},
-    {"MaxPool", "", 1, maxpool_infer, NULL, maxpool_run, 0},
-    {"AveragePool", "", 1, avgpool_infer, NULL, avgpool_run, 0},
-    {"LpPool", "", 1, lppool_infer, NULL, lppool_run, 0},
+    {"MaxPool", "", 1, maxpool_infer, maxpool_prepare, maxpool_run, 0},
+    {"AveragePool", "", 1, avgpool_infer, avgpool_prepare, avgpool_run, 0},
+    {"LpPool", "", 1, lppool_infer, lppool_prepare, lppool_run, 0},
     {"GlobalAveragePool", "", 1, global_infer, NULL, global_avg_run, 0},
     {"GlobalMaxPool", "", 1, global_infer, NULL, global_max_run, 0},
 };
