@@ -139,7 +139,7 @@ function parseArgs(argv) {
   }
   for (const m of [...o.models, ...o.coldModels]) {
     if (!MODELS[m]) throw new Error(`unknown model '${m}' (known: ${Object.keys(MODELS).join(', ')})`);
-    for (const f of Object.values(modelFiles(m))) {
+    for (const f of [modelFiles(m).onnx, modelFiles(m).input]) {
       if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing (make build/bench-models/.stamp)`);
     }
   }
