@@ -95,21 +95,27 @@ ei_status graph_compact(ei_model *g)
 
 ei_status graph_uses_init(const ei_model *g, graph_uses *u)
 {
-    u->count = calloc((size_t)g->n_values + 1, sizeof *u->count);
-    u->pinned = calloc((size_t)g->n_values + 1, sizeof *u->pinned);
-    if (!u->count || !u->pinned) {
+    size_t n = (size_t)g->n_values + 1;
+    u->count = calloc(n, sizeof *u->count);
+    u->pinned = calloc(n, sizeof *u->pinned);
+    u->first = malloc(n * sizeof *u->first);
+    u->last = malloc(n * sizeof *u->last);
+    if (!u->count || !u->pinned || !u->first || !u->last) {
         graph_uses_free(u);
         return EI_STATUS_OUT_OF_MEMORY;
     }
+    for (int v = 0; v < g->n_values; v++) u->first[v] = u->last[v] = -1;
     for (int k = 0; k < g->n_outputs; k++) u->pinned[g->outputs[k]] = true;
     for (int i = 0; i < g->n_nodes; i++) {
-        const node *n = &g->nodes[i];
-        if (n->dead) continue;
-        for (int k = 0; k < n->n_in + n->n_implicit; k++) {
-            int v = node_input(n, k);
+        const node *nd = &g->nodes[i];
+        if (nd->dead) continue;
+        for (int k = 0; k < nd->n_in + nd->n_implicit; k++) {
+            int v = node_input(nd, k);
             if (v < 0) continue;
             u->count[v]++;
-            if (k >= n->n_in) u->pinned[v] = true;
+            if (k >= nd->n_in) u->pinned[v] = true;
+            if (u->first[v] < 0) u->first[v] = i;
+            u->last[v] = i;
         }
     }
     return EI_STATUS_OK;
@@ -119,8 +125,9 @@ void graph_uses_free(graph_uses *u)
 {
     free(u->count);
     free(u->pinned);
-    u->count = NULL;
-    u->pinned = NULL;
+    free(u->first);
+    free(u->last);
+    memset(u, 0, sizeof *u);
 }
 
 int graph_add_const(ei_model *g, const char *name, const ei_tensor *t)
@@ -142,16 +149,6 @@ node *graph_producer(ei_model *g, int v)
     if (v < 0 || g->values[v].producer < 0) return NULL;
     node *n = &g->nodes[g->values[v].producer];
     return n->dead ? NULL : n;
-}
-
-void graph_replace_uses(ei_model *g, int from, int to)
-{
-    for (int i = 0; i < g->n_nodes; i++) {
-        node *n = &g->nodes[i];
-        if (n->dead) continue;
-        for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] == from) n->in[k] = to;
-    }
 }
 
 ei_status graph_note_fused(ei_model *g, node *n, const char *what)

@@ -28,11 +28,12 @@ ei_status graph_compact(ei_model *g);
 ei_status graph_compile(const ei_model *src, ei_model **out, char *err);
 
 /* ---- helpers for passes ---- */
-/* uses[v]: live node inputs (implicit ones too) reading value v; pinned[v]: v is a graph output or
- * read by a subgraph, so no pass may rename or remove it. Both arrays have g->n_values entries. */
+/* count[v]: live node inputs (implicit ones too) reading value v; pinned[v]: v is a graph output or
+ * read by a subgraph, so no pass may rename or remove it. Each array has g->n_values entries. */
 typedef struct graph_uses {
     int *count;
     bool *pinned;
+    int *first, *last; /* the first and last live node (by index) reading v as an input; -1 for none */
 } graph_uses;
 ei_status graph_uses_init(const ei_model *g, graph_uses *u);
 void graph_uses_free(graph_uses *u);
@@ -40,8 +41,6 @@ void graph_uses_free(graph_uses *u);
 int graph_add_const(ei_model *g, const char *name, const ei_tensor *t);
 /* The node producing value v when it is alive, else NULL. */
 node *graph_producer(ei_model *g, int v);
-/* Makes every live node read `to` where it read `from`. */
-void graph_replace_uses(ei_model *g, int from, int to);
 /* Records in n->fused that `what` (an op type) was merged into it. */
 ei_status graph_note_fused(ei_model *g, node *n, const char *what);
 /* A constant float32 tensor held by value v, or NULL. */

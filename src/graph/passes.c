@@ -7,8 +7,9 @@
  *
  *   constants          Constant nodes holding a tensor become constant values, as
  *                      initializers are, so later passes see them as weights.
+ *   cancel-transposes  Transpose -> Transpose becomes an Identity when the perms cancel,
+ *                      else one Transpose.
  *   remove-identity    Identity, and Dropout in its inference form, become wires.
- *   cancel-transposes  Transpose -> Transpose cancels, or becomes one Transpose.
  *   fold-batchnorm     BatchNormalization after a Conv with constant weights
  *                      goes into that Conv's weights and bias.
  *   fuse-bias          MatMul by a constant [K, N] matrix, then Add of a constant
@@ -108,11 +109,30 @@ static bool is_wire(const ei_model *g, const node *n, const graph_uses *u)
            shape_numel(t->rank, t->dims) == 1 && t->data && *(const uint8_t *)t->data == 0;
 }
 
-static ei_status wire_rule(ei_model *g, node *n, const graph_uses *u)
+/* Walks the nodes in execution order, so that a wire's input already reads through the wires
+ * before it: a chain of any length resolves to its start in one walk. */
+static ei_status remove_identity(ei_model *g)
 {
-    if (!is_wire(g, n, u) || u->pinned[n->out[0]]) return EI_STATUS_OK;
-    graph_replace_uses(g, n->out[0], n->in[0]);
-    n->dead = true;
+    graph_uses u;
+    TRY(graph_uses_init(g, &u));
+    int *to = malloc(((size_t)g->n_values + 1) * sizeof *to); /* what a read of value v reads instead */
+    if (!to) {
+        graph_uses_free(&u);
+        return EI_STATUS_OUT_OF_MEMORY;
+    }
+    for (int v = 0; v < g->n_values; v++) to[v] = v;
+    for (int pos = 0; pos < g->n_nodes; pos++) {
+        node *n = &g->nodes[g->order[pos]];
+        if (n->dead) continue;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0) n->in[k] = to[n->in[k]];
+        if (is_wire(g, n, &u) && !u.pinned[n->out[0]]) {
+            to[n->out[0]] = n->in[0];
+            n->dead = true;
+        }
+    }
+    free(to);
+    graph_uses_free(&u);
     return EI_STATUS_OK;
 }
 
@@ -151,7 +171,8 @@ static ei_status set_perm(ei_model *g, node *n, const int64_t *p, int rank)
     return EI_STATUS_OK;
 }
 
-/* t2 = Transpose(Transpose(x)): nothing when the perms cancel, else one Transpose of x. */
+/* t2 = Transpose(Transpose(x)): an Identity of x when the perms cancel (remove-identity, which
+ * runs next, makes it a wire), else one Transpose of x. */
 static ei_status transpose_rule(ei_model *g, node *t2, const graph_uses *u)
 {
     if (!is_op(t2, "Transpose") || t2->n_in != 1 || t2->in[0] < 0 || t2->out[0] < 0) return EI_STATUS_OK;
@@ -167,13 +188,13 @@ static ei_status transpose_rule(ei_model *g, node *t2, const graph_uses *u)
         identity = identity && r[d] == d;
     }
     t1->dead = true;
-    if (identity && !u->pinned[t2->out[0]]) {
-        graph_replace_uses(g, t2->out[0], t1->in[0]);
-        t2->dead = true;
-        return EI_STATUS_OK;
-    }
-    TRY(set_perm(g, t2, r, r1));
     t2->in[0] = t1->in[0];
+    if (identity) {
+        t2->op_type = "Identity";
+        t2->n_attr = 0;
+    } else {
+        TRY(set_perm(g, t2, r, r1));
+    }
     return graph_note_fused(g, t2, "Transpose");
 }
 
@@ -275,12 +296,8 @@ static bool const_scalar(const ei_model *g, int v, float *out)
 static node *sole_reader(ei_model *g, int v, const graph_uses *u)
 {
     if (v < 0 || u->pinned[v] || u->count[v] != 1) return NULL;
-    for (int i = 0; i < g->n_nodes; i++) {
-        node *n = &g->nodes[i];
-        for (int k = 0; !n->dead && k < n->n_in; k++)
-            if (n->in[k] == v) return n;
-    }
-    return NULL;
+    node *n = &g->nodes[u->first[v]];
+    return n->dead ? NULL : n;
 }
 
 /* Binary node n reads v as one operand; *other gets the other operand. */
@@ -330,8 +347,8 @@ static ei_status layer_norm_rule(ei_model *g, node *mean, const graph_uses *u)
     if (!is_op(sub, "Sub") || sub->n_in != 2 || sub->in[0] != x || sub->in[1] != mean->out[0]) return EI_STATUS_OK;
     dv = sub->out[0];
     if (u->pinned[dv] || u->count[dv] != 2) return EI_STATUS_OK;
-    node *pow = NULL, *div = NULL;
-    for (int i = 0; i < g->n_nodes; i++) {
+    node *pow = NULL, *div = NULL; /* the two readers of d */
+    for (int i = u->first[dv]; i >= 0; i = i == u->last[dv] ? -1 : u->last[dv]) {
         node *n = &g->nodes[i];
         if (is_op(n, "Pow") && n->n_in == 2 && n->in[0] == dv) pow = n;
         if (is_op(n, "Div") && n->n_in == 2 && n->in[0] == dv) div = n;
@@ -505,7 +522,6 @@ static ei_status activation_rule(ei_model *g, node *a, const graph_uses *u)
 }
 
 static ei_status constants(ei_model *g) { return each_node(g, constant_rule); }
-static ei_status remove_identity(ei_model *g) { return each_node(g, wire_rule); }
 static ei_status cancel_transposes(ei_model *g) { return each_node(g, transpose_rule); }
 static ei_status fold_batchnorm(ei_model *g) { return each_node(g, batchnorm_rule); }
 static ei_status fuse_bias(ei_model *g) { return each_node(g, bias_rule); }
@@ -514,8 +530,8 @@ static ei_status fuse_activation(ei_model *g) { return each_node(g, activation_r
 
 const graph_pass graph_passes[] = {
     {"constants", constants},
-    {"remove-identity", remove_identity},
     {"cancel-transposes", cancel_transposes},
+    {"remove-identity", remove_identity},
     {"fold-batchnorm", fold_batchnorm},
     {"fuse-bias", fuse_bias},
     {"fuse-layer-norm", fuse_layer_norm},
