@@ -12,7 +12,7 @@ PYTHON  := /usr/bin/python3
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 ALLCFLAGS := -std=c11 $(WARN) $(CFLAGS) -Iinclude -D_DEFAULT_SOURCE
-LDLIBS  := -lm
+LDLIBS  := -lm -pthread
 
 B := build
 LIB_SRC := $(sort $(wildcard src/loader/*.c src/graph/*.c src/ops/*.c src/kernels/*.c))
@@ -83,6 +83,7 @@ $(ONNX_NODE)/.stamp: tests/ops/gen_node_tests.py
 
 conformance: $(B)/conformance $(ONNX_NODE)/.stamp
 	$(B)/conformance --suite $(ONNX_NODE)/node --expect $(CONF_LIST) --table
+	$(B)/conformance --suite $(ONNX_NODE)/node --expect $(CONF_LIST) --threads 2
 
 # Records the cases that pass now as the list CI holds the library to.
 conformance-update: $(B)/conformance $(ONNX_NODE)/.stamp
@@ -183,8 +184,8 @@ fuzz: $(B)/fuzz_model $(B)/fuzz_run $(B)/fuzz-seeds/.stamp wasm
 $(B)/tsan_sessions: tests/fuzz/tsan_sessions.c $(LIB_SRC) $(LIB_HDR)
 	$(CC) $(ALLCFLAGS) -O1 -fsanitize=thread -pthread $< $(LIB_SRC) $(LDLIBS) -o $@
 
-tsan: $(B)/tsan_sessions $(ONNX_NODE)/.stamp
-	TSAN_OPTIONS=halt_on_error=1 $(B)/tsan_sessions $(ONNX_NODE)/node
+tsan: $(B)/tsan_sessions $(ONNX_NODE)/.stamp $(B)/models/.stamp
+	TSAN_OPTIONS=halt_on_error=1 $(B)/tsan_sessions $(ONNX_NODE)/node $(B)/models/squeezenet1_1.onnx
 
 # ==== WebAssembly build, JS loader and their tests ====
 #   make wasm          dist/: edgeinfer.wasm (standalone, SIMD), edgeinfer-relaxed.wasm (the same with

@@ -146,7 +146,7 @@ size_t ei_model_weight_bytes(const ei_model *model);
  *    a zero-element tensor such as [0, 2^40, 2^40] is refused too.
  *  - EI_MAX_NODES nodes (and as many initializers) per graph, subgraphs nested at most
  *    EI_MAX_GRAPH_DEPTH deep.
- * Settable per session (ei_session_create_with), defaults from ei_limits_default:
+ * Settable per session (ei_session_options.limits), defaults from ei_limits_default:
  *  - tensor_bytes: the largest tensor, at most EI_MAX_TENSOR_BYTES.
  *  - session_bytes: the session's memory: the activation arena, constants
  *    folded at plan time, op state and scratch, and per-run buffers.
@@ -174,6 +174,32 @@ typedef struct ei_limits {
 void ei_limits_default(ei_limits *limits);
 
 /*
+ * A pool of threads that sessions split their heavier nodes across (convolution and matrix
+ * product tiles, depthwise channels, long elementwise ranges). `threads` counts the calling
+ * thread: a pool of 4 starts 3 workers, and the thread that calls ei_session_run works too.
+ * A pool runs one node at a time: sessions on different threads may share one, and a run
+ * that finds it busy runs alone on its own thread. Free it after the sessions using it.
+ * Natively the workers are pthreads. In wasm the pool starts none: the loader runs
+ * ei_threadpool_work in each Web Worker sharing the instance's memory; the single-threaded
+ * wasm builds fail any pool of more than one thread with EI_STATUS_UNSUPPORTED.
+ */
+#define EI_MAX_THREADS 64
+typedef struct ei_threadpool ei_threadpool;
+ei_status ei_threadpool_create(int threads, ei_threadpool **out);
+void ei_threadpool_free(ei_threadpool *pool);
+int ei_threadpool_threads(const ei_threadpool *pool);
+/* The loop of worker `index` (1 .. threads-1) of a wasm pool; returns when the pool is freed. */
+void ei_threadpool_work(ei_threadpool *pool, int index);
+
+/* How a session is made: its limits, and the pool its runs use (NULL: the calling thread only). */
+typedef struct ei_session_options {
+    ei_limits limits;
+    ei_threadpool *threadpool;
+} ei_session_options;
+
+void ei_session_options_default(ei_session_options *options);
+
+/*
  * A session holds the run-time state of one model: the activation arena, its
  * plan and the outputs. The model must outlive its sessions. On failure *out
  * is set like ei_model_load's. Creating a session checks every op; the
@@ -181,9 +207,9 @@ void ei_limits_default(ei_limits *limits);
  * all fixed, otherwise at the first run, and again whenever input shapes change.
  */
 ei_status ei_session_create(const ei_model *model, ei_session **out);
-/* The same with limits other than the defaults (NULL: the defaults). Each must be > 0;
+/* The same with options other than the defaults (NULL: the defaults). Each limit must be > 0;
  * tensor_bytes above EI_MAX_TENSOR_BYTES is EI_MAX_TENSOR_BYTES. */
-ei_status ei_session_create_with(const ei_model *model, const ei_limits *limits, ei_session **out);
+ei_status ei_session_create_with(const ei_model *model, const ei_session_options *options, ei_session **out);
 void ei_session_free(ei_session *session);
 const char *ei_session_errmsg(const ei_session *session);
 

@@ -39,10 +39,10 @@ static const char HELP[] =
     "      bytes, and the ops this build does not support (exit status 1 if any).\n"
     "      --compiled also lists the graph a session runs after the compile passes,\n"
     "      node by node in execution order, with what was fused into each node.\n"
-    "  run MODEL.onnx [-i NAME=FILE.npy]... [-o OUTDIR]\n"
+    "  run MODEL.onnx [-i NAME=FILE.npy]... [-o OUTDIR] [--threads N]\n"
     "      Runs the model once and writes every output to OUTDIR/<name>.npy\n"
     "      (OUTDIR defaults to the current directory; it is created if missing).\n"
-    "  bench MODEL.onnx [--runs N] [-i NAME=FILE.npy]...\n"
+    "  bench MODEL.onnx [--runs N] [--threads N] [-i NAME=FILE.npy]...\n"
     "      Times session creation, then 3 warm-up runs and N timed runs (default 50),\n"
     "      and prints the min, median and 90th percentile latency in milliseconds.\n"
     "  --help, --version\n"
@@ -51,6 +51,7 @@ static const char HELP[] =
     "  -i, --input NAME=FILE.npy  bind model input NAME to a .npy file (repeatable)\n"
     "  -o, --outdir DIR           run: where the outputs go\n"
     "  -n, --runs N               bench: number of timed runs\n"
+    "  -t, --threads N            run, bench: threads to split nodes across (default 1)\n"
     "      --strict               run, bench: every input must be given with -i\n"
     "\n"
     ".npy files: format 1.0 is written; 1.0, 2.0 and 3.0 are read. Element types\n"
@@ -269,9 +270,22 @@ typedef struct options {
     long runs;
     int strict; /* every input must be given with -i */
     int compiled; /* info: list the compiled graph */
+    long threads;
 } options;
 
 enum { ALLOW_INPUTS = 1, ALLOW_OUTDIR = 2, ALLOW_RUNS = 4, ALLOW_COMPILED = 8 };
+
+/* A whole number in [lo, hi] from option `key`'s value, or -1 after saying what is wrong. */
+static long number_option(const char *key, const char *v, long lo, long hi)
+{
+    if (!v) return usage_error("%s needs a number", key), -1;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < lo || n > hi)
+        return usage_error("%s expects a whole number from %ld to %ld, got '%s'", key, lo, hi, v), -1;
+    return n;
+}
 
 /* The value of an option given as "-x VALUE", "--long VALUE" or "--long=VALUE". */
 static const char *option_value(int argc, char **argv, int *i, const char *eq)
@@ -286,6 +300,7 @@ static int parse_args(int argc, char **argv, int allow, const char *cmd, options
     memset(o, 0, sizeof *o);
     o->outdir = ".";
     o->runs = DEFAULT_RUNS;
+    o->threads = 1;
     o->inputs = calloc((size_t)argc + 1, sizeof *o->inputs);
     if (!o->inputs) {
         errorf(NULL, "out of memory");
@@ -339,14 +354,11 @@ static int parse_args(int argc, char **argv, int allow, const char *cmd, options
             o->strict = 1;
         } else if (!strcmp(key, "-n") || !strcmp(key, "--runs")) {
             if (!(allow & ALLOW_RUNS)) return usage_error("%s does not take %s", cmd, key);
-            const char *v = option_value(argc, argv, &i, eq);
-            if (!v) return usage_error("%s needs a number", key);
-            char *end;
-            errno = 0;
-            long n = strtol(v, &end, 10);
-            if (errno || end == v || *end || n < 1 || n > 10000000)
-                return usage_error("%s expects a whole number from 1 to 10000000, got '%s'", key, v);
-            o->runs = n;
+            if ((o->runs = number_option(key, option_value(argc, argv, &i, eq), 1, 10000000)) < 0) return EXIT_USAGE;
+        } else if (!strcmp(key, "-t") || !strcmp(key, "--threads")) {
+            if (!(allow & ALLOW_INPUTS)) return usage_error("%s does not take %s", cmd, key);
+            if ((o->threads = number_option(key, option_value(argc, argv, &i, eq), 1, EI_MAX_THREADS)) < 0)
+                return EXIT_USAGE;
         } else {
             return usage_error("%s: unknown option '%s'", cmd, arg);
         }
@@ -526,10 +538,19 @@ static int bind_inputs(ei_session *s, const ei_model *m, const bound_input *b, c
     return 0;
 }
 
-static ei_session *create_session(const ei_model *m, const char *model_path)
+/* A session of m on `threads` threads; *pool gets the pool it runs on (NULL for one thread). */
+static ei_session *create_session(const ei_model *m, const char *model_path, long threads, ei_threadpool **pool)
 {
     ei_session *s = NULL;
-    ei_status st = ei_session_create(m, &s);
+    ei_session_options so;
+    ei_session_options_default(&so);
+    ei_status st = threads > 1 ? ei_threadpool_create((int)threads, pool) : EI_STATUS_OK;
+    if (st != EI_STATUS_OK) {
+        errorf(model_path, "cannot start %ld threads (%s)", threads, ei_status_name(st));
+        return NULL;
+    }
+    so.threadpool = *pool;
+    st = ei_session_create_with(m, &so, &s);
     if (st != EI_STATUS_OK) {
         errorf(model_path, "%s", session_msg(s, st));
         ei_session_free(s);
@@ -841,6 +862,7 @@ static int cmd_run(int argc, char **argv)
     rc = EXIT_FAIL;
     bound_input *b = NULL;
     ei_session *s = NULL;
+    ei_threadpool *pool = NULL;
     ei_model *m = load_model(o.model);
     if (!m) goto done;
     if (prepare_inputs(m, &o, &b)) goto done;
@@ -849,7 +871,7 @@ static int cmd_run(int argc, char **argv)
         errorf(o.outdir, "cannot create the output directory: %s", strerror(errno));
         goto done;
     }
-    s = create_session(m, o.model);
+    s = create_session(m, o.model, o.threads, &pool);
     if (!s) goto done;
     if (bind_inputs(s, m, b, o.model)) goto done;
     ei_status st = ei_session_run(s);
@@ -862,6 +884,7 @@ static int cmd_run(int argc, char **argv)
     rc = EXIT_OK;
 done:
     ei_session_free(s);
+    ei_threadpool_free(pool);
     free_inputs(b, m ? ei_model_io_count(m, 0) : 0);
     ei_model_free(m);
     free(o.inputs);
@@ -894,6 +917,7 @@ static int cmd_bench(int argc, char **argv)
     rc = EXIT_FAIL;
     bound_input *b = NULL;
     ei_session *s = NULL;
+    ei_threadpool *pool = NULL;
     double *times = NULL;
     double t0 = now_ms();
     ei_model *m = load_model(o.model);
@@ -901,7 +925,7 @@ static int cmd_bench(int argc, char **argv)
     if (!m) goto done;
     if (prepare_inputs(m, &o, &b)) goto done;
     t0 = now_ms();
-    s = create_session(m, o.model);
+    s = create_session(m, o.model, o.threads, &pool);
     double create_ms = now_ms() - t0;
     if (!s) goto done;
     if (bind_inputs(s, m, b, o.model)) goto done;
@@ -934,12 +958,14 @@ static int cmd_bench(int argc, char **argv)
     printf("%-15s %.3f ms\n", "session create", create_ms);
     printf("%-15s %s\n", "arena", arena);
     printf("%-15s %ld timed, after %d warm-up\n", "runs", n, WARMUP_RUNS);
+    printf("%-15s %ld\n", "threads", o.threads);
     printf("%-15s min %.3f  median %.3f  p90 %.3f  mean %.3f\n", "latency ms", times[0], median,
            times[p90 < 0 ? 0 : p90], sum / n);
     rc = EXIT_OK;
 done:
     free(times);
     ei_session_free(s);
+    ei_threadpool_free(pool);
     free_inputs(b, m ? ei_model_io_count(m, 0) : 0);
     ei_model_free(m);
     free(o.inputs);

@@ -193,6 +193,7 @@ struct ei_session {
     size_t *dyn_size;      /* [n_values] their sizes */
     size_t dyn_bytes;      /* their sum, with per-run scratch */
     ei_limits limits;
+    ei_threadpool *pool;   /* the threads runs split nodes across; NULL: the calling thread only */
     int64_t iterations;    /* Loop/Scan body runs in the current run (the root session's count) */
     int64_t *iter_count;   /* where this session counts them: its own, or its root's */
 };

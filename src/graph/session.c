@@ -354,21 +354,29 @@ void ei_limits_default(ei_limits *l)
     l->loop_iterations = EI_DEFAULT_LOOP_ITERATIONS;
 }
 
-static ei_status create_session(const ei_model *m, const ei_limits *limits, int64_t *iter_count, ei_session **out)
+void ei_session_options_default(ei_session_options *o)
+{
+    if (!o) return;
+    ei_limits_default(&o->limits);
+    o->threadpool = NULL;
+}
+
+static ei_status create_session(const ei_model *m, const ei_session_options *o, int64_t *iter_count, ei_session **out)
 {
     if (!out) return EI_STATUS_INVALID_ARGUMENT;
     ei_session *s = calloc(1, sizeof *s);
     *out = s;
     if (!s) return EI_STATUS_OUT_OF_MEMORY;
     ei_limits_default(&s->limits);
-    if (limits) {
-        if (limits->tensor_bytes <= 0 || limits->session_bytes <= 0 || limits->loop_iterations <= 0)
+    if (o) {
+        const ei_limits *l = &o->limits;
+        if (l->tensor_bytes <= 0 || l->session_bytes <= 0 || l->loop_iterations <= 0)
             return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "ei_session_create_with: every limit must be > 0 "
                         "(tensor_bytes %lld, session_bytes %lld, loop_iterations %lld)",
-                        (long long)limits->tensor_bytes, (long long)limits->session_bytes,
-                        (long long)limits->loop_iterations);
-        s->limits = *limits;
+                        (long long)l->tensor_bytes, (long long)l->session_bytes, (long long)l->loop_iterations);
+        s->limits = *l;
         if (s->limits.tensor_bytes > EI_MAX_TENSOR_BYTES) s->limits.tensor_bytes = EI_MAX_TENSOR_BYTES;
+        s->pool = o->threadpool;
     }
     s->iter_count = iter_count ? iter_count : &s->iterations;
     ei_status st = create(s, m);
@@ -382,14 +390,15 @@ static ei_status create_session(const ei_model *m, const ei_limits *limits, int6
 
 ei_status ei_session_create(const ei_model *m, ei_session **out) { return create_session(m, NULL, NULL, out); }
 
-ei_status ei_session_create_with(const ei_model *m, const ei_limits *limits, ei_session **out)
+ei_status ei_session_create_with(const ei_model *m, const ei_session_options *o, ei_session **out)
 {
-    return create_session(m, limits, NULL, out);
+    return create_session(m, o, NULL, out);
 }
 
 ei_status session_create_child(const ei_session *parent, const ei_model *m, ei_session **out)
 {
-    return create_session(m, &parent->limits, parent->iter_count, out);
+    ei_session_options o = {parent->limits, parent->pool};
+    return create_session(m, &o, parent->iter_count, out);
 }
 
 ei_status op_count_iteration(op_ctx *ctx)

@@ -278,12 +278,15 @@ static void gemm_empty(size_t M, size_t N, const float *bias, float *C, ptrdiff_
     }
 }
 
-static void gemm_packed(size_t M, size_t N, size_t K, const float *pa, const float *pb, const float *bias, float *C,
-                        ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate, ukernel_fn kernel_mr, ukernel_fn kernel_1)
+/* Rows [rb, re) of the product; rb is a multiple of MR. */
+static void gemm_packed(size_t M, size_t rb, size_t re, size_t N, size_t K, const float *pa, const float *pb,
+                        const float *bias, float *C, ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate,
+                        ukernel_fn kernel_mr, ukernel_fn kernel_1)
 {
-    if (M == 0 || N == 0) return;
+    if (re > M) re = M;
+    if (rb >= re || N == 0) return;
     if (K == 0) {
-        gemm_empty(M, N, bias, C, c_rs, c_cs, accumulate);
+        gemm_empty(re - rb, N, bias ? bias + rb : NULL, C + (ptrdiff_t)rb * c_rs, c_rs, c_cs, accumulate);
         return;
     }
     size_t mpad = round_up(M, MR), npad = round_up(N, NR);
@@ -291,8 +294,8 @@ static void gemm_packed(size_t M, size_t N, size_t K, const float *pa, const flo
         size_t kc = min_sz(KC, K - k0);
         int acc = accumulate || k0 > 0;
         const float *pa_blk = pa + k0 * mpad, *pb_blk = pb + k0 * npad;
-        for (size_t m0 = 0; m0 < M; m0 += MC) {
-            size_t m1 = min_sz(m0 + MC, M);
+        for (size_t m0 = rb; m0 < re; m0 += MC) {
+            size_t m1 = min_sz(m0 + MC, re);
             for (size_t n = 0; n < N; n += NR) {
                 size_t nr = min_sz(NR, N - n);
                 const float *b = pb_blk + n * kc;
@@ -329,17 +332,29 @@ static const ukernel_fn ukernel_4x8_simd128[2] = {ukernel_4x8_loadsplat_simd128,
 #define UKERNEL_4X8_BEST 1
 #endif
 
+void f32_gemm_rows_simd128(size_t M, size_t m0, size_t m1, size_t N, size_t K, const float *pa, const float *pb,
+                           const float *bias, float *C, ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate)
+{
+    gemm_packed(M, m0, m1, N, K, pa, pb, bias, C, c_rs, c_cs, accumulate, ukernel_4x8_simd128[UKERNEL_4X8_BEST],
+                ukernel_1x8_simd128);
+}
+
+void f32_gemm_rows_scalar(size_t M, size_t m0, size_t m1, size_t N, size_t K, const float *pa, const float *pb,
+                          const float *bias, float *C, ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate)
+{
+    gemm_packed(M, m0, m1, N, K, pa, pb, bias, C, c_rs, c_cs, accumulate, ukernel_4x8_scalar, ukernel_4x8_scalar);
+}
+
 void f32_gemm_packed_simd128(size_t M, size_t N, size_t K, const float *pa, const float *pb, const float *bias,
                              float *C, ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate)
 {
-    gemm_packed(M, N, K, pa, pb, bias, C, c_rs, c_cs, accumulate, ukernel_4x8_simd128[UKERNEL_4X8_BEST],
-                ukernel_1x8_simd128);
+    f32_gemm_rows_simd128(M, 0, M, N, K, pa, pb, bias, C, c_rs, c_cs, accumulate);
 }
 
 void f32_gemm_packed_scalar(size_t M, size_t N, size_t K, const float *pa, const float *pb, const float *bias,
                             float *C, ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate)
 {
-    gemm_packed(M, N, K, pa, pb, bias, C, c_rs, c_cs, accumulate, ukernel_4x8_scalar, ukernel_4x8_scalar);
+    f32_gemm_rows_scalar(M, 0, M, N, K, pa, pb, bias, C, c_rs, c_cs, accumulate);
 }
 
 size_t f32_gemm_work_size(size_t M, size_t N, size_t K)

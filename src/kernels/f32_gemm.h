@@ -51,6 +51,15 @@ void f32_gemm_packed_simd128(size_t M, size_t N, size_t K, const float *pa, cons
 void f32_gemm_packed_scalar(size_t M, size_t N, size_t K, const float *pa, const float *pb, const float *bias,
                             float *C, ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate);
 
+/*
+ * Rows [m0, m1) of the same product (m0 a multiple of F32_GEMM_MR; C, bias and pa are those of
+ * the whole M rows): the share of one thread when a GEMM is split across threads by rows.
+ */
+void f32_gemm_rows_simd128(size_t M, size_t m0, size_t m1, size_t N, size_t K, const float *pa, const float *pb,
+                           const float *bias, float *C, ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate);
+void f32_gemm_rows_scalar(size_t M, size_t m0, size_t m1, size_t N, size_t K, const float *pa, const float *pb,
+                          const float *bias, float *C, ptrdiff_t c_rs, ptrdiff_t c_cs, int accumulate);
+
 /* Floats of work memory f32_gemm_simd128 needs for these sizes. */
 size_t f32_gemm_work_size(size_t M, size_t N, size_t K);
 

@@ -213,20 +213,25 @@ static size_t chunk_columns(size_t K, size_t N)
     return nc < N ? nc : N;
 }
 
-/* Scratch layout (floats): [packed weights unless prepacked][packed B of one column range]
- * [ConvTranspose: the GEMM result for that range], or for depthwise the kernel's work plane. */
-static uint64_t conv_scratch(const conv_geom *g, bool weights_packed)
+/* Floats of one thread's share of the scratch: the packed B of one column range ([ConvTranspose:
+ * and the GEMM result for it]), or for depthwise the kernel's work plane. */
+static size_t thread_scratch(const conv_geom *g)
 {
     f32_conv_geom kg;
-    const dwconv_kernel *dw = dwconv_pick(g, &kg);
-    if (dw) return (f32_dwconv_work_size(&kg) + sizeof(float) - 1) / sizeof(float);
+    if (dwconv_pick(g, &kg)) return floats_aligned((f32_dwconv_work_size(&kg) + sizeof(float) - 1) / sizeof(float));
     size_t M, K, N;
     gemm_sizes(g, &M, &K, &N);
     size_t nc = chunk_columns(K, N);
-    uint64_t f = weights_packed ? 0 : (uint64_t)packed_a_floats(g) * (uint64_t)g->group;
-    f += floats_aligned(f32_gemm_packed_b_size(K, nc));
-    if (g->transpose) f += (uint64_t)M * nc;
-    return f;
+    return floats_aligned(f32_gemm_packed_b_size(K, nc) + (g->transpose ? M * nc : 0));
+}
+
+/* Scratch layout (floats): [packed weights unless prepacked, or for depthwise nothing]
+ * [one thread_scratch per thread]. */
+static uint64_t conv_scratch(const conv_geom *g, bool weights_packed, int threads)
+{
+    f32_conv_geom kg;
+    uint64_t f = weights_packed || dwconv_pick(g, &kg) ? 0 : (uint64_t)packed_a_floats(g) * (uint64_t)g->group;
+    return f + (uint64_t)thread_scratch(g) * (uint64_t)threads;
 }
 
 static ei_status conv_infer_common(op_ctx *ctx, bool transpose)
@@ -237,7 +242,7 @@ static ei_status conv_infer_common(op_ctx *ctx, bool transpose)
     set_dims(&g, dims);
     TRY(set_output(ctx, 0, ctx->in[0]->dtype, g.nd + 2, dims));
     /* Every GEMM operand must be addressable in this build (wasm's size_t is 32 bits). */
-    uint64_t f = conv_scratch(&g, in_is_const(ctx, 1));
+    uint64_t f = conv_scratch(&g, in_is_const(ctx, 1), op_threads(ctx));
     CHECK_SHAPE(ctx, f <= (uint64_t)EI_MAX_TENSOR_BYTES / sizeof(float) && f <= SIZE_MAX / sizeof(float),
                 "needs %llu floats of temporary memory, more than the library places", (unsigned long long)f);
     ctx->scratch_bytes = (size_t)f * sizeof(float);
@@ -306,67 +311,160 @@ static void fill_bias(float *y, const float *bias, size_t channels, size_t pix)
     }
 }
 
+/* What the tasks of one convolution run share. Thread t's scratch starts at work + t * per_thread. */
+typedef struct conv_job {
+    const op_ctx *ctx;
+    const conv_state *st;
+    const float *x, *w, *bias, *pa;
+    float *y, *work;
+    size_t per_thread, M, K, N, nc, chunks, each;
+    size_t rows, n0, n1; /* row tasks: rows per task, of the column range [n0, n1) */
+    const float *pb, *pag, *bg;
+    float *yg;
+    size_t per_task;     /* depthwise: channels per task */
+} conv_job;
+
+/* Depthwise task i: channels [i * per_task, ...) of every image. */
+static void dw_task(void *arg, size_t i, int thread)
+{
+    const conv_job *j = arg;
+    const conv_state *st = j->st;
+    const conv_geom *g = &st->g;
+    size_t cin = (size_t)g->cin, mult = (size_t)(g->cout / g->cin), in_pix = (size_t)g->in_pix;
+    size_t out_pix = (size_t)g->out_pix, ksize = (size_t)g->ksize;
+    size_t c0 = i * j->per_task, c1 = c0 + j->per_task < cin ? c0 + j->per_task : cin;
+    f32_conv_geom dg = st->dg;
+    dg.channels = c1 - c0;
+    f32_vunary_params pp;
+    op_act_fn post = op_act_kernel(j->ctx, &pp);
+    for (int64_t n = 0; n < g->batch; n++)
+        st->dw->run(&dg, mult, j->x + ((size_t)n * cin + c0) * in_pix, j->w + c0 * mult * ksize,
+                    j->bias ? j->bias + c0 * mult : NULL, j->y + ((size_t)n * cin + c0) * mult * out_pix,
+                    j->work + (size_t)thread * j->per_thread, post, &pp);
+}
+
+/* The packed B of columns [n0, n1) of image n, group gi. */
+static void pack_columns(const conv_job *j, const float *xg, size_t n0, size_t n1, float *pb)
+{
+    const conv_geom *g = &j->st->g;
+    if (is_pointwise(g)) f32_gemm_pack_b(j->K, n1 - n0, xg + n0, (ptrdiff_t)g->in_pix, 1, pb);
+    else f32_im2col_packed(&j->st->kg, xg, n0, n1, pb);
+}
+
+/* Column task i: one column range of one image and group, every output channel. */
+static void column_task(void *arg, size_t i, int thread)
+{
+    const conv_job *j = arg;
+    const conv_geom *g = &j->st->g;
+    size_t c = i % j->chunks, gi = i / j->chunks % (size_t)g->group, n = i / j->chunks / (size_t)g->group;
+    size_t cg = (size_t)(g->cin / g->group), mg = (size_t)(g->cout / g->group);
+    size_t in_pix = (size_t)g->in_pix, out_pix = (size_t)g->out_pix;
+    size_t n0 = c * j->nc, n1 = n0 + j->nc < j->N ? n0 + j->nc : j->N;
+    const float *xg = j->x + (n * (size_t)g->cin + gi * cg) * in_pix;
+    float *yg = j->y + (n * (size_t)g->cout + gi * mg) * out_pix;
+    float *pb = j->work + (size_t)thread * j->per_thread;
+    pack_columns(j, xg, n0, n1, pb);
+    f32_gemm_packed_simd128(j->M, n1 - n0, j->K, j->pa + gi * j->each, pb, j->bias ? j->bias + gi * mg : NULL,
+                            yg + n0, (ptrdiff_t)out_pix, 1, 0);
+    for (size_t m = 0; m < j->M; m++) op_apply_act(j->ctx, yg + m * out_pix + n0, n1 - n0);
+}
+
+/* Row task i: output channels [i * rows, ...) of the column range the caller packed. */
+static void row_task(void *arg, size_t i, int thread)
+{
+    (void)thread;
+    const conv_job *j = arg;
+    size_t out_pix = (size_t)j->st->g.out_pix, m0 = i * j->rows, m1 = m0 + j->rows < j->M ? m0 + j->rows : j->M;
+    f32_gemm_rows_simd128(j->M, m0, m1, j->n1 - j->n0, j->K, j->pag, j->pb, j->bg, j->yg + j->n0,
+                          (ptrdiff_t)out_pix, 1, 0);
+    for (size_t m = m0; m < m1; m++) op_apply_act(j->ctx, j->yg + m * out_pix + j->n0, j->n1 - j->n0);
+}
+
+/*
+ * Conv as GEMMs split across threads. With enough column ranges (a large image), each task packs
+ * its own range and multiplies it by all the weights; otherwise (the small, deep layers, where
+ * the weights are the larger operand) the caller packs each range once and the threads share
+ * out the output channels, each reading only its rows of the weights.
+ */
+static void conv_gemm(const op_ctx *ctx, conv_job *j)
+{
+    const conv_geom *g = &j->st->g;
+    int threads = op_threads(ctx);
+    size_t tasks = (size_t)g->batch * (size_t)g->group * j->chunks;
+    if (threads == 1 || tasks >= 4 * (size_t)threads) {
+        op_parallel(ctx, tasks, column_task, j);
+        return;
+    }
+    size_t cg = (size_t)(g->cin / g->group), mg = (size_t)(g->cout / g->group);
+    size_t per = (j->M + 2 * (size_t)threads - 1) / (2 * (size_t)threads);
+    j->rows = (per + F32_GEMM_MR - 1) / F32_GEMM_MR * F32_GEMM_MR;
+    j->pb = j->work;
+    for (int64_t n = 0; n < g->batch; n++) {
+        for (int64_t gi = 0; gi < g->group; gi++) {
+            const float *xg = j->x + ((size_t)n * (size_t)g->cin + (size_t)gi * cg) * (size_t)g->in_pix;
+            j->yg = j->y + ((size_t)n * (size_t)g->cout + (size_t)gi * mg) * (size_t)g->out_pix;
+            j->pag = j->pa + (size_t)gi * j->each;
+            j->bg = j->bias ? j->bias + (size_t)gi * mg : NULL;
+            for (j->n0 = 0; j->n0 < j->N; j->n0 = j->n1) {
+                j->n1 = j->n0 + j->nc < j->N ? j->n0 + j->nc : j->N;
+                pack_columns(j, xg, j->n0, j->n1, j->work);
+                op_parallel(ctx, (j->M + j->rows - 1) / j->rows, row_task, j);
+            }
+        }
+    }
+}
+
+/* ConvTranspose, on the calling thread: the col2im of neighbouring ranges adds into the same outputs. */
+static void convt_gemm(const op_ctx *ctx, const conv_job *j)
+{
+    const conv_geom *g = &j->st->g;
+    size_t cg = (size_t)(g->cin / g->group), mg = (size_t)(g->cout / g->group);
+    size_t in_pix = (size_t)g->in_pix, out_pix = (size_t)g->out_pix;
+    float *pb = j->work, *col = pb + floats_aligned(f32_gemm_packed_b_size(j->K, j->nc)); /* [M, nc] */
+    for (int64_t n = 0; n < g->batch; n++) {
+        for (int64_t gi = 0; gi < g->group; gi++) {
+            const float *xg = j->x + ((size_t)n * (size_t)g->cin + (size_t)gi * cg) * in_pix;
+            float *yg = j->y + ((size_t)n * (size_t)g->cout + (size_t)gi * mg) * out_pix;
+            fill_bias(yg, j->bias ? j->bias + (size_t)gi * mg : NULL, mg, out_pix);
+            for (size_t n0 = 0; n0 < j->N; n0 += j->nc) {
+                size_t n1 = n0 + j->nc < j->N ? n0 + j->nc : j->N;
+                f32_gemm_pack_b(j->K, n1 - n0, xg + n0, (ptrdiff_t)in_pix, 1, pb);
+                f32_gemm_packed_simd128(j->M, n1 - n0, j->K, j->pa + (size_t)gi * j->each, pb, NULL, col,
+                                        (ptrdiff_t)(n1 - n0), 1, 0);
+                f32_col2im_add(&j->st->kg, col, n0, n1, yg);
+            }
+            op_apply_act(ctx, yg, mg * out_pix);
+        }
+    }
+}
+
 /* Reads the geometry, kernel choice and packed weights that conv_prepare made for this plan. */
 static ei_status conv_run_common(op_ctx *ctx, bool transpose)
 {
     const conv_state *st = ctx->state;
-    const conv_geom g = st->g;
-    const float *x = ctx->in[0]->data, *w = ctx->in[1]->data;
-    const float *bias = has_in(ctx, 2) ? ctx->in[2]->data : NULL;
-    float *y = ctx->out[0]->data;
-    if (g.batch == 0 || g.cout == 0 || g.out_pix == 0) return EI_STATUS_OK;
-    size_t cin = (size_t)g.cin, cout = (size_t)g.cout, in_pix = (size_t)g.in_pix, out_pix = (size_t)g.out_pix;
-
+    const conv_geom *g = &st->g;
+    if (g->batch == 0 || g->cout == 0 || g->out_pix == 0) return EI_STATUS_OK;
+    conv_job j = {.ctx = ctx, .st = st, .x = ctx->in[0]->data, .w = ctx->in[1]->data, .y = ctx->out[0]->data,
+                  .bias = has_in(ctx, 2) ? ctx->in[2]->data : NULL, .work = ctx->scratch,
+                  .per_thread = thread_scratch(g)};
     if (st->dw) {
-        f32_vunary_params pp;
-        op_act_fn post = op_act_kernel(ctx, &pp);
-        for (int64_t n = 0; n < g.batch; n++)
-            st->dw->run(&st->dg, cout / cin, x + (size_t)n * cin * in_pix, w, bias, y + (size_t)n * cout * out_pix,
-                        ctx->scratch, post, &pp);
+        size_t threads = (size_t)op_threads(ctx), cin = (size_t)g->cin;
+        j.per_task = threads == 1 ? cin : (cin + 4 * threads - 1) / (4 * threads);
+        op_parallel(ctx, (cin + j.per_task - 1) / j.per_task, dw_task, &j);
         return EI_STATUS_OK;
     }
-
-    size_t M, K, N;
-    gemm_sizes(&g, &M, &K, &N);
-    size_t each = packed_a_floats(&g);
-    float *s = ctx->scratch;
-    const float *pa = st->pa;
-    if (!pa) {
-        pack_weights(&g, w, s);
-        pa = s;
-        s += each * (size_t)g.group;
+    gemm_sizes(g, &j.M, &j.K, &j.N);
+    j.each = packed_a_floats(g);
+    j.pa = st->pa;
+    if (!j.pa) {
+        pack_weights(g, j.w, j.work);
+        j.pa = j.work;
+        j.work += j.each * (size_t)g->group;
     }
-    size_t nc = chunk_columns(K, N);
-    float *pb = s;
-    float *col = pb + floats_aligned(f32_gemm_packed_b_size(K, nc)); /* ConvTranspose: [M, nc] */
-    const f32_conv_geom *kg = &st->kg;
-    size_t cg = cin / (size_t)g.group, mg = cout / (size_t)g.group;
-
-    for (int64_t n = 0; n < g.batch; n++) {
-        const float *xn = x + (size_t)n * cin * in_pix;
-        float *yn = y + (size_t)n * cout * out_pix;
-        for (int64_t gi = 0; gi < g.group; gi++) {
-            const float *xg = xn + (size_t)gi * cg * in_pix;
-            float *yg = yn + (size_t)gi * mg * out_pix;
-            const float *bg = bias ? bias + (size_t)gi * mg : NULL;
-            const float *pag = pa + (size_t)gi * each;
-            if (transpose) fill_bias(yg, bg, mg, out_pix);
-            for (size_t n0 = 0; n0 < N; n0 += nc) {
-                size_t n1 = n0 + nc < N ? n0 + nc : N;
-                if (!transpose) {
-                    if (is_pointwise(&g)) f32_gemm_pack_b(K, n1 - n0, xg + n0, (ptrdiff_t)in_pix, 1, pb);
-                    else f32_im2col_packed(kg, xg, n0, n1, pb);
-                    f32_gemm_packed_simd128(M, n1 - n0, K, pag, pb, bg, yg + n0, (ptrdiff_t)out_pix, 1, 0);
-                    for (size_t m = 0; m < M; m++) op_apply_act(ctx, yg + m * out_pix + n0, n1 - n0);
-                } else {
-                    f32_gemm_pack_b(K, n1 - n0, xg + n0, (ptrdiff_t)in_pix, 1, pb);
-                    f32_gemm_packed_simd128(M, n1 - n0, K, pag, pb, NULL, col, (ptrdiff_t)(n1 - n0), 1, 0);
-                    f32_col2im_add(kg, col, n0, n1, yg);
-                }
-            }
-            if (transpose) op_apply_act(ctx, yg, mg * out_pix);
-        }
-    }
+    j.nc = chunk_columns(j.K, j.N);
+    j.chunks = (j.N + j.nc - 1) / j.nc;
+    if (transpose) convt_gemm(ctx, &j);
+    else conv_gemm(ctx, &j);
     return EI_STATUS_OK;
 }
 

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "../graph/graph.h"
+#include "../graph/threadpool.h"
 
 /* An infer asking for the value of an input that is not known at plan time. */
 #define EI_STATUS_NEEDS_DATA ((ei_status)100)
@@ -119,6 +120,13 @@ ei_status op_subsession_plan(op_ctx *ctx, ei_session *cs, const ei_tensor *input
                              bool *is_static);
 /* Loop and Scan count each body run: fails past the session's ei_limits.loop_iterations. */
 ei_status op_count_iteration(op_ctx *ctx);
+/* Threads a run may split this node across: infer sizes per-thread scratch with it. */
+static inline int op_threads(const op_ctx *ctx) { return ei_threadpool_threads(ctx->s->pool); }
+/* Runs fn(arg, i, thread) for i in [0, tasks) on the session's threads; thread is in [0, op_threads). */
+static inline void op_parallel(const op_ctx *ctx, size_t tasks, tp_task fn, void *arg)
+{
+    tp_run(ctx->s->pool, tasks, fn, arg);
+}
 /* Persistent memory for prepare; lives until the session re-plans or is freed. */
 void *op_alloc(op_ctx *ctx, size_t bytes);
 /* The same, not zeroed (but for the padding): for packed weights, which prepare writes in full. */

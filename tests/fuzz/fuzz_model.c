@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ei_session *s = NULL;
     /* Small limits, as fuzz_run sets them: a legal model asking for a 30 MB convolution over
      * padding takes longer than the fuzzer's timeout under the sanitizers and says nothing new. */
-    ei_limits limits = {(int64_t)1 << 24, (int64_t)1 << 26, (int64_t)1 << 16};
+    ei_session_options limits = {{(int64_t)1 << 24, (int64_t)1 << 26, (int64_t)1 << 16}, NULL};
     if (ei_session_create_with(m, &limits, &s) == EI_STATUS_OK) {
         void *bufs[4] = {0};
         int ni = ei_model_io_count(m, 0);

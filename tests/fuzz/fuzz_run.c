@@ -88,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     /* Small limits, as a page with little memory would set: the fuzzer explores shapes, not 2 GiB copies. */
-    ei_limits limits = {(int64_t)1 << 24, (int64_t)1 << 26, (int64_t)1 << 16};
+    ei_session_options limits = {{(int64_t)1 << 24, (int64_t)1 << 26, (int64_t)1 << 16}, NULL};
     ei_session *s = NULL;
     if (ei_session_create_with(m, &limits, &s) == EI_STATUS_OK) {
         run_once(m, s, ctl, 0);

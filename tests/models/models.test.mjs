@@ -1,6 +1,8 @@
 // End-to-end model tests for the native CLI: build/edgeinfer runs each exported model on its
 // fixed input and every output must match onnxruntime-node on the same input to within
-// REL_TOLERANCE of the reference output's range (see reference.mjs).
+// REL_TOLERANCE of the reference output's range (see reference.mjs). Each model runs again on
+// three threads, whose outputs must equal the one-thread outputs bit for bit (a split changes
+// which thread computes an output, never the order of its sums).
 //
 // Needs `build/edgeinfer` (the native build; EDGEINFER_CLI overrides the path, e.g. for a
 // sanitizer build) and `build/models` (written by tests/models/export_models.py). When either is missing the tests fail rather than skip, so a
@@ -49,8 +51,8 @@ function requireFile(path, hint) {
   assert.ok(existsSync(path), `${path} is missing: ${hint}`);
 }
 
-function runCli(modelPath, inputName, inputPath, outDir) {
-  const args = ['run', modelPath, '-i', `${inputName}=${inputPath}`, '-o', outDir];
+function runCli(modelPath, inputName, inputPath, outDir, threads = 1) {
+  const args = ['run', modelPath, '-i', `${inputName}=${inputPath}`, '-o', outDir, '--threads', String(threads)];
   const r = spawnSync(CLI, args, { encoding: 'utf8', timeout: 300_000 });
   const cmd = `${CLI} ${args.join(' ')}`;
   if (r.error) assert.fail(`${cmd}: ${r.error.message}`);
@@ -87,6 +89,13 @@ for (const name of MODELS) {
       }
       const failures = results.filter((r) => !r.pass).map((r) => r.message);
       assert.ok(failures.length === 0, `${name} differs from onnxruntime:\n${failures.join('\n')}`);
+
+      const threadedDir = join(outDir, 'threads3');
+      runCli(modelPath, inputNames[0], inputPath, threadedDir, 3);
+      for (const out of outputNames) {
+        const a = readFileSync(join(outDir, outputFileName(out))), b = readFileSync(join(threadedDir, outputFileName(out)));
+        assert.ok(a.equals(b), `${name}/${out}: the output on 3 threads differs from the output on 1`);
+      }
     } finally {
       rmSync(outDir, { recursive: true, force: true });
     }

@@ -43,7 +43,7 @@
 
 static const char USAGE[] =
     "usage: conformance --suite DIR [--expect LIST] [--filter SUBSTR] [--table] [-v]\n"
-    "                   [--write-passing FILE] [--fork]\n"
+    "                   [--write-passing FILE] [--fork] [--threads N]\n"
     "  --suite DIR           folder of test_* cases (model.onnx + test_data_set_*/)\n"
     "  --expect LIST         cases that must pass, one per line ('#' starts a comment);\n"
     "                        a listed case that fails is a regression (exit status 1)\n"
@@ -51,7 +51,10 @@ static const char USAGE[] =
     "  --table               per-op table of passed and total cases\n"
     "  -v                    one line per failing case with its reason\n"
     "  --write-passing FILE  write the sorted names of the passing cases to FILE\n"
-    "  --fork                run each case in a child process (a crash becomes a failure)\n";
+    "  --fork                run each case in a child process (a crash becomes a failure)\n"
+    "  --threads N           sessions split their nodes across N threads (one pool for all)\n";
+
+static ei_threadpool *pool; /* --threads */
 
 /* ---- small helpers ---- */
 
@@ -637,7 +640,10 @@ static void run_case(const char *suite, const char *case_name, case_result *res)
     case_op(m, case_name, res->op, sizeof res->op);
     if (report_fd >= 0 && write_all(report_fd, res->op, sizeof res->op)) _exit(3);
     if (check_tensor_io(m, res->reason)) goto done;
-    st = ei_session_create(m, &s);
+    ei_session_options so;
+    ei_session_options_default(&so);
+    so.threadpool = pool;
+    st = ei_session_create_with(m, &so, &s);
     if (st != EI_STATUS_OK) {
         set_reason(res->reason, "%s", session_msg(s, st));
         goto done;
@@ -719,7 +725,7 @@ static void run_case_forked(const char *suite, const char *case_name, case_resul
 /* ---- the run ---- */
 
 typedef struct options {
-    const char *suite, *expect, *filter, *write_passing;
+    const char *suite, *expect, *filter, *write_passing, *threads;
     int table, verbose, fork;
 } options;
 
@@ -735,6 +741,7 @@ static int parse_args(int argc, char **argv, options *o)
         else if (klen == 8 && !strncmp(a, "--expect", 8)) target = &o->expect;
         else if (klen == 8 && !strncmp(a, "--filter", 8)) target = &o->filter;
         else if (klen == 15 && !strncmp(a, "--write-passing", 15)) target = &o->write_passing;
+        else if (klen == 9 && !strncmp(a, "--threads", 9)) target = &o->threads;
         if (target) {
             if (eq) *target = eq + 1;
             else if (i + 1 < argc) *target = argv[++i];
@@ -823,6 +830,11 @@ int main(int argc, char **argv)
     options o;
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
+    int threads = o.threads ? atoi(o.threads) : 1;
+    if (threads > 1 && ei_threadpool_create(threads, &pool) != EI_STATUS_OK) {
+        fprintf(stderr, "conformance: cannot start %s threads\n", o.threads);
+        return 2;
+    }
 
     strlist all = {0}, cases = {0}, expect = {0};
     case_result *res = NULL;
@@ -905,6 +917,7 @@ int main(int argc, char **argv)
 
 done:
     free(res);
+    ei_threadpool_free(pool);
     strlist_free(&all);
     strlist_free(&cases);
     strlist_free(&expect);

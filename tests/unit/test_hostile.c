@@ -179,7 +179,8 @@ static ei_status with_limits(const char *dir, const char *file, const ei_limits 
     ei_model *m;
     ei_session *s = NULL;
     ei_status st = ei_model_load(buf, size, EI_LOAD_COPY, &m);
-    if (st == EI_STATUS_OK) st = ei_session_create_with(m, limits, &s);
+    ei_session_options o = {*limits, NULL};
+    if (st == EI_STATUS_OK) st = ei_session_create_with(m, &o, &s);
     for (int round = 0; st == EI_STATUS_OK && round < 2; round++) st = run_zeros(m, s); /* a count per run */
     snprintf(msg, len, "%s", s ? ei_session_errmsg(s) : ei_model_errmsg(m));
     ei_session_free(s);
