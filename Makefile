@@ -224,7 +224,7 @@ DIST_JS := $(DIST)/edgeinfer.mjs $(DIST)/edgeinfer.cjs $(DIST)/edgeinfer.js $(DI
 
 .PHONY: test-js test-browser bench-js bench-browser bench-native bench check-kernels-relaxed check-kernels-wasm
 
-wasm: $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer-relaxed.wasm $(DIST_JS)
+wasm: $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer-relaxed.wasm $(DIST)/edgeinfer-threads.wasm $(DIST_JS)
 
 $(B)/wasm/%.o: %.c $(LIB_HDR)
 	@mkdir -p $(dir $@)
@@ -249,6 +249,30 @@ $(DIST)/edgeinfer-relaxed.wasm: $(RELAXED_OBJ) web/exports.json web/relaxed-opco
 	@mkdir -p $(DIST) $(B)/wasm-relaxed
 	$(EMENV) $(EMCC) $(WASM_LDFLAGS) -mrelaxed-simd $(RELAXED_OBJ) -o $(B)/wasm-relaxed/prestandard.wasm
 	$(NODE_RELAXED) web/relaxed-opcodes.mjs $(B)/wasm-relaxed/prestandard.wasm $@
+
+# The threaded build: every object again with -pthread (wasm atomics and bulk memory, the
+# thread-safe libc and allocator) and linked to import a shared memory. Emscripten's pthread
+# runtime is not used (STANDALONE_WASM does not support it): the loader instantiates the module
+# itself, on the main thread and in each worker of the pool, and answers the few imports the
+# threaded libc declares (wasmImports in web/edgeinfer.core.js). It is linked at -Oz, which
+# shortens import and export names: web/wasm-names.mjs restores them from the JS emcc writes
+# beside the module, which is not shipped.
+MT_OBJ := $(WASM_OBJ:$(B)/wasm/%=$(B)/wasm-mt/%)
+MT_EXPORTS :=
+# Memory the shared module starts with and may grow to, in 64 KiB pages: the loader creates it.
+MT_MEMORY := -sINITIAL_MEMORY=16777216 -sMAXIMUM_MEMORY=2147483648
+
+$(B)/wasm-mt/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(EMENV) $(EMCC) $(WASM_CFLAGS) -pthread $(WASM_OPT) -c $< -o $@
+
+$(DIST)/edgeinfer-threads.wasm: $(MT_OBJ) web/exports.json web/wasm-names.mjs
+	@mkdir -p $(DIST) $(B)/wasm-mt
+	node -e 'const f=require("fs");f.writeFileSync(process.argv[1],JSON.stringify(JSON.parse(f.readFileSync("web/exports.json")).concat(process.argv.slice(2))))' \
+		$(B)/wasm-mt/exports.json $(MT_EXPORTS)
+	$(EMENV) $(EMCC) -Oz -msimd128 -pthread --no-entry -sALLOW_MEMORY_GROWTH $(MT_MEMORY) -sMALLOC=emmalloc -sWASM_BIGINT \
+		-sEXPORTED_FUNCTIONS=@$(B)/wasm-mt/exports.json -Wno-pthreads-mem-growth $(MT_OBJ) -o $(B)/wasm-mt/edgeinfer.js
+	node web/wasm-names.mjs $(B)/wasm-mt/edgeinfer.wasm $(B)/wasm-mt/edgeinfer.js $@
 
 # The GEMM and convolution kernel tests (SIMD against the scalar twins) on the relaxed kernels:
 # compiled for wasm, rewritten like the relaxed build, run under Node.

@@ -520,8 +520,8 @@ const SCRATCH_TENSOR = 0; // ei_tensor: dtype i32 @0, rank i32 @4, dims i64[8] @
 const SCRATCH_HANDLE = 88; // an out-pointer (ei_model **, ei_session **)
 const SCRATCH_NAME = 96; // 256 bytes: ei_tensor_decode's name
 const SCRATCH_ERR = 352; // 256 bytes: ei_tensor_decode's message
-const SCRATCH_LIMITS = 608; // ei_limits: tensor_bytes, session_bytes, loop_iterations (i64 each)
-const SCRATCH_BYTES = 632;
+const SCRATCH_OPTIONS = 608; // ei_session_options: limits (3 x i64) @0, threadpool ptr @24
+const SCRATCH_BYTES = 640;
 const LIMIT_FIELDS = ['tensorBytes', 'sessionBytes', 'loopIterations']; // in ei_limits order
 
 // options.limits of InferenceSession.create, checked: { tensorBytes?, sessionBytes?, loopIterations? }.
@@ -543,38 +543,60 @@ function checkLimits(limits) {
 const TEXT = new TextDecoder();
 const TEXT_ENCODER = new TextEncoder();
 
+// What a module imports, answered: the single-threaded builds import only
+// emscripten_notify_memory_growth; the threaded build imports its shared memory and the few
+// functions its libc calls (see "threads" below). Anything else throws when called.
+function wasmImports(module, memory, getExports) {
+  let u8 = new Uint8Array(0);
+  const heap = () => (u8.buffer === memory.buffer ? u8 : (u8 = new Uint8Array(memory.buffer)));
+  const known = {
+    emscripten_notify_memory_growth: () => {},
+    emscripten_memcpy_big: (d, s, n) => { heap().copyWithin(d >>> 0, s >>> 0, (s >>> 0) + (n >>> 0)); },
+    emscripten_get_now: () => performance.now(),
+    emscripten_resize_heap: (size) => {
+      try { memory.grow(Math.ceil(((size >>> 0) - memory.buffer.byteLength) / 65536)); return 1; } catch { return 0; }
+    },
+    // The main thread's pthread record: libc asks JS to register it.
+    __emscripten_init_main_thread_js: (tb) => { getExports()._emscripten_thread_init(tb, 1, 1, IS_NODE ? 1 : 0); },
+    setTempRet0: () => {},
+  };
+  const imports = { env: { memory } };
+  for (const imp of WebAssembly.Module.imports(module)) {
+    if (imp.kind !== 'function') continue; // anything else fails in instantiate with its own message
+    imports[imp.module] = imports[imp.module] || {};
+    imports[imp.module][imp.name] = (imp.module === 'env' && known[imp.name]) || (() => {
+      throw fail('UNSUPPORTED', `edgeinfer.wasm called ${imp.module}.${imp.name}, which the loader does not provide`);
+    });
+  }
+  return imports;
+}
+
 class Runtime {
-  constructor(instance) {
+  constructor(instance, memory) {
     this.x = instance.exports;
-    this.memory = this.x.memory;
+    this.memory = memory || this.x.memory;
     this.broken = null;
     this.live = 0; // sessions in this instance
+    this.pool = 0; // the threaded build's ei_threadpool
+    this.workers = [];
     this.u8 = new Uint8Array(0);
     this.dv = new DataView(this.u8.buffer);
-    this.call('_initialize');
+    this.call(this.x._initialize ? '_initialize' : '__wasm_call_ctors');
+    // The threaded build's thread-local variables need a block of their own in each thread.
+    if (this.x.emscripten_tls_init) this.call('emscripten_tls_init');
     this.scratch = this.malloc(SCRATCH_BYTES);
   }
 
-  static async create(module) {
+  // memory: the shared memory the threaded build imports (the other builds make their own).
+  static async create(module, memory) {
     let rt = null;
-    const imports = {};
-    for (const imp of WebAssembly.Module.imports(module)) {
-      if (imp.kind !== 'function') continue; // anything else fails in instantiate with its own message
-      imports[imp.module] = imports[imp.module] || {};
-      imports[imp.module][imp.name] = imp.module === 'env' && imp.name === 'emscripten_notify_memory_growth'
-        ? () => { if (rt) rt.heap(); }
-        : () => {
-          throw fail('UNSUPPORTED', `edgeinfer.wasm called ${imp.module}.${imp.name}, which the loader does not ` +
-            'provide (the build should import only env.emscripten_notify_memory_growth)');
-        };
-    }
     let instance;
     try {
-      instance = await WebAssembly.instantiate(module, imports);
+      instance = await WebAssembly.instantiate(module, wasmImports(module, memory || {}, () => instance.exports));
     } catch (err) {
       throw fail('LOAD_FAILED', `cannot instantiate edgeinfer.wasm: ${err.message}`);
     }
-    rt = new Runtime(instance);
+    rt = new Runtime(instance, memory);
     return rt;
   }
 
@@ -625,7 +647,7 @@ class Runtime {
     const u8 = this.heap();
     let end = p;
     while (end < u8.length && u8[end] !== 0) end++;
-    return TEXT.decode(u8.subarray(p, end));
+    return TEXT.decode(u8.slice(p, end)); // a copy: TextDecoder refuses views of shared memory
   }
 
   handle() {
@@ -698,7 +720,8 @@ class Runtime {
     const Ctor = DTYPES[type].ctor;
     const count = dims.reduce((a, b) => a * b, 1);
     const bytes = count * Ctor.BYTES_PER_ELEMENT;
-    const data = count === 0 ? new Ctor(0) : new Ctor(this.memory.buffer.slice(ptr, ptr + bytes));
+    const data = new Ctor(count); // own memory, never a view of (possibly shared) wasm memory
+    new Uint8Array(data.buffer).set(this.heap().subarray(ptr, ptr + bytes));
     return new Tensor(type, data, dims);
   }
 
@@ -733,6 +756,10 @@ const RETIRE_BYTES = 64 << 20;
 
 function sessionEnded(rt) {
   rt.live--;
+  if (rt.pool) { // a threaded instance keeps workers busy-waiting: stop them with the last session
+    if (rt.live === 0) stopThreads(rt);
+    return;
+  }
   const entry = wasmCache;
   if (rt.live > 0 || !entry || entry.loaded !== rt || rt.memory.buffer.byteLength <= RETIRE_BYTES) return;
   entry.loaded = null;
@@ -776,6 +803,150 @@ async function getRuntime(cfg) {
   entry.runtime = made;
   made.then((rt) => { entry.loaded = rt; }, () => { if (entry.runtime === made) entry.runtime = null; });
   return made;
+}
+
+// ---- threads ----
+//
+// A session on more than one thread runs in the threaded build (edgeinfer-threads.wasm), one
+// instance per thread of this page, whose memory is a shared WebAssembly.Memory. Its C thread pool
+// (src/graph/threadpool.c) gets threads-1 workers: each loads edgeinfer-worker.js (the same
+// script as { worker: true } sessions, so a Content-Security-Policy that allows one allows the
+// other), instantiates the same module on the same memory with its own stack, and calls
+// ei_threadpool_work, which only returns when the pool is freed. Workers never run JS for the
+// session: the calling thread splits each heavy node with them in C. When threads cannot run
+// (no SharedArrayBuffer, a page that is not cross-origin isolated, a worker that fails to
+// start), the session runs on one thread in the single-threaded build, after one notice.
+
+const THREADS_FILE = 'edgeinfer-threads.wasm';
+const THREAD_STACK = 256 << 10; // bytes of stack per worker: the kernels it runs need little
+const THREAD_START_MS = 10000; // a worker that has not started by then counts as failed
+// Pages of the threaded build's memory (its -sINITIAL_MEMORY and -sMAXIMUM_MEMORY in the Makefile).
+const SHARED_PAGES = { initial: 256, maximum: 32768 };
+let threaded = null; // { runtime: Promise<Runtime>, rt } of this thread
+let threadsModule = null; // { url, module: Promise<WebAssembly.Module> }
+let noticed = false;
+
+// One console notice per page: why the sessions run on fewer threads than they could.
+function threadNotice(why) {
+  if (noticed) return;
+  noticed = true;
+  console.warn(`edgeinfer: running on one thread: ${why}`);
+}
+
+// Why this context cannot run threads, or '' when it can.
+function threadsUnavailable() {
+  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return 'this engine has no SharedArrayBuffer';
+  if (IS_NODE) return '';
+  if (typeof Worker !== 'function') return 'this context cannot start workers (a service worker runs sessions on one thread)';
+  if (!globalThis.crossOriginIsolated) {
+    return 'the page is not cross-origin isolated. Serve it with "Cross-Origin-Opener-Policy: same-origin" and ' +
+      '"Cross-Origin-Embedder-Policy: require-corp" (or have its service worker add them) to use every core';
+  }
+  return '';
+}
+
+function cores() {
+  if (IS_NODE) {
+    const os = nodeBuiltin('node:os');
+    return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  }
+  return (typeof navigator === 'object' && navigator.hardwareConcurrency) || 1;
+}
+
+// The threads a session runs on: options.numThreads, else env.wasm.numThreads, else
+// min(4, cores) (0 also means the default), and 1 where threads cannot run or env.wasm names
+// the module itself (a single-threaded build, unless it is edgeinfer-threads.wasm's folder).
+function threadCount(options, cfg) {
+  let n = options.numThreads;
+  if (n === undefined) n = (options.wasm || env.wasm || {}).numThreads;
+  if (n !== undefined && !(Number.isInteger(n) && n >= 0 && n <= 64)) {
+    throw fail('INVALID_ARGUMENT', `numThreads: expected a whole number from 0 (the default) to 64, got ${describe(n)}`);
+  }
+  if (n === 1 || cfg.module || cfg.buffer || cfg.response || cfg.url !== undefined) return 1;
+  const why = threadsUnavailable();
+  if (why) {
+    threadNotice(why);
+    return 1;
+  }
+  return n || Math.min(4, cores());
+}
+
+// Starts worker `index` of rt's pool; resolves once it is inside ei_threadpool_work.
+function startThread(rt, module, url, index) {
+  const stack = rt.malloc(THREAD_STACK);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker ${index} did not start within ${THREAD_START_MS} ms`)), THREAD_START_MS);
+    const done = (err) => { clearTimeout(timer); if (err) reject(err); else resolve(); };
+    let w;
+    try {
+      w = spawnWorker(url, (msg) => done(msg.ok ? null : new Error(msg.error)), (what) => done(new Error(`a worker ${what}`)));
+    } catch (err) {
+      done(err);
+      return;
+    }
+    rt.workers.push(w);
+    w.postMessage({ op: 'thread', args: { module, memory: rt.memory, pool: rt.pool, index, stack, stackSize: THREAD_STACK } });
+  });
+}
+
+async function makeThreadedRuntime(cfg, threads) {
+  const url = cfg.workerUrl || env.workerUrl || defaultUrl('edgeinfer-worker.js');
+  if (!url) throw new Error('cannot tell where edgeinfer-worker.js is; set edgeinfer.env.workerUrl');
+  const file = wasmFileUrl(cfg, THREADS_FILE);
+  if (!threadsModule || threadsModule.url !== file) threadsModule = { url: file, module: compileUrl(file) };
+  const module = await threadsModule.module.catch((err) => {
+    threadsModule = null; // try again next time
+    throw err;
+  });
+  const memory = new WebAssembly.Memory({ ...SHARED_PAGES, shared: true });
+  const rt = await Runtime.create(module, memory);
+  try {
+    const st = rt.call('ei_threadpool_create', threads, rt.scratch + SCRATCH_HANDLE);
+    if (st !== 0) throw rt.statusError(st, `cannot make a pool of ${threads} threads`);
+    rt.pool = rt.handle();
+    rt.threads = threads;
+    const starts = [];
+    for (let i = 1; i < threads; i++) starts.push(startThread(rt, module, url, i));
+    await Promise.all(starts);
+  } catch (err) {
+    stopThreads(rt);
+    throw err;
+  }
+  return rt;
+}
+
+// The threaded instance of this thread, made with `threads` threads if there is none yet (the
+// first threaded session fixes the count until its instance is dropped with the last session).
+async function getThreadedRuntime(cfg, threads) {
+  if (threaded) {
+    const rt = await threaded.runtime.catch(() => null);
+    if (rt && !rt.broken && rt.pool) return rt;
+    threaded = null;
+  }
+  const entry = { runtime: makeThreadedRuntime(cfg, threads), rt: null };
+  threaded = entry;
+  entry.runtime.then((rt) => { entry.rt = rt; }, () => { if (threaded === entry) threaded = null; });
+  return entry.runtime;
+}
+
+function stopThreads(rt) {
+  for (const w of rt.workers) w.terminate();
+  rt.workers = [];
+  rt.pool = 0;
+  if (threaded && rt === threaded.rt) threaded = null;
+}
+
+// The instance a session of `threads` threads runs in: the threaded one, or this thread's
+// single-threaded one (also when threads cannot start, after the notice saying why).
+async function runtimeFor(cfg, threads) {
+  if (threads > 1) {
+    try {
+      return await getThreadedRuntime(cfg, threads);
+    } catch (err) {
+      threadNotice(`the threaded build could not start (${err && err.message})`);
+    }
+  }
+  return getRuntime(cfg);
 }
 
 // ---- sessions ----
@@ -828,16 +999,12 @@ class LocalBackend {
     const rt = this.rt;
     this.model = rt.loadModel(bytes);
     rt.view().setUint32(rt.scratch + SCRATCH_HANDLE, 0, true);
-    let st;
-    if (limits) {
-      const at = rt.scratch + SCRATCH_LIMITS;
-      rt.call('ei_limits_default', at);
-      const dv = rt.view();
-      LIMIT_FIELDS.forEach((k, i) => { if (limits[k] !== undefined) dv.setBigInt64(at + 8 * i, BigInt(limits[k]), true); });
-      st = rt.call('ei_session_create_with', this.model, at, rt.scratch + SCRATCH_HANDLE);
-    } else {
-      st = rt.call('ei_session_create', this.model, rt.scratch + SCRATCH_HANDLE);
-    }
+    const at = rt.scratch + SCRATCH_OPTIONS;
+    rt.call('ei_session_options_default', at);
+    const dv = rt.view();
+    if (limits) LIMIT_FIELDS.forEach((k, i) => { if (limits[k] !== undefined) dv.setBigInt64(at + 8 * i, BigInt(limits[k]), true); });
+    dv.setUint32(at + 24, rt.pool, true);
+    const st = rt.call('ei_session_create_with', this.model, at, rt.scratch + SCRATCH_HANDLE);
     this.session = rt.handle();
     if (st !== 0) {
       const msg = this.session ? rt.str(rt.call('ei_session_errmsg', this.session)) : 'out of memory';
@@ -910,10 +1077,38 @@ class LocalBackend {
   }
 }
 
+// Starts edgeinfer-worker.js as a Web Worker (worker_threads in Node); onError gets what went wrong.
+// In Node the worker does not keep the process alive (WorkerBackend refs it during requests).
+function spawnWorker(url, onMessage, onError) {
+  let w;
+  if (IS_NODE) {
+    if (/^[a-z][a-z0-9+.-]*:/i.test(url) && !/^file:/i.test(url) && !/^[a-z]:[\\/]/i.test(url)) {
+      throw fail('LOAD_FAILED', `Node.js starts workers from files only: workerUrl ${url} is not a file path or ` +
+        'file: URL (point env.workerUrl at a local copy of edgeinfer-worker.js)');
+    }
+    const { Worker: NodeWorker } = nodeBuiltin('node:worker_threads');
+    w = new NodeWorker(/^file:/i.test(url) ? new URL(url) : url, { name: 'edgeinfer' });
+    w.on('message', onMessage);
+    w.on('error', (err) => onError(`failed: ${err && err.message}`));
+    w.on('exit', (code) => onError(`exited with code ${code}`));
+    w.unref();
+  } else {
+    w = new Worker(url, { type: 'classic', name: 'edgeinfer' });
+    w.onmessage = (e) => onMessage(e.data);
+    w.onerror = (e) => {
+      if (e && typeof e.preventDefault === 'function') e.preventDefault();
+      onError(e && e.message ? `failed: ${e.message}` : 'could not be loaded or failed (check that the URL serves edgeinfer-worker.js)');
+    };
+    w.onmessageerror = () => onError('sent a message that could not be read');
+  }
+  return w;
+}
+
 // A session that lives in a dedicated worker (a Web Worker, or worker_threads in Node).
 // Requests and replies carry an id; buffers are transferred, never shared.
 class WorkerBackend {
-  static async create(module, model, options) {
+  // threading: { threads, folder } for the worker's own runtime (see runtimeFor).
+  static async create(module, model, options, threading) {
     const url = options.workerUrl || env.workerUrl || defaultUrl('edgeinfer-worker.js');
     if (!url) {
       throw fail('LOAD_FAILED', 'cannot tell where edgeinfer-worker.js is (this script was not loaded from a URL); ' +
@@ -927,7 +1122,8 @@ class WorkerBackend {
     let w = null;
     try {
       w = new WorkerBackend(String(url));
-      w.meta = await w.request('create', { module, bytes, limits: checkLimits(options.limits) }, [bytes.buffer]);
+      w.meta = await w.request('create', { module, bytes, limits: checkLimits(options.limits), ...threading,
+        workerUrl: String(url) }, [bytes.buffer]);
     } catch (err) {
       if (w) w.terminate();
       if (err instanceof EdgeInferError) throw err;
@@ -941,29 +1137,8 @@ class WorkerBackend {
     this.nextId = 1;
     this.pending = new Map();
     this.dead = null;
-    const onMessage = (msg) => this.onMessage(msg);
-    const onError = (what) => this.die(fail('RUNTIME_ERROR', `the edgeinfer worker (${url}) ${what}`));
-    if (IS_NODE) {
-      if (/^[a-z][a-z0-9+.-]*:/i.test(url) && !/^file:/i.test(url) && !/^[a-z]:[\\/]/i.test(url)) {
-        throw fail('LOAD_FAILED', `Node.js starts workers from files only: workerUrl ${url} is not a file path or ` +
-          'file: URL (point env.workerUrl at a local copy of edgeinfer-worker.js)');
-      }
-      const { Worker: NodeWorker } = nodeBuiltin('node:worker_threads');
-      const where = /^file:/i.test(url) ? new URL(url) : url;
-      this.worker = new NodeWorker(where, { name: 'edgeinfer' });
-      this.worker.on('message', onMessage);
-      this.worker.on('error', (err) => onError(`failed: ${err && err.message}`));
-      this.worker.on('exit', (code) => onError(`exited with code ${code}`));
-      this.worker.unref(); // an idle session does not keep Node running
-    } else {
-      this.worker = new Worker(url, { type: 'classic', name: 'edgeinfer' });
-      this.worker.onmessage = (e) => onMessage(e.data);
-      this.worker.onerror = (e) => {
-        if (e && typeof e.preventDefault === 'function') e.preventDefault();
-        onError(e && e.message ? `failed: ${e.message}` : 'could not be loaded or failed (check that the URL serves edgeinfer-worker.js)');
-      };
-      this.worker.onmessageerror = () => onError('sent a message that could not be read');
-    }
+    this.worker = spawnWorker(url, (msg) => this.onMessage(msg),
+      (what) => this.die(fail('RUNTIME_ERROR', `the edgeinfer worker (${url}) ${what}`)));
   }
 
   request(op, args, transfer) {
@@ -1073,12 +1248,13 @@ class InferenceSession {
     const { worker, overrides } = sessionOptions(options);
     const cfg = wasmConfig(options);
     checkLimits(options.limits); // before any work
+    const threads = threadCount(options, cfg);
     const [model, runtimeOrModule] = await Promise.all([
       readModel(source, byteOffset, byteLength),
-      worker ? getModule(cfg) : getRuntime(cfg),
+      worker ? getModule(cfg) : runtimeFor(cfg, threads),
     ]);
     const backend = worker
-      ? await WorkerBackend.create(runtimeOrModule, model, options)
+      ? await WorkerBackend.create(runtimeOrModule, model, options, { threads, folder: cfg.folder })
       : LocalBackend.create(runtimeOrModule, model.bytes, checkLimits(options.limits));
     return new InferenceSession(backend, CREATE_KEY, overrides);
   }
@@ -1226,18 +1402,20 @@ async function inspect(source, options = {}) {
  *   edgeinfer.wasm elsewhere or when that file cannot be loaded), or onnxruntime-web's flags:
  *   wasmPaths (a folder URL ending in '/', or { wasm: url }: edgeinfer.wasm there), wasmBinary (the
  *   bytes), proxy (sessions run in a worker), simd ('plain' / 'fixed' picks that build, 'relaxed'
- *   the relaxed build where the engine runs it, true the default choice, false is refused), numThreads (checked; edgeinfer runs each
- *   session on one thread). Read when the first session is created and again whenever it changes
- *   to another source.
+ *   the relaxed build where the engine runs it, true the default choice, false is refused), numThreads (0 or unset:
+ *   min(4, cores) where threads can run, see "threads"; 1: the single-threaded builds). Read when
+ *   the first session is created and again whenever it changes to another source.
  * env.wasmBuild: 'relaxed' or 'plain', the build this thread loaded by default (undefined before
  *   the first session and when env.wasm names the module itself).
  * env.workerUrl: edgeinfer-worker.js for worker sessions (default: next to this script).
  * env.logLevel: 'verbose' | 'info' | 'warning' | 'error' | 'fatal' (checked; edgeinfer logs nothing).
  * env.webgpu, env.webgl: onnxruntime-web's objects, so that setting their flags does not throw;
  *   edgeinfer has no WebGPU or WebGL backend (asking for one in executionProviders fails).
- * env.wasmMemoryBytes: current size of this thread's wasm memory (0 before the first session, and
- *   after the last session of an instance grown beyond 64 MiB is released: that memory is given
- *   back and the next session gets a fresh instance).
+ * env.wasmMemoryBytes: current size of this thread's wasm memory, both instances (the
+ *   single-threaded one and the threaded one) counted: 0 before the first session, and after the
+ *   last session of an instance grown beyond 64 MiB is released (that memory is given back and the
+ *   next session gets a fresh instance; a threaded instance is always dropped with its last
+ *   session, and its workers stopped).
  */
 let logLevel = 'warning';
 const env = {
@@ -1258,9 +1436,8 @@ const env = {
     logLevel = checkLogLevel(level) || logLevel;
   },
   get wasmMemoryBytes() {
-    const entry = wasmCache;
-    const rt = entry && entry.loaded;
-    return rt && !rt.broken ? rt.memory.buffer.byteLength : 0;
+    const bytes = (rt) => (rt && !rt.broken ? rt.memory.buffer.byteLength : 0);
+    return bytes(wasmCache && wasmCache.loaded) + bytes(threaded && threaded.rt);
   },
 };
 

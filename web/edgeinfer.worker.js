@@ -16,12 +16,16 @@
 
   async function handle(msg) {
     const { id, op, args } = msg;
+    if (op === 'thread') {
+      serveThread(args);
+      return;
+    }
     try {
       let value;
       let transfer = [];
       if (op === 'create') {
         if (backend) throw fail('INVALID_STATE', 'this worker already holds a session');
-        const rt = await getRuntime({ module: args.module });
+        const rt = await runtimeFor({ module: args.module, folder: args.folder, workerUrl: args.workerUrl }, args.threads || 1);
         backend = LocalBackend.create(rt, args.bytes, args.limits);
         value = { ...backend.meta };
       } else if (op === 'run') {
@@ -39,6 +43,24 @@
       const code = err instanceof EdgeInferError ? err.code : 'RUNTIME_ERROR';
       port.postMessage({ id, ok: false, error: { message: String((err && err.message) || err), code } });
     }
+  }
+
+  // A worker of a threaded instance's pool (see "threads" in edgeinfer.core.js): the same module
+  // on the same shared memory, with a stack of its own; ei_threadpool_work returns only when the
+  // pool is freed, and the worker is terminated before that.
+  function serveThread({ module, memory, pool, index, stack, stackSize }) {
+    let x;
+    try {
+      x = new WebAssembly.Instance(module, wasmImports(module, memory, () => x)).exports;
+      x.emscripten_stack_set_limits(stack + stackSize, stack);
+      x.stackRestore(stack + stackSize);
+      x.emscripten_tls_init();
+    } catch (err) {
+      port.postMessage({ ok: false, error: String((err && err.message) || err) });
+      return;
+    }
+    port.postMessage({ ok: true });
+    x.ei_threadpool_work(pool, index);
   }
 
   if (IS_NODE) port.on('message', handle);

@@ -40,7 +40,7 @@
 #endif
 #endif
 
-#define SPINS 20000 /* loads of the wake counter before a worker sleeps: tens of microseconds */
+#define SPINS 2000000 /* loads of the wake counter before a worker sleeps: tens of microseconds */
 
 struct ei_threadpool {
     int threads;
@@ -147,6 +147,8 @@ static bool start_workers(ei_threadpool *p)
     return true;
 }
 #endif
+#else
+void ei_threadpool_work(ei_threadpool *p, int index) { (void)p, (void)index; }
 #endif /* NO_THREADS */
 
 ei_status ei_threadpool_create(int threads, ei_threadpool **out)

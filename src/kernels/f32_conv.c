@@ -92,6 +92,12 @@ static void line_coords(const f32_conv_geom *g, size_t line, size_t *outer)
 
 void f32_im2col_packed(const f32_conv_geom *g, const float *x, size_t n0, size_t n1, float *pb)
 {
+    f32_im2col_packed_rows(g, x, n0, n1, 0, g->channels, pb);
+}
+
+void f32_im2col_packed_rows(const f32_conv_geom *g, const float *x, size_t n0, size_t n1, size_t c0, size_t c1,
+                            float *pb)
+{
     conv_walk w;
     walk_init(&w, g);
     size_t K = w.K, N = n1 - n0;
@@ -99,8 +105,8 @@ void f32_im2col_packed(const f32_conv_geom *g, const float *x, size_t n0, size_t
     int last = g->nd - 1;
     size_t ow = g->grid[last], iw = g->img[last], sw = g->stride[last];
     size_t npad = (N + F32_GEMM_NR - 1) / F32_GEMM_NR * F32_GEMM_NR;
-    size_t k = 0;
-    for (size_t c = 0; c < g->channels; c++) {
+    size_t k = c0 * w.ksize;
+    for (size_t c = c0; c < c1 && c < g->channels; c++) {
         const float *plane = x + c * w.img_plane;
         size_t kpos[F32_CONV_MAX_ND] = {0};
         for (size_t kk = 0; kk < w.ksize; kk++, k++) {

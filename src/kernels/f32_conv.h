@@ -40,6 +40,10 @@ typedef struct f32_conv_geom {
  * consumes them and bounds the scratch memory.
  */
 void f32_im2col_packed(const f32_conv_geom *g, const float *x, size_t n0, size_t n1, float *pb);
+/* The same for the rows of channels [c0, c1) only (rows c0 * prod(kernel) ...), written where
+ * f32_im2col_packed puts them: threads can share one conversion out by channels. */
+void f32_im2col_packed_rows(const f32_conv_geom *g, const float *x, size_t n0, size_t n1, size_t c0, size_t c1,
+                            float *pb);
 
 /*
  * y [channels, img...] += col2im of columns [n0, n1): col is row-major

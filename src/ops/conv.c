@@ -319,7 +319,8 @@ typedef struct conv_job {
     float *y, *work;
     size_t per_thread, M, K, N, nc, chunks, each;
     size_t rows, n0, n1; /* row tasks: rows per task, of the column range [n0, n1) */
-    const float *pb, *pag, *bg;
+    size_t pack_per;     /* and the channels each task converts to that range's columns */
+    const float *xg, *pb, *pag, *bg;
     float *yg;
     size_t per_task;     /* depthwise: channels per task */
 } conv_job;
@@ -369,7 +370,15 @@ static void column_task(void *arg, size_t i, int thread)
     for (size_t m = 0; m < j->M; m++) op_apply_act(j->ctx, yg + m * out_pix + n0, n1 - n0);
 }
 
-/* Row task i: output channels [i * rows, ...) of the column range the caller packed. */
+/* Pack task i: the rows of channels [i * pack_per, ...) of the column range [n0, n1). */
+static void pack_task(void *arg, size_t i, int thread)
+{
+    (void)thread;
+    const conv_job *j = arg;
+    f32_im2col_packed_rows(&j->st->kg, j->xg, j->n0, j->n1, i * j->pack_per, (i + 1) * j->pack_per, j->work);
+}
+
+/* Row task i: output channels [i * rows, ...) of the column range packed by the pack tasks. */
 static void row_task(void *arg, size_t i, int thread)
 {
     (void)thread;
@@ -398,16 +407,17 @@ static void conv_gemm(const op_ctx *ctx, conv_job *j)
     size_t cg = (size_t)(g->cin / g->group), mg = (size_t)(g->cout / g->group);
     size_t per = (j->M + 2 * (size_t)threads - 1) / (2 * (size_t)threads);
     j->rows = (per + F32_GEMM_MR - 1) / F32_GEMM_MR * F32_GEMM_MR;
+    j->pack_per = (cg + 2 * (size_t)threads - 1) / (2 * (size_t)threads);
     j->pb = j->work;
     for (int64_t n = 0; n < g->batch; n++) {
         for (int64_t gi = 0; gi < g->group; gi++) {
-            const float *xg = j->x + ((size_t)n * (size_t)g->cin + (size_t)gi * cg) * (size_t)g->in_pix;
+            j->xg = j->x + ((size_t)n * (size_t)g->cin + (size_t)gi * cg) * (size_t)g->in_pix;
             j->yg = j->y + ((size_t)n * (size_t)g->cout + (size_t)gi * mg) * (size_t)g->out_pix;
             j->pag = j->pa + (size_t)gi * j->each;
             j->bg = j->bias ? j->bias + (size_t)gi * mg : NULL;
             for (j->n0 = 0; j->n0 < j->N; j->n0 = j->n1) {
                 j->n1 = j->n0 + j->nc < j->N ? j->n0 + j->nc : j->N;
-                pack_columns(j, xg, j->n0, j->n1, j->work);
+                op_parallel(ctx, (cg + j->pack_per - 1) / j->pack_per, pack_task, j);
                 op_parallel(ctx, (j->M + j->rows - 1) / j->rows, row_task, j);
             }
         }

@@ -95,7 +95,7 @@ export async function loadEngine(id, host) {
   if (id === 'ei-plain' || id === 'ei-relaxed') {
     const simd = id === 'ei-plain' ? 'plain' : 'relaxed';
     const ei = await host.edgeinfer(simd);
-    ei.env.wasm = { simd };
+    ei.env.wasm = { simd, numThreads: 1 };
     engine = onnxEngine(ei, () => `build ${ei.env.wasmBuild}`);
   } else if (id === 'ort-web') {
     const ort = await host.ort();

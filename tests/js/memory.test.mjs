@@ -12,6 +12,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InferenceSession, Tensor, env } from '../../dist/edgeinfer.mjs';
+
+// The single-threaded instance, which lives on between sessions (a threaded one is dropped with
+// its last session: tests/js/threads.test.mjs checks that).
+env.wasm.numThreads = 1;
 import { makeModel } from './onnx-model.mjs';
 import { MODELS_DIR, rejectsWith, requireModel } from './helpers.mjs';
 

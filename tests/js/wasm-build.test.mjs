@@ -1,7 +1,8 @@
 // What `make wasm` must produce: a standalone module whose only import is the memory-growth
 // notification, exporting exactly the functions of web/exports.json (the public C API and
-// malloc/free); loader scripts with no run-time code evaluation, built from the current web/
-// sources; and a download under 400 KB.
+// malloc/free); a threaded build importing a shared memory and only the functions the loader
+// answers; loader scripts with no run-time code evaluation, built from the current web/ sources;
+// and downloads under 400 KB.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -59,5 +60,39 @@ test('a page downloads under 400 KB: edgeinfer.wasm + edgeinfer.js', (t) => {
   const wasm = readFileSync(join(DIST, 'edgeinfer.wasm')).length;
   const js = readFileSync(join(DIST, 'edgeinfer.js')).length;
   t.diagnostic(`edgeinfer.wasm ${wasm} + edgeinfer.js ${js} = ${wasm + js} bytes`);
+  assert.ok(wasm + js < 400000, `the download is ${wasm + js} bytes, over the 400,000-byte budget`);
+});
+
+// The threaded build's imports: its shared memory (the size the loader creates) and the functions
+// wasmImports() in web/edgeinfer.core.js answers; the rest of Emscripten's pthread runtime it
+// declares must never be called (the loader's stubs throw, naming the function).
+test('edgeinfer-threads.wasm imports a shared memory and functions the loader knows', () => {
+  requireDist();
+  const module = new WebAssembly.Module(readFileSync(join(DIST, 'edgeinfer-threads.wasm')));
+  const imports = WebAssembly.Module.imports(module);
+  assert.deepEqual(imports.filter((i) => i.kind !== 'function'), [{ module: 'env', name: 'memory', kind: 'memory' }]);
+  const core = readFileSync(join(ROOT, 'web', 'edgeinfer.core.js'), 'utf8');
+  const known = core.slice(core.indexOf('function wasmImports'), core.indexOf('class Runtime'));
+  const used = ['emscripten_resize_heap', '__emscripten_init_main_thread_js'];
+  for (const name of used) {
+    assert.ok(imports.some((i) => i.name === name), `the threaded build no longer imports ${name}`);
+    assert.match(known, new RegExp(`\\b${name}:`), `the loader does not answer ${name}`);
+  }
+  const exported = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+  for (const name of ['ei_threadpool_create', 'ei_threadpool_work', 'emscripten_tls_init', 'emscripten_stack_set_limits',
+    'stackRestore', '_emscripten_thread_init', '__wasm_call_ctors']) assert.ok(exported.has(name), `${name} is not exported`);
+  // Its memory limits are the loader's (SHARED_PAGES): instantiating with them must work.
+  const pages = /SHARED_PAGES = \{ initial: (\d+), maximum: (\d+) \}/.exec(core);
+  const memory = new WebAssembly.Memory({ initial: +pages[1], maximum: +pages[2], shared: true });
+  const stubs = {};
+  for (const i of imports) if (i.kind === 'function') stubs[i.name] = () => 0;
+  assert.doesNotThrow(() => new WebAssembly.Instance(module, { env: { ...stubs, memory } }));
+});
+
+test('a threaded page downloads under 400 KB: edgeinfer-threads.wasm + edgeinfer.js', (t) => {
+  requireDist();
+  const wasm = readFileSync(join(DIST, 'edgeinfer-threads.wasm')).length;
+  const js = readFileSync(join(DIST, 'edgeinfer.js')).length;
+  t.diagnostic(`edgeinfer-threads.wasm ${wasm} + edgeinfer.js ${js} = ${wasm + js} bytes`);
   assert.ok(wasm + js < 400000, `the download is ${wasm + js} bytes, over the 400,000-byte budget`);
 });
