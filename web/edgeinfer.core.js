@@ -892,7 +892,7 @@ function startThread(rt, module, url, index) {
 async function makeThreadedRuntime(cfg, threads) {
   const url = cfg.workerUrl || env.workerUrl || defaultUrl('edgeinfer-worker.js');
   if (!url) throw new Error('cannot tell where edgeinfer-worker.js is; set edgeinfer.env.workerUrl');
-  const file = wasmFileUrl(cfg, THREADS_FILE);
+  const file = cfg.threadsUrl || wasmFileUrl(cfg, THREADS_FILE);
   if (!threadsModule || threadsModule.url !== file) threadsModule = { url: file, module: compileUrl(file) };
   const module = await threadsModule.module.catch((err) => {
     threadsModule = null; // try again next time
@@ -1011,7 +1011,7 @@ class LocalBackend {
       this.release();
       throw rt.statusError(st, msg);
     }
-    const meta = { inputNames: [], outputNames: [], inputMetadata: [], outputMetadata: [] };
+    const meta = { inputNames: [], outputNames: [], inputMetadata: [], outputMetadata: [], numThreads: rt.pool ? rt.threads : 1 };
     for (const isOutput of [0, 1]) {
       const n = rt.call('ei_model_io_count', this.model, isOutput);
       for (let i = 0; i < n; i++) {
@@ -1107,7 +1107,7 @@ function spawnWorker(url, onMessage, onError) {
 // A session that lives in a dedicated worker (a Web Worker, or worker_threads in Node).
 // Requests and replies carry an id; buffers are transferred, never shared.
 class WorkerBackend {
-  // threading: { threads, folder } for the worker's own runtime (see runtimeFor).
+  // threading: { threads, threadsUrl } for the worker's own runtime (see runtimeFor).
   static async create(module, model, options, threading) {
     const url = options.workerUrl || env.workerUrl || defaultUrl('edgeinfer-worker.js');
     if (!url) {
@@ -1220,6 +1220,8 @@ class InferenceSession {
     this.outputMetadata = Object.freeze(applyOverrides(m.outputMetadata, overrides));
     this.#inputIndex = new Map(m.inputNames.map((n, i) => [n, i]));
     this.#outputIndex = new Map(m.outputNames.map((n, i) => [n, i]));
+    /** The threads this session's runs use (1 where threads cannot run; see "threads"). */
+    this.numThreads = m.numThreads;
   }
 
   /**
@@ -1254,7 +1256,7 @@ class InferenceSession {
       worker ? getModule(cfg) : runtimeFor(cfg, threads),
     ]);
     const backend = worker
-      ? await WorkerBackend.create(runtimeOrModule, model, options, { threads, folder: cfg.folder })
+      ? await WorkerBackend.create(runtimeOrModule, model, options, { threads, threadsUrl: wasmFileUrl(cfg, THREADS_FILE) })
       : LocalBackend.create(runtimeOrModule, model.bytes, checkLimits(options.limits));
     return new InferenceSession(backend, CREATE_KEY, overrides);
   }

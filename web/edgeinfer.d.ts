@@ -189,6 +189,8 @@ export interface SessionOptions {
   workerUrl?: string | URL;
   /** Limits of this session (include/edgeinfer.h); each a positive integer, defaults when absent. */
   limits?: SessionLimits;
+  /** Threads for this session (overrides env.wasm.numThreads; 0 the default). */
+  numThreads?: number;
 }
 
 export interface SessionLimits {
@@ -234,6 +236,8 @@ export declare class InferenceSession {
     options?: SessionOptions): Promise<InferenceSession>;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** The threads this session's runs use. */
+  readonly numThreads: number;
   readonly inputMetadata: readonly ValueMetadata[];
   readonly outputMetadata: readonly ValueMetadata[];
   /**
@@ -260,7 +264,8 @@ export interface WasmFlags extends WasmSource {
   proxy?: boolean;
   /** Which build: 'fixed' / 'plain' SIMD128, 'relaxed' relaxed SIMD where the engine runs it, true the best this engine runs; false is UNSUPPORTED. */
   simd?: boolean | 'fixed' | 'plain' | 'relaxed';
-  /** Checked; each session runs on one thread. */
+  /** Threads per session: 0 or unset min(4, cores) where threads can run (SharedArrayBuffer and,
+   * in pages, cross-origin isolation; else one thread and one console notice), 1 the single-threaded builds. */
   numThreads?: number;
   trace?: boolean;
   initTimeout?: number;

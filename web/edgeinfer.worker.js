@@ -25,7 +25,7 @@
       let transfer = [];
       if (op === 'create') {
         if (backend) throw fail('INVALID_STATE', 'this worker already holds a session');
-        const rt = await runtimeFor({ module: args.module, folder: args.folder, workerUrl: args.workerUrl }, args.threads || 1);
+        const rt = await runtimeFor({ module: args.module, threadsUrl: args.threadsUrl, workerUrl: args.workerUrl }, args.threads || 1);
         backend = LocalBackend.create(rt, args.bytes, args.limits);
         value = { ...backend.meta };
       } else if (op === 'run') {

@@ -40,7 +40,10 @@
 #endif
 #endif
 
-#define SPINS 2000000 /* loads of the wake counter before a worker sleeps: tens of microseconds */
+/* Loads of the wake counter before an idle worker sleeps, about a millisecond: long enough that
+ * the workers stay awake across the short serial nodes between two split ones (waking a sleeping
+ * worker costs tens of microseconds per node), short enough that they sleep soon after a run. */
+#define SPINS 1000000
 
 struct ei_threadpool {
     int threads;
