@@ -835,13 +835,12 @@ function threadNotice(why) {
 
 // Why this context cannot run threads, or '' when it can.
 function threadsUnavailable() {
-  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return 'this engine has no SharedArrayBuffer';
-  if (IS_NODE) return '';
-  if (typeof Worker !== 'function') return 'this context cannot start workers (a service worker runs sessions on one thread)';
-  if (!globalThis.crossOriginIsolated) {
+  if (!IS_NODE && typeof Worker !== 'function') return 'this context cannot start workers (a service worker runs sessions on one thread)';
+  if (!IS_NODE && !globalThis.crossOriginIsolated) {
     return 'the page is not cross-origin isolated. Serve it with "Cross-Origin-Opener-Policy: same-origin" and ' +
       '"Cross-Origin-Embedder-Policy: require-corp" (or have its service worker add them) to use every core';
   }
+  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return 'this engine has no SharedArrayBuffer';
   return '';
 }
 
