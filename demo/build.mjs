@@ -8,7 +8,7 @@
 //   index.html fashion.html tabular.html playground.html   the pages
 //   css/ js/                                              from demo/
 //   manifest.webmanifest, icons/icon.svg, icon-192.png, icon-512.png, icon-maskable-512.png
-//   dist/edgeinfer.js .mjs -worker.js .wasm -relaxed.wasm  from dist/ (make wasm)
+//   dist/edgeinfer.js .mjs -worker.js .wasm -relaxed.wasm -threads.wasm  from dist/ (make wasm)
 //   models/<name>/model.onnx and the files its page reads (see MODEL_FILES)
 //   models/index.json                                     {"models": [names of the models present]}
 //   sw.js                                                 demo/sw.js after two generated lines:
@@ -24,7 +24,7 @@ import { pngIcon, svgIcon } from './icons.mjs';
 
 const DEMO = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(DEMO, '..');
-const DIST_FILES = ['edgeinfer.js', 'edgeinfer.mjs', 'edgeinfer-worker.js', 'edgeinfer.wasm', 'edgeinfer-relaxed.wasm'];
+const DIST_FILES = ['edgeinfer.js', 'edgeinfer.mjs', 'edgeinfer-worker.js', 'edgeinfer.wasm', 'edgeinfer-relaxed.wasm', 'edgeinfer-threads.wasm'];
 // Files of models/<name>/ the pages use: plain names, or a folder and the extension of its files.
 const MODEL_FILES = {
   digits: ['model.onnx', 'samples.json'],

@@ -12,6 +12,9 @@
 //   console.log(server.url); ... await server.close();
 //
 //   node web/serve.mjs [--root DIR] [--port N]      (defaults: the current folder, 8080)
+//
+// From the command line (make demo) every response also carries Cross-Origin-Opener-Policy and
+// Cross-Origin-Embedder-Policy, so that its pages are cross-origin isolated and run threaded.
 
 import { createReadStream, promises as fs } from 'node:fs';
 import { createServer } from 'node:http';
@@ -194,7 +197,9 @@ function parseArgs(argv) {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
     const opts = parseArgs(process.argv.slice(2));
-    const s = await serve({ root: opts.root, port: opts.port, log: (line) => console.log(line) });
+    // Cross-origin isolated, so that the pages it serves may run sessions on several threads.
+    const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+    const s = await serve({ root: opts.root, port: opts.port, headers: () => isolation, log: (line) => console.log(line) });
     console.log(`serving ${resolve(opts.root)} on ${s.url}/`);
   } catch (err) {
     console.error(`serve: ${err.message}`);

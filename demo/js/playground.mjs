@@ -184,6 +184,8 @@ function showFacts(name, bytes, info, session) {
   if (session) {
     fact(dl, 'Inputs', String(session.inputNames.length));
     fact(dl, 'Outputs', String(session.outputNames.length));
+    fact(dl, 'Threads', session.numThreads > 1 ? String(session.numThreads)
+      : '1 (threads need a cross-origin-isolated page: make demo serves one)');
   }
 }
 

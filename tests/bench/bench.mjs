@@ -26,11 +26,12 @@
 // and models/digits/model.onnx.
 
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ENGINES, ENGINE_LABELS, MODELS, benchModel, loadEngine, modelFiles } from './engines.mjs';
+import { ENGINES, ENGINE_LABELS, MODELS, THREAD_ENGINES, benchModel, loadEngine, modelFiles } from './engines.mjs';
 import { quantile } from './measure.mjs';
 import { measurePeak } from './peak.mjs';
 
@@ -45,9 +46,9 @@ const nodeHost = {
   read: async (path) => new Uint8Array(readFileSync(join(ROOT, path))),
   // A query string makes each build its own module instance, with its own env.
   edgeinfer: (simd) => import(`${pathToFileURL(join(ROOT, 'dist', 'edgeinfer.mjs')).href}?${simd}`),
-  async ort() {
+  async ort(threads = 1) {
     const ort = await import('onnxruntime-web');
-    ort.env.wasm.numThreads = 1;
+    ort.env.wasm.numThreads = threads;
     return ort;
   },
   async tfjs() {
@@ -124,6 +125,7 @@ const median = (xs) => quantile(xs, 0.5);
 function parseArgs(argv) {
   const o = {
     models: Object.keys(MODELS), runs: 0, coldModels: ['mobilenet_v2', 'resnet18', 'digits'], coldReps: 3, json: null, browser: false,
+    threadModels: ['mobilenet_v2', 'resnet18', 'squeezenet1_1', 'efficientnet_b0', 'mlp_b256', 'transformer'],
   };
   for (let i = 0; i < argv.length; i += 2) {
     const [a, v] = [argv[i], argv[i + 1]];
@@ -133,11 +135,12 @@ function parseArgs(argv) {
     else if (a === '--runs') o.runs = Number(v);
     else if (a === '--cold-models') o.coldModels = list();
     else if (a === '--cold-reps') o.coldReps = Number(v);
+    else if (a === '--thread-models') o.threadModels = list();
     else if (a === '--json') o.json = v;
     else if (a === '--browser') o.browser = v === '1';
     else throw new Error(`unknown argument '${a}'`);
   }
-  for (const m of [...o.models, ...o.coldModels]) {
+  for (const m of [...o.models, ...o.coldModels, ...o.threadModels]) {
     if (!MODELS[m]) throw new Error(`unknown model '${m}' (known: ${Object.keys(MODELS).join(', ')})`);
     for (const f of [modelFiles(m).onnx, modelFiles(m).input]) {
       if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing (make build/bench-models/.stamp)`);
@@ -150,9 +153,11 @@ function parseArgs(argv) {
 
 async function main(argv) {
   if (argv[0] === '--child') {
-    const result = argv[1] === 'latency' ? await benchModel(argv[2], Number(argv[3]), nodeHost) : await coldChild(argv[2], argv[3]);
+    const result = argv[1] === 'latency' ? await benchModel(argv[2], Number(argv[3]), nodeHost)
+      : argv[1] === 'threads' ? await benchModel(argv[2], Number(argv[3]), nodeHost, THREAD_ENGINES)
+        : await coldChild(argv[2], argv[3]);
     process.stdout.write(`${JSON.stringify(result)}\n`);
-    return;
+    process.exit(0); // onnxruntime-web's thread pool would keep the process alive
   }
   const o = parseArgs(argv);
   if (o.browser) return browserMain(o);
@@ -168,6 +173,11 @@ async function main(argv) {
   report.peakGflops = laterPeak(before, { plain: measurePeak(), relaxed: measurePeak({ relaxed: true }) });
   printHeader(`Node ${process.version}`, report);
   printLatency(report, o.models);
+  if (o.threadModels.length) {
+    report.threads = {};
+    for (const m of o.threadModels) report.threads[m] = spawnChild(['threads', m, String(o.runs)]);
+    printThreads(report, o.threadModels);
+  }
 
   for (const m of o.coldModels) {
     const reps = Object.fromEntries(ENGINES.map((e) => [e, []]));
@@ -302,6 +312,28 @@ function printCold(report, models, reps) {
         `${ratio(x.peakRssMB, ort.peakRssMB)} |`);
     }
   }
+}
+
+// Two threads: edgeinfer's speed-up over its own single thread (same process, interleaved) and
+// its latency against onnxruntime-web's on two threads; onnxruntime-web's own speed-up compares
+// with the one-thread table above (another process of the same run).
+function printThreads(report, models) {
+  console.log(`\nTwo threads (${cores()} cores), ms: median (p90); speed-up = one thread / two threads; ratio < 1: edgeinfer faster`);
+  console.log('| model | edgeinfer 1 thread | edgeinfer 2 threads | onnxruntime-web 2 threads | edgeinfer speed-up | ' +
+    'onnxruntime-web speed-up | edgeinfer 2t / onnxruntime-web 2t | max diff 2t vs 1t |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const m of models) {
+    const t = report.threads[m], one = report.models[m];
+    const ms = (r, e) => (r && r.engines[e] ? r.engines[e].medianMs : NaN);
+    const cell = (e) => (t.engines[e] ? `${fmt(ms(t, e), 0)} (${fmt(t.engines[e].p90Ms, 0)})` : '-');
+    console.log(`| ${MODELS[m]} | ${cell('ei-plain')} | ${cell('ei-threads')} | ${cell('ort-web-2')} | ` +
+      `${ratio(ms(t, 'ei-plain'), ms(t, 'ei-threads'))} | ${ratio(ms(one, 'ort-web'), ms(t, 'ort-web-2'))} | ` +
+      `${ratio(ms(t, 'ei-threads'), ms(t, 'ort-web-2'))} | ${t.diff['ei-threads vs ei-plain'].toExponential(1)} |`);
+  }
+}
+
+function cores() {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
 main(process.argv.slice(2)).catch((err) => {

@@ -2,7 +2,7 @@
 // browser (tests/bench/browser-page.mjs) alike; `host` supplies what differs between the two:
 //   host.read(path)        -> Promise<Uint8Array>, a file under the repository root
 //   host.edgeinfer(simd)   -> Promise<module of dist/edgeinfer.mjs>, one instance per build
-//   host.ort()             -> Promise<onnxruntime-web, set to 1 thread>
+//   host.ort(threads)      -> Promise<onnxruntime-web, set to that many threads (one per process)>
 //   host.tfjs()            -> Promise<{ tf, wasmFiles: [names of the .wasm files it loaded] }>
 // loadEngine(id, host) -> { info(), create(model) -> session | null }, session: { run() ->
 // Promise<output data | null>, release() } (TF.js: null output, its weights are its own).
@@ -25,11 +25,16 @@ export const MODELS = {
 };
 
 export const ENGINES = ['ei-plain', 'ei-relaxed', 'ort-web', 'tfjs-wasm'];
+/** The two-thread comparison, in processes of its own (onnxruntime-web fixes its thread count per
+ * process): edgeinfer on one thread and on two (both SIMD128), onnxruntime-web on two. */
+export const THREAD_ENGINES = ['ei-plain', 'ei-threads', 'ort-web-2'];
 
 export const ENGINE_LABELS = {
   'ei-plain': 'edgeinfer (SIMD128)',
   'ei-relaxed': 'edgeinfer (relaxed SIMD)',
   'ort-web': 'onnxruntime-web 1 thread',
+  'ei-threads': 'edgeinfer 2 threads',
+  'ort-web-2': 'onnxruntime-web 2 threads',
   'tfjs-wasm': 'TF.js wasm 1 thread',
 };
 
@@ -97,8 +102,12 @@ export async function loadEngine(id, host) {
     const ei = await host.edgeinfer(simd);
     ei.env.wasm = { simd, numThreads: 1 };
     engine = onnxEngine(ei, () => `build ${ei.env.wasmBuild}`);
-  } else if (id === 'ort-web') {
-    const ort = await host.ort();
+  } else if (id === 'ei-threads') {
+    const ei = await host.edgeinfer('threads');
+    ei.env.wasm = { simd: 'plain', numThreads: 2 };
+    engine = onnxEngine(ei, () => `numThreads ${ei.env.wasm.numThreads}`);
+  } else if (id === 'ort-web' || id === 'ort-web-2') {
+    const ort = await host.ort(id === 'ort-web' ? 1 : 2);
     engine = onnxEngine(ort, () => `numThreads ${ort.env.wasm.numThreads}`, { executionProviders: ['wasm'] });
   } else {
     const { tf, wasmFiles, threads } = await host.tfjs();
@@ -112,11 +121,11 @@ export async function loadEngine(id, host) {
 }
 
 /** All engines on one model in this process: {name, info, runs, engines, tfjsMacs, diff}. */
-export async function benchModel(name, runs, host) {
+export async function benchModel(name, runs, host, engines = ENGINES) {
   const sessions = {};
   const info = {};
   const outputs = {};
-  for (const e of ENGINES) {
+  for (const e of engines) {
     const engine = await loadEngine(e, host);
     const s = await engine.create(name);
     info[e] = engine.info();
@@ -126,9 +135,12 @@ export async function benchModel(name, runs, host) {
   }
   const result = { name, info, ...(await timeEngines(sessions, runs)) };
   result.tfjsMacs = sessions['tfjs-wasm'] ? sessions['tfjs-wasm'].macs : null;
-  result.diff = {
+  result.diff = engines === ENGINES ? {
     'ei-plain vs ort-web': maxAbsDiff(outputs['ei-plain'], outputs['ort-web']),
     'ei-relaxed vs ort-web': maxAbsDiff(outputs['ei-relaxed'], outputs['ort-web']),
+  } : {
+    'ei-threads vs ei-plain': maxAbsDiff(outputs['ei-threads'], outputs['ei-plain']),
+    'ei-threads vs ort-web-2': maxAbsDiff(outputs['ei-threads'], outputs['ort-web-2']),
   };
   for (const s of Object.values(sessions)) await s.release();
   return result;

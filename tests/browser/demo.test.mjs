@@ -41,7 +41,8 @@ before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
   site = mkdtempSync(join(tmpdir(), 'edgeinfer-demo-'));
   execFileSync(process.execPath, [join(ROOT, 'demo/build.mjs'), site], { stdio: ['ignore', 'ignore', 'inherit'] });
-  server = await serve({ root: site, port: 0 });
+  // As `make demo` serves it: cross-origin isolated, so its sessions run threaded.
+  server = await serve({ root: site, port: 0, headers: () => ({ 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }) });
   browser = await chromium.launch(LAUNCH);
 });
 
@@ -287,6 +288,7 @@ describe('demo pages', () => {
     assert.match(await input.textContent(), /image\s*float32\s*\[batch, 1, 8, 8\]/);
     assert.equal(await input.locator('.dim.sym').textContent(), 'batch');
     assert.match(await page.locator('#io tr[data-kind="output"]').textContent(), /probs\s*float32\s*\[batch, 10\]/);
+    assert.match(await page.locator('#facts').textContent(), /Threads\s*[2-9]/, 'the isolated demo runs threaded');
     if (await page.evaluate(async () => typeof (await import('./dist/edgeinfer.mjs')).inspect === 'function')) {
       assert.equal(await page.locator('#ops .bar-row[data-op="Conv"] .value').textContent(), '2×');
       assert.match(await page.locator('#ops-summary').textContent(), /all supported/);
