@@ -311,6 +311,8 @@ static void fill_bias(float *y, const float *bias, size_t channels, size_t pix)
     }
 }
 
+#define TASKS_PER_THREAD 6 /* what a node is cut into on each thread, at least */
+
 /* What the tasks of one convolution run share. Thread t's scratch starts at work + t * per_thread. */
 typedef struct conv_job {
     const op_ctx *ctx;
@@ -400,14 +402,16 @@ static void conv_gemm(const op_ctx *ctx, conv_job *j)
     const conv_geom *g = &j->st->g;
     int threads = op_threads(ctx);
     size_t tasks = (size_t)g->batch * (size_t)g->group * j->chunks;
-    if (threads == 1 || tasks >= 4 * (size_t)threads) {
+    if (threads == 1 || tasks >= TASKS_PER_THREAD * (size_t)threads) {
         op_parallel(ctx, tasks, column_task, j);
         return;
     }
     size_t cg = (size_t)(g->cin / g->group), mg = (size_t)(g->cout / g->group);
-    size_t per = (j->M + 2 * (size_t)threads - 1) / (2 * (size_t)threads);
+    /* Several tasks per thread, so that a thread that starts late still finds work to share. */
+    size_t parts = TASKS_PER_THREAD * (size_t)threads;
+    size_t per = (j->M + parts - 1) / parts;
     j->rows = (per + F32_GEMM_MR - 1) / F32_GEMM_MR * F32_GEMM_MR;
-    j->pack_per = (cg + 2 * (size_t)threads - 1) / (2 * (size_t)threads);
+    j->pack_per = (cg + parts - 1) / parts;
     j->pb = j->work;
     for (int64_t n = 0; n < g->batch; n++) {
         for (int64_t gi = 0; gi < g->group; gi++) {
@@ -459,7 +463,7 @@ static ei_status conv_run_common(op_ctx *ctx, bool transpose)
                   .per_thread = thread_scratch(g)};
     if (st->dw) {
         size_t threads = (size_t)op_threads(ctx), cin = (size_t)g->cin;
-        j.per_task = threads == 1 ? cin : (cin + 4 * threads - 1) / (4 * threads);
+        j.per_task = threads == 1 ? cin : (cin + TASKS_PER_THREAD * threads - 1) / (TASKS_PER_THREAD * threads);
         op_parallel(ctx, (cin + j.per_task - 1) / j.per_task, dw_task, &j);
         return EI_STATUS_OK;
     }

@@ -204,6 +204,44 @@ static ei_status gemm_prepare(op_ctx *ctx)
     return EI_STATUS_OK;
 }
 
+/* ============================ split by rows ============================= */
+
+/* One packed product C [M, N] (+)= A B split across the session's threads by blocks of rows, each
+ * finished by `done` (the fused bias and activation) while it is in cache. */
+typedef struct rows_job {
+    op_ctx *ctx;
+    size_t M, N, K, rows;
+    const float *pa, *pb;
+    float *y;
+    int accumulate;
+    void (*done)(op_ctx *ctx, float *y, size_t rows, size_t N);
+} rows_job;
+
+#define TASKS_PER_THREAD 6
+/* Multiply-adds per task at least: tens of microseconds, so that waking a thread pays off. */
+#define MIN_TASK_MACS (1 << 18)
+
+static void rows_task(void *arg, size_t i, int thread)
+{
+    (void)thread;
+    const rows_job *j = arg;
+    size_t m0 = i * j->rows, m1 = m0 + j->rows < j->M ? m0 + j->rows : j->M;
+    f32_gemm_rows_simd128(j->M, m0, m1, j->N, j->K, j->pa, j->pb, NULL, j->y, (ptrdiff_t)j->N, 1, j->accumulate);
+    j->done(j->ctx, j->y + m0 * j->N, m1 - m0, j->N);
+}
+
+static void gemm_split(op_ctx *ctx, rows_job *j)
+{
+    size_t parts = (size_t)op_threads(ctx) * TASKS_PER_THREAD;
+    uint64_t most = (uint64_t)j->M * j->N * j->K / MIN_TASK_MACS;
+    if (parts > most) parts = most ? (size_t)most : 1;
+    size_t per = (j->M + parts - 1) / parts;
+    j->rows = (per + F32_GEMM_MR - 1) / F32_GEMM_MR * F32_GEMM_MR;
+    op_parallel(ctx, (j->M + j->rows - 1) / j->rows, rows_task, j);
+}
+
+static void gemm_act(op_ctx *ctx, float *y, size_t rows, size_t N) { op_apply_act(ctx, y, rows * N); }
+
 /* Reads the sizes, scales and packed operands that gemm_prepare made for this plan. */
 static ei_status gemm_run(op_ctx *ctx)
 {
@@ -245,8 +283,8 @@ static ei_status gemm_run(op_ctx *ctx)
                 out[m * N + n] = beta * cf[(int64_t)m * g.c_rs + (int64_t)n * g.c_cs];
         accumulate = 1;
     }
-    f32_gemm_packed_simd128(M, N, K, pa, pb, NULL, out, (ptrdiff_t)N, 1, accumulate);
-    op_apply_act(ctx, out, M * N);
+    rows_job j = {ctx, M, N, K, 0, pa, pb, out, accumulate, gemm_act};
+    gemm_split(ctx, &j);
     return EI_STATUS_OK;
 }
 
@@ -399,8 +437,8 @@ static ei_status matmul_run(op_ctx *ctx)
         const float *pb = st ? st->pb : pb_scratch;
         if (!st) f32_gemm_pack_b(K, N, (const float *)b, (ptrdiff_t)N, 1, pb_scratch);
         f32_gemm_pack_a(rows, K, (const float *)a, (ptrdiff_t)K, 1, pa);
-        f32_gemm_packed_simd128(rows, N, K, pa, pb, NULL, (float *)out, (ptrdiff_t)N, 1, 0);
-        matmul_epilogue(ctx, (float *)out, rows, N);
+        rows_job j = {ctx, rows, N, K, 0, pa, pb, (float *)out, 0, matmul_epilogue};
+        gemm_split(ctx, &j);
         return EI_STATUS_OK;
     }
 
@@ -423,8 +461,8 @@ static ei_status matmul_run(op_ctx *ctx)
                 if (bo != last_b) f32_gemm_pack_b(K, N, (const float *)b + bo, (ptrdiff_t)N, 1, pb_scratch);
                 pb = pb_scratch;
             }
-            f32_gemm_packed_simd128(M, N, K, pa, pb, NULL, (float *)yo, (ptrdiff_t)N, 1, 0);
-            matmul_epilogue(ctx, (float *)yo, M, N);
+            rows_job j = {ctx, M, N, K, 0, pa, pb, (float *)yo, 0, matmul_epilogue};
+            gemm_split(ctx, &j);
         } else {
             mm_args g = {p.M, p.N, p.K, p.K, 1, p.N, 1, 0, 0, 1.0, 1.0};
             CHECK_SUPPORTED(ctx, mm_loop(y->dtype, &g, a + (size_t)ao * es, b + (size_t)bo * es, NULL, yo),
