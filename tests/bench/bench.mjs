@@ -239,6 +239,15 @@ async function browserMain(o) {
     report.peakGflops = laterPeak(before, await peak());
     printHeader(report.browser, report);
     printLatency(report, o.models);
+    if (o.threadModels.length) {
+      report.threads = {};
+      for (const m of o.threadModels) {
+        const page = await open();
+        report.threads[m] = await page.evaluate(([name, runs]) => window.benchModel(name, runs, true), [m, o.runs]);
+        await page.close();
+      }
+      printThreads(report, o.threadModels);
+    }
     if (problems.length) console.log(`\nthe pages reported:\n  ${problems.join('\n  ')}`);
     if (o.json) writeFileSync(o.json, `${JSON.stringify(report, null, 1)}\n`);
   } finally {

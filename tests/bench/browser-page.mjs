@@ -1,9 +1,9 @@
 // The browser's side of the bench (tests/bench/browser.html, driven by `bench.mjs --browser`):
 // the same engines, timing loop and peak microbenchmark as in Node, with files fetched from the
-// bench's server. window.benchPeak() and window.benchModel(name, runs) return what the Node
-// bench's children return.
+// bench's server. window.benchPeak() and window.benchModel(name, runs, threads) return what the
+// Node bench's children return (threads: the two-thread engines).
 
-import { benchModel } from './engines.mjs';
+import { THREAD_ENGINES, benchModel } from './engines.mjs';
 import { measurePeak } from './peak.mjs';
 
 const ORT_DIST = '/node_modules/onnxruntime-web/dist/';
@@ -15,10 +15,10 @@ const browserHost = {
     return new Uint8Array(await r.arrayBuffer());
   },
   edgeinfer: (simd) => import(`/dist/edgeinfer.mjs?${simd}`),
-  async ort() {
+  async ort(threads = 1) { // one thread count per page: the bench opens a fresh page for each
     const ort = await import(`${ORT_DIST}ort.wasm.min.mjs`);
     ort.env.wasm.wasmPaths = ORT_DIST;
-    ort.env.wasm.numThreads = 1;
+    ort.env.wasm.numThreads = threads;
     return ort;
   },
   async tfjs() {
@@ -38,6 +38,6 @@ const browserHost = {
 
 window.benchPeak = () => ({ plain: measurePeak(), relaxed: measurePeak({ relaxed: true }) });
 
-window.benchModel = (name, runs) => benchModel(name, runs, browserHost);
+window.benchModel = (name, runs, threads) => benchModel(name, runs, browserHost, threads ? THREAD_ENGINES : undefined);
 
 window.benchReady = true;
