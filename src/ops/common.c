@@ -366,3 +366,30 @@ void op_apply_act(const op_ctx *ctx, float *y, size_t n)
     op_act_fn f = op_act_kernel(ctx, &p);
     if (f && n) f(y, y, n, &p);
 }
+
+typedef struct range_job {
+    op_range_fn fn;
+    void *arg;
+    size_t n, per;
+} range_job;
+
+static void range_task(void *arg, size_t i, int thread)
+{
+    (void)thread;
+    const range_job *j = arg;
+    size_t b = i * j->per, e = b + j->per < j->n ? b + j->per : j->n;
+    j->fn(j->arg, b, e);
+}
+
+void op_parallel_range(const op_ctx *ctx, size_t n, size_t grain, op_range_fn fn, void *arg)
+{
+    size_t threads = (size_t)op_threads(ctx);
+    if (threads == 1 || n < 2 * grain) {
+        fn(arg, 0, n);
+        return;
+    }
+    size_t parts = 4 * threads, per = (n + parts - 1) / parts;
+    if (per < grain) per = grain;
+    range_job j = {fn, arg, n, (per + 15) / 16 * 16};
+    op_parallel(ctx, (n + j.per - 1) / j.per, range_task, &j);
+}

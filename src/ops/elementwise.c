@@ -390,6 +390,21 @@ static ei_status prepare_unary(op_ctx *ctx)
     return EI_STATUS_OK;
 }
 
+#define SPLIT_GRAIN 16384 /* elements: shorter tensors and rows run on one thread */
+
+typedef struct f32_unary_job {
+    f32_vunary_fn fn;
+    f32_vunary_params p;
+    const float *x;
+    float *y;
+} f32_unary_job;
+
+static void f32_unary_part(void *arg, size_t b, size_t e)
+{
+    const f32_unary_job *j = arg;
+    j->fn(j->x + b, j->y + b, e - b, &j->p);
+}
+
 static ei_status run_unary(op_ctx *ctx)
 {
     const unary_state *st = ctx->state;
@@ -402,8 +417,8 @@ static ei_status run_unary(op_ctx *ctx)
     const float *a = st->a;
 
     if (st->f32) {
-        f32_vunary_params p = {.alpha = a[0], .beta = a[1], .gamma = a[2]};
-        st->f32(x->data, y->data, (size_t)n, &p);
+        f32_unary_job j = {st->f32, {.alpha = a[0], .beta = a[1], .gamma = a[2]}, x->data, y->data};
+        op_parallel_range(ctx, (size_t)n, SPLIT_GRAIN, f32_unary_part, &j);
         return EI_STATUS_OK;
     }
     uparams p = {a[0], a[1], a[2]};
@@ -754,25 +769,45 @@ static ei_status prepare_binary(op_ctx *ctx)
     return EI_STATUS_OK;
 }
 
-/* One broadcast row of a float32 op: pick the kernel for the operand shapes, then apply the
- * activation fused into the node while the row is in cache. */
+/* Elements [b, e) of one broadcast row, the share of one thread. */
+typedef struct f32_row {
+    const binary_state *bs;
+    const float *a, *b;
+    float *y;
+    const int64_t *st;
+} f32_row;
+
+static void f32_binary_part(void *arg, size_t b, size_t e);
+
+/* One broadcast row of a float32 op (split across threads when long): pick the kernel for the
+ * operand shapes, then apply the activation fused into the node while the row is in cache. */
 static void f32_binary_row(void *arg, void *out, const void *const *in, const int64_t *st, int64_t n)
 {
     const binary_state *bs = arg;
+    f32_row r = {bs, in[0], in[1], out, st};
+    op_parallel_range(bs->ctx, (size_t)n, SPLIT_GRAIN, f32_binary_part, &r);
+}
+
+static void f32_binary_part(void *arg, size_t i0, size_t i1)
+{
+    const f32_row *r = arg;
+    const binary_state *bs = r->bs;
+    const int64_t *st = r->st;
     const f32_vbinary_kernels *k = &bs->k;
-    const float *a = in[0], *b = in[1];
-    float *y = out;
+    const float *a = r->a + (st[0] ? i0 : 0), *b = r->b + (st[1] ? i0 : 0);
+    float *y = r->y + i0;
+    size_t n = i1 - i0;
     if (st[0] && st[1]) {
-        k->v(a, b, y, (size_t)n);
+        k->v(a, b, y, n);
     } else if (st[0]) {
-        k->c(a, b, y, (size_t)n);
+        k->c(a, b, y, n);
     } else if (st[1]) {
-        k->rc(b, a, y, (size_t)n);
+        k->rc(b, a, y, n);
     } else { /* both inputs are constant along this row */
         k->c(a, b, y, 1);
-        for (int64_t i = 1; i < n; i++) y[i] = y[0];
+        for (size_t i = 1; i < n; i++) y[i] = y[0];
     }
-    op_apply_act(bs->ctx, y, (size_t)n);
+    op_apply_act(bs->ctx, y, n);
 }
 
 typedef struct binary_row_args {

@@ -127,6 +127,10 @@ static inline void op_parallel(const op_ctx *ctx, size_t tasks, tp_task fn, void
 {
     tp_run(ctx->s->pool, tasks, fn, arg);
 }
+/* Calls fn(arg, begin, end) on consecutive ranges covering [0, n), split across the session's
+ * threads when n is at least 2 * grain (ranges start at multiples of 16 elements); else once. */
+typedef void (*op_range_fn)(void *arg, size_t begin, size_t end);
+void op_parallel_range(const op_ctx *ctx, size_t n, size_t grain, op_range_fn fn, void *arg);
 /* Persistent memory for prepare; lives until the session re-plans or is freed. */
 void *op_alloc(op_ctx *ctx, size_t bytes);
 /* The same, not zeroed (but for the padding): for packed weights, which prepare writes in full. */
