@@ -311,7 +311,11 @@ static void fill_bias(float *y, const float *bias, size_t channels, size_t pix)
     }
 }
 
-#define TASKS_PER_THREAD 6 /* what a node is cut into on each thread, at least */
+/* Tasks per thread a node is cut into, at least, so that a thread that starts late still finds
+ * work to share; a convolution with fewer column ranges than COLUMN_TASKS per thread splits
+ * each range by output channels instead. */
+#define TASKS_PER_THREAD 2
+#define COLUMN_TASKS 2
 
 /* What the tasks of one convolution run share. Thread t's scratch starts at work + t * per_thread. */
 typedef struct conv_job {
@@ -402,12 +406,11 @@ static void conv_gemm(const op_ctx *ctx, conv_job *j)
     const conv_geom *g = &j->st->g;
     int threads = op_threads(ctx);
     size_t tasks = (size_t)g->batch * (size_t)g->group * j->chunks;
-    if (threads == 1 || tasks >= TASKS_PER_THREAD * (size_t)threads) {
+    if (threads == 1 || tasks >= COLUMN_TASKS * (size_t)threads) {
         op_parallel(ctx, tasks, column_task, j);
         return;
     }
     size_t cg = (size_t)(g->cin / g->group), mg = (size_t)(g->cout / g->group);
-    /* Several tasks per thread, so that a thread that starts late still finds work to share. */
     size_t parts = TASKS_PER_THREAD * (size_t)threads;
     size_t per = (j->M + parts - 1) / parts;
     j->rows = (per + F32_GEMM_MR - 1) / F32_GEMM_MR * F32_GEMM_MR;
