@@ -215,8 +215,10 @@ WASM_CFLAGS := -std=c11 $(WARN) -msimd128 -Iinclude -D_DEFAULT_SOURCE
 KERNEL_OPT := -O2 -fno-builtin-memset -fno-builtin-memcpy
 WASM_OPT = $(if $(filter src/kernels/%,$<),$(KERNEL_OPT),-Oz)
 # emmalloc, not dlmalloc: the library mallocs a few large blocks (arenas, per-run buffers of
-# dynamic models) and never in a static plan's run, and emmalloc is 8 KB smaller.
-WASM_LDFLAGS := -O2 -msimd128 --no-entry -sSTANDALONE_WASM -sALLOW_MEMORY_GROWTH -sMALLOC=emmalloc \
+# dynamic models) and never in a static plan's run, and emmalloc is 8 KB smaller. The link runs
+# binaryen at -Oz: 9 KB smaller than -O2, and no slower (resnet18, mobilenet_v2, efficientnet_b0
+# interleaved three times each: within 2%, either way).
+WASM_LDFLAGS := -Oz -msimd128 --no-entry -sSTANDALONE_WASM -sALLOW_MEMORY_GROWTH -sMALLOC=emmalloc \
 	-sEXPORTED_FUNCTIONS=@web/exports.json
 EMENV := NODE_PATH=/usr/share/nodejs
 WEB_SRC := web/build.mjs web/uncomment.mjs web/edgeinfer.core.js web/edgeinfer.compat.js web/edgeinfer.worker.js web/edgeinfer.d.ts

@@ -53,8 +53,7 @@ test('the generated scripts were built from the current web/ sources', () => {
 });
 
 // What a page downloads for the whole operator set stays under 400 KB raw. If a change needs
-// more, look first at what grew (make size); linking with -Oz instead of -O2 (WASM_LDFLAGS)
-// saves about 9 KB for a 2-3% slower inference.
+// more, look first at what grew (make size).
 test('a page downloads under 400 KB: edgeinfer.wasm + edgeinfer.js', (t) => {
   requireDist();
   const wasm = readFileSync(join(DIST, 'edgeinfer.wasm')).length;
