@@ -206,13 +206,15 @@ EMCC ?= emcc
 DIST := dist
 WASM_OBJ := $(LIB_SRC:%.c=$(B)/wasm/%.o)
 # Kernels are built for speed, everything else (loader, graph, op parsing) for size: -Oz
-# there halves the download at no measurable cost per inference. Kernels get -O2, not -O3: the
-# microkernels are unrolled by hand, and -O3's extra unrolling of the rest added 14 KB for no
-# difference measured on resnet18, mobilenet_v2 or efficientnet_b0. In kernels, short zeroing
+# there halves the download at no measurable cost per inference. Kernels get -O2, not -O3, and
+# no compiler unrolling: the microkernels are unrolled by hand, and LLVM's unrolling of the rest
+# (scalar twins and tails included) added 27 KB for no difference measured on resnet18,
+# mobilenet_v2, efficientnet_b0, densenet121 or the text transformer. Auto-vectorisation stays:
+# without it densenet121 ran about 20% slower. In kernels, short zeroing
 # and copying loops (a panel tail, a padding run) stay loops: as memset/memcpy calls they cost
 # more than the few stores they do.
 WASM_CFLAGS := -std=c11 $(WARN) -msimd128 -Iinclude -D_DEFAULT_SOURCE
-KERNEL_OPT := -O2 -fno-builtin-memset -fno-builtin-memcpy
+KERNEL_OPT := -O2 -fno-unroll-loops -fno-builtin-memset -fno-builtin-memcpy
 WASM_OPT = $(if $(filter src/kernels/%,$<),$(KERNEL_OPT),-Oz)
 # emmalloc, not dlmalloc: the library mallocs a few large blocks (arenas, per-run buffers of
 # dynamic models) and never in a static plan's run, and emmalloc is 8 KB smaller. The link runs
