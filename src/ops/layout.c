@@ -1009,5 +1009,6 @@ const op_def layout_ops[] = {
     {"DepthToSpace", "", 1, depth_to_space_infer, NULL, depth_to_space_run, 0},
     {"SpaceToDepth", "", 1, space_to_depth_infer, NULL, space_to_depth_run, 0},
     {"Trilu", "", 14, trilu_infer, NULL, trilu_run, 0},
+    {"Trilu", "com.microsoft", 1, trilu_infer, NULL, trilu_run, 0},
 };
 const int layout_ops_count = (int)(sizeof layout_ops / sizeof layout_ops[0]);

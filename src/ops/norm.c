@@ -455,6 +455,9 @@ static ei_status lrn_run(op_ctx *ctx)
 const op_def norm_ops[] = {
     {"BatchNormalization", "", 1, bn_infer, NULL, bn_run, OP_INPLACE},
     {"InstanceNormalization", "", 1, in_infer, NULL, in_run, OP_INPLACE},
+    /* onnxruntime's pre-opset-17 form, in the default domain and in com.microsoft */
+    {"LayerNormalization", "", 1, ln_infer, NULL, ln_run, OP_INPLACE},
+    {"LayerNormalization", "com.microsoft", 1, ln_infer, NULL, ln_run, OP_INPLACE},
     {"LayerNormalization", "", 17, ln_infer, NULL, ln_run, OP_INPLACE},
     {"LpNormalization", "", 1, lpn_infer, NULL, lpn_run, OP_INPLACE},
     {"MeanVarianceNormalization", "", 1, mvn_infer, NULL, mvn_run, OP_INPLACE},

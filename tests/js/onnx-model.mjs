@@ -72,16 +72,18 @@ function attribute(name, value) {
   if (typeof value === 'number') return [fStr(1, name), fFloat(2, value), fInt(20, 1)];
   if (typeof value === 'string') return [fStr(1, name), fStr(4, value), fInt(20, 3)];
   if (Array.isArray(value)) return [fStr(1, name), ...value.map((v) => fInt(8, v)), fInt(20, 7)];
+  if (value instanceof Float32Array) return [fStr(1, name), ...[...value].map((v) => fFloat(7, v)), fInt(20, 6)];
   throw new Error(`attribute ${name}: unsupported value ${value}`);
 }
 
-function nodeProto({ op, inputs, outputs, name = '', attrs = {} }) {
+function nodeProto({ op, inputs, outputs, name = '', attrs = {}, domain = '' }) {
   return [
     ...inputs.map((i) => fStr(1, i)),
     ...outputs.map((o) => fStr(2, o)),
     fStr(3, name),
     fStr(4, op),
     ...Object.entries(attrs).map(([k, v]) => fMsg(5, attribute(k, v))),
+    ...(domain ? [fStr(7, domain)] : []),
   ];
 }
 
@@ -101,13 +103,16 @@ function graphProto({ inputs = [], outputs, nodes, initializers = [], name = 'te
 }
 
 /**
- * Serialises a ModelProto (IR version 8, default-domain opset `opset`, 13 unless given). A node
- * attribute given as { graph: { nodes, outputs, inputs?, initializers? } } is a subgraph (If's
- * branches, Loop's body); its nodes may read the enclosing graph's values by name.
+ * Serialises a ModelProto (IR version 8, default-domain opset `opset`, 13 unless given, plus the
+ * opsets of other domains in `domains`, e.g. { 'com.microsoft': 1 }). A node attribute given as
+ * { graph: { nodes, outputs, inputs?, initializers? } } is a subgraph (If's branches, Loop's
+ * body); its nodes may read the enclosing graph's values by name. A Float32Array attribute is a
+ * list of floats; a node's `domain` is its operator set's domain.
  */
-export function makeModel({ inputs, outputs, nodes, initializers = [], opset = 13 }) {
+export function makeModel({ inputs, outputs, nodes, initializers = [], opset = 13, domains = {} }) {
   const graph = graphProto({ inputs, outputs, nodes, initializers });
-  return concat([fInt(1, 8), fStr(2, 'edgeinfer-tests'), fMsg(7, graph), fMsg(8, [fStr(1, ''), fInt(2, opset)])]);
+  const imports = [['', opset], ...Object.entries(domains)].map(([d, v]) => fMsg(8, [fStr(1, d), fInt(2, v)]));
+  return concat([fInt(1, 8), fStr(2, 'edgeinfer-tests'), fMsg(7, graph), ...imports]);
 }
 
 /** A model whose one node is Identity: output y is input x, for any dtype. */
