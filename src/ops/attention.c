@@ -162,25 +162,6 @@ static void fill_heads(const attn *a, float *dst, int64_t nh, int64_t d, int64_t
 
 /* ---- geometry shared by the ops ---- */
 
-static ei_status check_f32_in(op_ctx *ctx, int i)
-{
-    CHECK(ctx, !has_in(ctx, i) || ctx->in[i]->dtype == EI_DTYPE_FLOAT32, "input %d has dtype %s, expected float32", i,
-          ei_dtype_name(ctx->in[i]->dtype));
-    return EI_STATUS_OK;
-}
-
-static ei_status check_dims(op_ctx *ctx, int i, const char *name, int rank, const int64_t *want)
-{
-    const ei_tensor *t = ctx->in[i];
-    bool ok = t->rank == rank;
-    for (int d = 0; ok && d < rank; d++) ok = t->dims[d] == want[d];
-    if (ok) return EI_STATUS_OK;
-    ei_tensor w = {.rank = rank};
-    memcpy(w.dims, want, (size_t)rank * sizeof(int64_t));
-    return op_fail(ctx, EI_STATUS_INVALID_SHAPE, "input %s has shape %s, expected %s", name, shape_str(t),
-                   shape_str(&w));
-}
-
 /* num_heads, head sizes, scale, mask_filter_value, unidirectional. */
 static ei_status heads(op_ctx *ctx, attn *a, int64_t hq, int64_t hv)
 {
@@ -213,19 +194,17 @@ static ei_status masks(op_ctx *ctx, attn *a, int i, int j)
                        : m->rank == 1 && d[0] == 2 * a->B ? M_END_START
                        : m->rank == 2 && d[0] == a->B && d[1] == a->T ? M_RAW2
                        : m->rank == 3 && d[0] == a->B && d[1] == a->S && d[2] == a->T ? M_RAW3 : -1;
-        CHECK_SUPPORTED(ctx, a->mask_kind >= 0, "mask input %d has shape %s; supported: [%lld], [%lld], [%lld,%lld], "
-                        "[%lld,%lld,%lld]", i, shape_str(m), (long long)a->B, (long long)(2 * a->B), (long long)a->B,
-                        (long long)a->T, (long long)a->B, (long long)a->S, (long long)a->T);
+        CHECK_SUPPORTED(ctx, a->mask_kind >= 0, "mask input %d has shape %s; supported: [B], [2B], [B, T], [B, S, T] "
+                        "for B = %lld, S = %lld, T = %lld", i, shape_str(m), (long long)a->B, (long long)a->S,
+                        (long long)a->T);
         a->mask = m->data;
     }
     a->abias = NULL;
     if (has_in(ctx, j)) {
         const ei_tensor *t = ctx->in[j];
-        TRY(check_f32_in(ctx, j));
-        CHECK_SHAPE(ctx, t->rank == 4 && (t->dims[0] == 1 || t->dims[0] == a->B) &&
-                    (t->dims[1] == 1 || t->dims[1] == a->N) && t->dims[2] == a->S && t->dims[3] == a->T,
-                    "input attention_bias has shape %s, expected [%lld or 1, %lld or 1, %lld, %lld]", shape_str(t),
-                    (long long)a->B, (long long)a->N, (long long)a->S, (long long)a->T);
+        TRY(check_f32(ctx, j, j + 1));
+        int64_t want[4] = {t->dims[0] == 1 ? 1 : a->B, t->dims[1] == 1 ? 1 : a->N, a->S, a->T};
+        TRY(check_dims(ctx, j, "attention_bias", 4, want));
         a->abias = t->data;
         a->ab_hs = t->dims[1] == 1 ? 0 : a->S * a->T;
         a->ab_bs = t->dims[0] == 1 ? 0 : t->dims[1] * a->S * a->T;
@@ -295,7 +274,8 @@ static ei_status att_geometry(op_ctx *ctx, attn *a, int64_t *hs)
 static ei_status att_infer(op_ctx *ctx)
 {
     TRY(check_arity(ctx, 2, 7, 2));
-    for (int i = 0; i < 5; i++) TRY(check_f32_in(ctx, i == 3 ? 0 : i));
+    TRY(check_f32(ctx, 0, 3));
+    TRY(check_f32(ctx, 4, 6));
     attn a;
     int64_t hs[3];
     TRY(att_geometry(ctx, &a, hs));
@@ -402,7 +382,8 @@ static ei_status mha_geometry(op_ctx *ctx, attn *a, mha_form *f)
 static ei_status mha_infer(op_ctx *ctx)
 {
     TRY(check_arity(ctx, 1, 10, 1));
-    for (int i = 0; i < 8; i++) TRY(check_f32_in(ctx, i == 4 ? 0 : i));
+    TRY(check_f32(ctx, 0, 4));
+    TRY(check_f32(ctx, 5, 8));
     CHECK_SHAPE(ctx, ctx->in[0]->rank >= 1, "query is a scalar");
     attn a;
     mha_form f;
@@ -510,7 +491,8 @@ static ei_status gqa_infer(op_ctx *ctx)
 {
     TRY(check_arity(ctx, 7, 16, 1));
     CHECK(ctx, has_in(ctx, 5) && has_in(ctx, 6), "inputs seqlens_k and total_sequence_length are required");
-    for (int i = 0; i < 9; i++) TRY(check_f32_in(ctx, i == 5 || i == 6 ? 0 : i));
+    TRY(check_f32(ctx, 0, 5));
+    TRY(check_f32(ctx, 7, 9));
     attn a;
     attn_src src[3];
     TRY(gqa_geometry(ctx, &a, src));

@@ -37,8 +37,7 @@ ei_status scratch_floats(op_ctx *ctx, uint64_t floats)
     return EI_STATUS_OK;
 }
 
-/* Fails unless every present input in [from, to) is float32. */
-static ei_status check_f32(op_ctx *ctx, int from, int to)
+ei_status check_f32(op_ctx *ctx, int from, int to)
 {
     for (int i = from; i < to && i < ctx->n_in; i++)
         CHECK(ctx, !has_in(ctx, i) || ctx->in[i]->dtype == EI_DTYPE_FLOAT32, "input %d has dtype %s, expected float32",
@@ -46,15 +45,20 @@ static ei_status check_f32(op_ctx *ctx, int from, int to)
     return EI_STATUS_OK;
 }
 
-/* Fails unless input i (when present) is a vector of n elements. */
-static ei_status check_vec(op_ctx *ctx, int i, const char *name, int64_t n)
+ei_status check_dims(op_ctx *ctx, int i, const char *name, int rank, const int64_t *want)
 {
     if (!has_in(ctx, i)) return EI_STATUS_OK;
     const ei_tensor *t = ctx->in[i];
-    CHECK_SHAPE(ctx, t->rank == 1 && t->dims[0] == n, "input %s has shape %s, expected [%lld]", name, shape_str(t),
-                (long long)n);
-    return EI_STATUS_OK;
+    bool ok = t->rank == rank;
+    for (int d = 0; ok && d < rank; d++) ok = t->dims[d] == want[d];
+    if (ok) return EI_STATUS_OK;
+    ei_tensor w = {.rank = rank};
+    memcpy(w.dims, want, (size_t)rank * sizeof(int64_t));
+    return op_fail(ctx, EI_STATUS_INVALID_SHAPE, "input %s has shape %s, expected %s", name, shape_str(t),
+                   shape_str(&w));
 }
+
+static ei_status check_vec(op_ctx *ctx, int i, const char *name, int64_t n) { return check_dims(ctx, i, name, 1, &n); }
 
 static const float *in_f32(const op_ctx *ctx, int i) { return has_in(ctx, i) ? ctx->in[i]->data : NULL; }
 static float *out_f32(const op_ctx *ctx, int i) { return has_out(ctx, i) ? ctx->out[i]->data : NULL; }
@@ -82,10 +86,8 @@ static ei_status act_infer(op_ctx *ctx)
     CHECK_SHAPE(ctx, x->rank >= 1, "input X is a scalar, expected at least 1 dim");
     TRY(check_vec(ctx, 1, "bias", x->dims[x->rank - 1]));
     if (k == A_BIASADD) {
-        const ei_tensor *s = ctx->in[2];
-        bool same = x->rank == 3 && s->rank == 3;
-        for (int d = 0; same && d < 3; d++) same = s->dims[d] == x->dims[d];
-        CHECK_SHAPE(ctx, same, "inputs X %s and skip %s must both be [N, S, C]", shape_str(x), shape_str(s));
+        CHECK_SHAPE(ctx, x->rank == 3, "input X has shape %s, expected [N, S, C]", shape_str(x));
+        TRY(check_dims(ctx, 2, "skip", 3, x->dims));
     }
     return set_output(ctx, 0, EI_DTYPE_FLOAT32, x->rank, x->dims);
 }
@@ -259,23 +261,22 @@ static ei_status sln_run(op_ctx *ctx)
 /* EmbedLayerNormalization: input_ids, segment_ids?, word_embedding, position_embedding,
  * segment_embedding?, gamma, beta, mask?, position_ids?; outputs output, mask_index?,
  * embedding_sum?. Ids are int32; an id outside its table fails the run. */
-static ei_status check_ids(op_ctx *ctx, int i, const char *name, int64_t b, int64_t s, bool one_row)
+/* int32 ids [b, s]; position_ids may also be [1, s]. */
+static ei_status check_ids(op_ctx *ctx, int i, const char *name, int64_t b, int64_t s)
 {
     if (!has_in(ctx, i)) return EI_STATUS_OK;
     const ei_tensor *t = ctx->in[i];
     CHECK(ctx, t->dtype == EI_DTYPE_INT32, "input %s has dtype %s, expected int32", name, ei_dtype_name(t->dtype));
-    CHECK_SHAPE(ctx, t->rank == 2 && (t->dims[0] == b || (one_row && t->dims[0] == 1)) && t->dims[1] == s,
-                "input %s has shape %s, expected [%lld, %lld]", name, shape_str(t), (long long)b, (long long)s);
-    return EI_STATUS_OK;
+    int64_t want[2] = {i == 8 && t->dims[0] == 1 ? 1 : b, s};
+    return check_dims(ctx, i, name, 2, want);
 }
 
+/* An embedding table [rows, h]. */
 static ei_status check_table(op_ctx *ctx, int i, const char *name, int64_t h)
 {
     if (!has_in(ctx, i)) return EI_STATUS_OK;
-    const ei_tensor *t = ctx->in[i];
-    CHECK_SHAPE(ctx, t->rank == 2 && t->dims[1] == h, "input %s has shape %s, expected [rows, %lld]", name,
-                shape_str(t), (long long)h);
-    return EI_STATUS_OK;
+    int64_t want[2] = {ctx->in[i]->dims[0], h};
+    return check_dims(ctx, i, name, 2, want);
 }
 
 static ei_status eln_infer(op_ctx *ctx)
@@ -289,10 +290,10 @@ static ei_status eln_infer(op_ctx *ctx)
     const ei_tensor *ids = ctx->in[0];
     CHECK_SHAPE(ctx, ids->rank == 2, "input input_ids has shape %s, expected [batch, sequence]", shape_str(ids));
     int64_t b = ids->dims[0], s = ids->dims[1], h = ctx->in[2]->rank == 2 ? ctx->in[2]->dims[1] : -1;
-    TRY(check_ids(ctx, 0, "input_ids", b, s, false));
-    TRY(check_ids(ctx, 1, "segment_ids", b, s, false));
-    TRY(check_ids(ctx, 7, "mask", b, s, false));
-    TRY(check_ids(ctx, 8, "position_ids", b, s, true));
+    TRY(check_ids(ctx, 0, "input_ids", b, s));
+    TRY(check_ids(ctx, 1, "segment_ids", b, s));
+    TRY(check_ids(ctx, 7, "mask", b, s));
+    TRY(check_ids(ctx, 8, "position_ids", b, s));
     TRY(check_table(ctx, 2, "word_embedding", h));
     TRY(check_table(ctx, 3, "position_embedding", h));
     TRY(check_table(ctx, 4, "segment_embedding", h));
@@ -368,11 +369,10 @@ static ei_status rope_geometry(op_ctx *ctx, rope_geo *g)
     int64_t nh = attr_int(ctx->n, "num_heads", 0), rd = attr_int(ctx->n, "rotary_embedding_dim", 0);
     CHECK_SUPPORTED(ctx, attr_int(ctx->n, "is_packed_batching", 0) == 0, "is_packed_batching = 1 is not supported");
     CHECK_SHAPE(ctx, x->rank == 3 || x->rank == 4, "input has shape %s, expected 3 or 4 dims", shape_str(x));
-    CHECK_SHAPE(ctx, cs->rank == 2 && ctx->in[3]->rank == 2 && cs->dims[0] == ctx->in[3]->dims[0] &&
-                cs->dims[1] == ctx->in[3]->dims[1], "cos_cache %s and sin_cache %s must have one 2-D shape",
-                shape_str(cs), shape_str(ctx->in[3]));
-    CHECK(ctx, nh >= 0 && rd >= 0 && (rd == 0 || nh > 0), "attributes num_heads = %lld and rotary_embedding_dim = %lld "
-          "are invalid (rotary_embedding_dim needs num_heads)", (long long)nh, (long long)rd);
+    CHECK_SHAPE(ctx, cs->rank == 2, "input cos_cache has shape %s, expected 2 dims", shape_str(cs));
+    TRY(check_dims(ctx, 3, "sin_cache", 2, cs->dims));
+    CHECK(ctx, nh >= 0 && rd >= 0 && (rd == 0 || nh > 0), "rotary_embedding_dim = %lld needs num_heads (%lld)",
+          (long long)rd, (long long)nh);
     g->bnsh = x->rank == 4;
     g->B = x->dims[0];
     g->S = x->dims[g->bnsh ? 2 : 1];
@@ -380,19 +380,17 @@ static ei_status rope_geometry(op_ctx *ctx, rope_geo *g)
     else {
         int64_t hidden = x->dims[2];
         g->H = nh ? hidden / nh : 2 * cs->dims[1];
-        CHECK_SHAPE(ctx, g->H > 0 && hidden % g->H == 0, "hidden size %lld of input %s is not a multiple of the "
-                    "head size %lld", (long long)hidden, shape_str(x), (long long)g->H);
+        CHECK_SHAPE(ctx, g->H > 0 && hidden % g->H == 0, "input %s: hidden size is not a multiple of head size %lld",
+                    shape_str(x), (long long)g->H);
         g->N = hidden / g->H;
     }
     g->rot = rd ? rd : g->H;
-    CHECK_SHAPE(ctx, g->rot <= g->H && g->rot == 2 * cs->dims[1], "cos_cache %s does not fit rotary dim %lld of "
-                "head size %lld", shape_str(cs), (long long)g->rot, (long long)g->H);
+    CHECK_SHAPE(ctx, g->rot <= g->H && g->rot == 2 * cs->dims[1], "cos_cache %s does not fit rotary dim %lld, head "
+                "size %lld", shape_str(cs), (long long)g->rot, (long long)g->H);
     CHECK(ctx, pos->dtype == EI_DTYPE_INT64, "input position_ids has dtype %s, expected int64",
           ei_dtype_name(pos->dtype));
-    CHECK_SHAPE(ctx, (pos->rank == 1 && pos->dims[0] == 1) || (pos->rank == 2 && pos->dims[0] == g->B &&
-                pos->dims[1] == g->S), "input position_ids has shape %s, expected [1] or [%lld, %lld]",
-                shape_str(pos), (long long)g->B, (long long)g->S);
-    return EI_STATUS_OK;
+    int64_t one = 1, bs[2] = {g->B, g->S};
+    return pos->rank == 1 ? check_dims(ctx, 1, "position_ids", 1, &one) : check_dims(ctx, 1, "position_ids", 2, bs);
 }
 
 static ei_status rope_infer(op_ctx *ctx)
