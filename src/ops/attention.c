@@ -197,6 +197,9 @@ static ei_status masks(op_ctx *ctx, attn *a, int i, int j)
         CHECK_SUPPORTED(ctx, a->mask_kind >= 0, "mask input %d has shape %s; supported: [B], [2B], [B, T], [B, S, T] "
                         "for B = %lld, S = %lld, T = %lld", i, shape_str(m), (long long)a->B, (long long)a->S,
                         (long long)a->T);
+        /* onnxruntime's kernel masks a [B, S, T] mask's rows otherwise when unidirectional: not matched */
+        CHECK_SUPPORTED(ctx, a->mask_kind != M_RAW3 || !a->causal, "a [B, S, T] mask with unidirectional = 1 is not "
+                        "supported");
         a->mask = m->data;
     }
     a->abias = NULL;

@@ -8,14 +8,15 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import ort from 'onnxruntime-node';
 import { DIST, ROOT, requireDist, requireFile } from './helpers.mjs';
 import { readNpy, writeNpy } from './npy.mjs';
 import { makeModel } from './onnx-model.mjs';
 
-const CLI = join(ROOT, 'build', 'edgeinfer');
+// EDGEINFER_CLI runs another build of the CLI (the sanitizer one: build/edgeinfer-asan).
+const CLI = process.env.EDGEINFER_CLI ? resolve(process.env.EDGEINFER_CLI) : join(ROOT, 'build', 'edgeinfer');
 const TMP = mkdtempSync(join(tmpdir(), 'edgeinfer-contrib-'));
 after(() => rmSync(TMP, { recursive: true, force: true }));
 const MS = 'com.microsoft';
@@ -254,10 +255,17 @@ test('Attention: no mask, a key-padding mask, unidirectional, qkv_hidden_sizes, 
   await attention('att_uni', { unidirectional: 1 }, { mask: i32('mask', [2, 4], [1, 1, 1, 1, 1, 1, 1, 0]) });
   await attention('att_qkv', { qkv_hidden_sizes: [8, 8, 12] }, { hs: [8, 8, 12] });
   await attention('att_end', {}, { mask: i32('mask', [2], [3, 2]) });
+  await attention('att_endstart', {}, { mask: i32('mask', [4], [4, 3, 1, 0]) });
+  await attention('att_mask3', {}, { mask: i32('mask', [2, 4, 4], [...Array(32).keys()].map((i) => (i * 7) % 5 ? 1 : 0)) });
   await attention('att_past', { unidirectional: 1 }, { S: 2, past: f32('past', [2, 2, 2, 3, 4]), presentOut: true });
 });
-test('Attention: num_heads that does not divide the hidden size is refused', () =>
-  fails('att_heads', { op: 'Attention', attrs: { num_heads: 3 }, inputs: [f32('x', [1, 2, 8]), f32('w', [8, 24], { init: true })] }, /not positive multiples of num_heads = 3/));
+test('Attention: num_heads that does not divide the hidden size, a 3-D mask with unidirectional are refused', async () => {
+  await fails('att_heads', { op: 'Attention', attrs: { num_heads: 3 }, inputs: [f32('x', [1, 2, 8]), f32('w', [8, 24], { init: true }), f32('bias', [24])] }, /not positive multiples of num_heads = 3/);
+  await fails('att_mask3_uni', {
+    op: 'Attention', attrs: { num_heads: 2, unidirectional: 1 },
+    inputs: [f32('x', [1, 2, 8]), f32('w', [8, 24], { init: true }), f32('bias', [24]), i32('mask', [1, 2, 2], [1, 1, 1, 1])],
+  }, /\[B, S, T\] mask with unidirectional/);
+});
 
 // ---- MultiHeadAttention ----
 
@@ -268,6 +276,7 @@ test('MultiHeadAttention: separate Q/K/V, with bias and key padding, packed QKV,
     op: 'MultiHeadAttention', attrs: { num_heads: 2 },
     inputs: [...qkv(), f32('bias', [24], { init: true }), i32('kpm', [2, 5], [1, 1, 1, 1, 0, 1, 1, 0, 0, 0])],
   });
+  await check('mha_kpm1d', { op: 'MultiHeadAttention', attrs: { num_heads: 2 }, inputs: [...qkv(), null, i32('kpm', [2], [4, 2])] });
   // onnxruntime's CPU kernel lacks packed QKV: the reference is its run of the same values unpacked.
   const packed = f32('qkv', [2, 3, 2, 3, 4]);
   const part = (j) => f32('qkv'[j], [2, 3, 8], { map: (_, i) => packed.data[Math.floor(i / 4) * 12 + j * 4 + (i % 4)] });
@@ -291,24 +300,26 @@ test('MultiHeadAttention: a key of another hidden size is refused', () =>
 
 // ---- GroupQueryAttention ----
 
-const gqa = (name, { B = 2, S = 4, P = 0, N = 4, Nkv = 2, D = 16, seqlens, total, attrs = {}, packed = false, rotary = null }) => {
+const gqa = (name, { B = 2, S = 4, P = 0, N = 4, Nkv = 2, D = 16, seqlens, total, attrs = {}, packed = false, rotary = null, totalInput = false }, run = check) => {
   const kv = Nkv * D;
-  return check(name, {
+  return run(name, {
     op: 'GroupQueryAttention', attrs: { num_heads: N, kv_num_heads: Nkv, ...attrs },
     inputs: [packed ? f32('q', [B, S, N * D + 2 * kv]) : f32('q', [B, S, N * D]), packed ? null : f32('k', [B, S, kv]), packed ? null : f32('v', [B, S, kv]),
       P ? f32('pk', [B, Nkv, P, D]) : null, P ? f32('pv', [B, Nkv, P, D]) : null,
-      i32('seqlens', [B], seqlens), i32('total', [], [total], true), ...(rotary ? caches(...rotary) : [])],
+      i32('seqlens', [B], seqlens), i32('total', [], [total], !totalInput), ...(rotary ? caches(...rotary) : [])],
     outputs: ['y', 'pk_out', 'pv_out'],
-  });
+  }, ...(run === check ? [] : [/does not fit/]));
 };
 test('GroupQueryAttention: prompt, decoding with a ragged past, rotary (both layouts), packed QKV, local window', async () => {
   await gqa('gqa_prompt', { seqlens: [3, 3], total: 4 });
-  await gqa('gqa_decode', { S: 1, P: 5, seqlens: [5, 3], total: 6 });
+  await gqa('gqa_decode', { S: 1, P: 5, seqlens: [5, 3], total: 6, totalInput: true });
   await gqa('gqa_rotary', { seqlens: [3, 3], total: 4, attrs: { do_rotary: 1 }, rotary: [16, 8] });
   await gqa('gqa_rotary_il', { S: 1, P: 3, seqlens: [3, 2], total: 4, attrs: { do_rotary: 1, rotary_interleaved: 1 }, rotary: [16, 8] });
   await gqa('gqa_packed', { B: 1, S: 3, seqlens: [2], total: 3, packed: true });
   await gqa('gqa_window', { B: 1, S: 5, seqlens: [4], total: 5, attrs: { local_window_size: 2 } });
 });
+test('GroupQueryAttention: seqlens_k past the cache is refused', () =>
+  gqa('gqa_seqlens', { S: 1, P: 3, seqlens: [3, 7], total: 4 }, fails));
 test('GroupQueryAttention: num_heads not a multiple of kv_num_heads is refused', () =>
   fails('gqa_heads', {
     op: 'GroupQueryAttention', attrs: { num_heads: 3, kv_num_heads: 2 },
