@@ -194,7 +194,8 @@ tsan: $(B)/tsan_sessions $(ONNX_NODE)/.stamp $(B)/models/.stamp
 #                      edgeinfer.d.ts (written from web/ by web/build.mjs)
 #   make size          bytes of both wasm builds and edgeinfer.js, raw and gzip -9
 #   make test-js       node --test tests/js: JS API, workers, memory, wasm/native conformance parity,
-#                      models against onnxruntime-node
+#                      models against onnxruntime-node; the com.microsoft op tests again on the
+#                      ASan/UBSan CLI
 #   make test-browser  the same loader in headless Chromium (tests/browser)
 #   make check-kernels-wasm     every kernel test on the plain wasm build's kernels, under Node
 #   make check-kernels-relaxed  the GEMM/conv kernel tests on the relaxed-SIMD kernels, under Node
@@ -310,8 +311,9 @@ size: wasm
 	done
 
 # tests/js also holds the trained-model tests, which run the native CLI too.
-test-js: wasm $(B)/edgeinfer $(ONNX_NODE)/.stamp $(B)/models/.stamp $(if $(wildcard tests/ops/conformance.c),$(B)/conformance)
+test-js: wasm $(B)/edgeinfer $(B)/edgeinfer-asan $(ONNX_NODE)/.stamp $(B)/models/.stamp $(if $(wildcard tests/ops/conformance.c),$(B)/conformance)
 	node --test tests/js/
+	EDGEINFER_CLI=$(B)/edgeinfer-asan node --test tests/js/contrib.test.mjs
 
 # tests/browser/bundlers.test.mjs builds pages from the packed tarball (make package).
 test-browser: wasm $(B)/models/.stamp package $(B)/tiny-bert/.stamp
