@@ -1,0 +1,215 @@
+/*
+ * 8-bit integer GEMM (see q8_gemm.h): operand packing into int16 k-pair
+ * panels, the MR x NR microkernel with i32x4.dot_i16x8_s, its scalar twin,
+ * and the requantisation epilogue they share.
+ *
+ * The SIMD epilogue converts the int32 sums to float32, multiplies, rounds to
+ * nearest even, converts back with saturation, then narrows to int16 and to
+ * 8 bits with saturation around the zero-point add; every step saturates, so
+ * this equals clamp(round(acc * scale) + zp) for every sum, infinities and
+ * NaN (which becomes the zero point) included, as q8_requant_one computes it.
+ */
+#include <math.h>
+
+#include "q8_gemm.h"
+#include "simd.h"
+
+static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+size_t q8_gemm_packed_a_size(size_t M, size_t K) { return round_up(M, Q8_GEMM_MR) * round_up(K, 2); }
+size_t q8_gemm_packed_b_size(size_t K, size_t N) { return round_up(N, Q8_GEMM_NR) * round_up(K, 2); }
+
+static inline int32_t byte_at(const void *p, int is_signed, ptrdiff_t i)
+{
+    return is_signed ? ((const int8_t *)p)[i] : ((const uint8_t *)p)[i];
+}
+
+void q8_gemm_pack_a(size_t M, size_t K, const void *A, int is_signed, ptrdiff_t rs, ptrdiff_t cs, const int32_t *zp,
+                    int zp_per_row, int16_t *pa)
+{
+    size_t Kp = round_up(K, 2), Mp = round_up(M, Q8_GEMM_MR);
+    for (size_t m = 0; m < Mp; m++) {
+        int16_t *dst = pa + m / Q8_GEMM_MR * Q8_GEMM_MR * Kp + m % Q8_GEMM_MR * 2;
+        int32_t z = zp ? zp[zp_per_row ? m : 0] : 0;
+        for (size_t k = 0; k < Kp; k++) {
+            int32_t v = m < M && k < K ? byte_at(A, is_signed, (ptrdiff_t)m * rs + (ptrdiff_t)k * cs) - z : 0;
+            dst[k / 2 * Q8_GEMM_MR * 2 + k % 2] = (int16_t)v;
+        }
+    }
+}
+
+void q8_gemm_pack_b_scalar(size_t K, size_t N, const void *B, int is_signed, ptrdiff_t rs, ptrdiff_t cs, int32_t zp,
+                           int16_t *pb)
+{
+    size_t Kp = round_up(K, 2), Np = round_up(N, Q8_GEMM_NR);
+    for (size_t n = 0; n < Np; n++) {
+        int16_t *dst = pb + n / Q8_GEMM_NR * Q8_GEMM_NR * Kp + n % Q8_GEMM_NR * 2;
+        for (size_t k = 0; k < Kp; k++) {
+            int32_t v = n < N && k < K ? byte_at(B, is_signed, (ptrdiff_t)k * rs + (ptrdiff_t)n * cs) - zp : 0;
+            dst[k / 2 * Q8_GEMM_NR * 2 + k % 2] = (int16_t)v;
+        }
+    }
+}
+
+/* Eight bytes at p widened to int16 (zero or sign extension). */
+static inline v128_t load8_i16(const void *p, int is_signed)
+{
+    return is_signed ? wasm_i16x8_load8x8(p) : wasm_u16x8_load8x8(p);
+}
+
+/* Whole panels of rows with unit column stride: rows k and k+1 of eight columns are loaded, widened,
+ * shifted by the zero point and interleaved into the two vectors of a k pair. Tails go scalar. */
+void q8_gemm_pack_b(size_t K, size_t N, const void *B, int is_signed, ptrdiff_t rs, ptrdiff_t cs, int32_t zp,
+                    int16_t *pb)
+{
+    size_t full = cs == 1 ? N / Q8_GEMM_NR : 0, Kp = round_up(K, 2), K2 = K / 2 * 2;
+    const int8_t *b = B;
+    v128_t z = wasm_i16x8_splat((int16_t)zp);
+    for (size_t p = 0; p < full; p++) {
+        int16_t *dst = pb + p * Q8_GEMM_NR * Kp;
+        const int8_t *col = b + p * Q8_GEMM_NR;
+        for (size_t k = 0; k < K2; k += 2, dst += 2 * Q8_GEMM_NR) {
+            v128_t r0 = wasm_i16x8_sub(load8_i16(col + (ptrdiff_t)k * rs, is_signed), z);
+            v128_t r1 = wasm_i16x8_sub(load8_i16(col + (ptrdiff_t)(k + 1) * rs, is_signed), z);
+            wasm_v128_store(dst, wasm_i16x8_shuffle(r0, r1, 0, 8, 1, 9, 2, 10, 3, 11));
+            wasm_v128_store(dst + 8, wasm_i16x8_shuffle(r0, r1, 4, 12, 5, 13, 6, 14, 7, 15));
+        }
+        if (K2 < K) {
+            for (size_t j = 0; j < Q8_GEMM_NR; j++) {
+                dst[2 * j] = (int16_t)(byte_at(col, is_signed, (ptrdiff_t)K2 * rs + (ptrdiff_t)j) - zp);
+                dst[2 * j + 1] = 0;
+            }
+        }
+    }
+    size_t done = full * Q8_GEMM_NR;
+    if (done < N || N == 0)
+        q8_gemm_pack_b_scalar(K, N - done, b + (ptrdiff_t)done * cs, is_signed, rs, cs, zp, pb + done * Kp);
+}
+
+int32_t q8_requant_one(const q8_requant *rq, size_t m, uint32_t acc)
+{
+    if (rq->bias) acc += (uint32_t)rq->bias[m];
+    int32_t a = acc <= INT32_MAX ? (int32_t)acc : (int32_t)(acc - 2147483648u) - INT32_MAX - 1;
+    float v = (float)a * rq->scale[rq->per_row ? m : 0];
+    float r = isnan(v) ? (float)rq->zp : nearbyintf(v) + (float)rq->zp;
+    int32_t lo = rq->out_signed ? -128 : 0, hi = rq->out_signed ? 127 : 255;
+    if (lo < rq->qmin) lo = rq->qmin;
+    if (hi > rq->qmax) hi = rq->qmax;
+    return r < (float)lo ? lo : r > (float)hi ? hi : (int32_t)r;
+}
+
+static void store_scalar(const q8_requant *rq, size_t m, uint32_t acc, void *C, ptrdiff_t i)
+{
+    if (!rq) {
+        uint32_t *c = C;
+        c[i] = acc;
+    } else if (rq->out_signed) {
+        ((int8_t *)C)[i] = (int8_t)q8_requant_one(rq, m, acc);
+    } else {
+        ((uint8_t *)C)[i] = (uint8_t)q8_requant_one(rq, m, acc);
+    }
+}
+
+void q8_gemm_packed_scalar(size_t M, size_t N, size_t K, const int16_t *pa, const int16_t *pb, const q8_requant *rq,
+                           void *C, ptrdiff_t c_rs, ptrdiff_t c_cs)
+{
+    size_t Kp = round_up(K, 2);
+    for (size_t m = 0; m < M; m++) {
+        const int16_t *a = pa + m / Q8_GEMM_MR * Q8_GEMM_MR * Kp + m % Q8_GEMM_MR * 2;
+        for (size_t n = 0; n < N; n++) {
+            const int16_t *b = pb + n / Q8_GEMM_NR * Q8_GEMM_NR * Kp + n % Q8_GEMM_NR * 2;
+            uint32_t acc = 0;
+            for (size_t k = 0; k < Kp; k += 2) {
+                const int16_t *ak = a + k / 2 * Q8_GEMM_MR * 2, *bk = b + k / 2 * Q8_GEMM_NR * 2;
+                acc += (uint32_t)(ak[0] * bk[0]) + (uint32_t)(ak[1] * bk[1]);
+            }
+            store_scalar(rq, m, acc, C, (ptrdiff_t)m * c_rs + (ptrdiff_t)n * c_cs);
+        }
+    }
+}
+
+/* Writes the first `nr` of the eight results of one row (two i32x4) to C + i*c_cs. */
+static void store_row(const q8_requant *rq, size_t m, v128_t lo, v128_t hi, void *C, ptrdiff_t c_cs, size_t nr)
+{
+    if (!rq) {
+        int32_t *c = C;
+        if (c_cs == 1 && nr == Q8_GEMM_NR) {
+            wasm_v128_store(c, lo);
+            wasm_v128_store(c + 4, hi);
+            return;
+        }
+        int32_t t[Q8_GEMM_NR];
+        wasm_v128_store(t, lo);
+        wasm_v128_store(t + 4, hi);
+        for (size_t j = 0; j < nr; j++) c[(ptrdiff_t)j * c_cs] = t[j];
+        return;
+    }
+    if (rq->bias) {
+        v128_t b = wasm_i32x4_splat(rq->bias[m]);
+        lo = wasm_i32x4_add(lo, b);
+        hi = wasm_i32x4_add(hi, b);
+    }
+    v128_t s = wasm_f32x4_splat(rq->scale[rq->per_row ? m : 0]);
+    lo = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(lo), s)));
+    hi = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(hi), s)));
+    v128_t h = wasm_i16x8_add_sat(wasm_i16x8_narrow_i32x4(lo, hi), wasm_i16x8_splat((int16_t)rq->zp));
+    v128_t q;
+    if (rq->out_signed) {
+        q = wasm_i8x16_narrow_i16x8(h, h);
+        q = wasm_i8x16_min(wasm_i8x16_max(q, wasm_i8x16_splat((int8_t)rq->qmin)), wasm_i8x16_splat((int8_t)rq->qmax));
+    } else {
+        q = wasm_u8x16_narrow_i16x8(h, h);
+        q = wasm_u8x16_min(wasm_u8x16_max(q, wasm_i8x16_splat((int8_t)(uint8_t)rq->qmin)), wasm_i8x16_splat((int8_t)(uint8_t)rq->qmax));
+    }
+    uint8_t *c = C;
+    if (c_cs == 1 && nr == Q8_GEMM_NR) {
+        wasm_v128_store64_lane(c, q, 0);
+        return;
+    }
+    uint8_t t[16];
+    wasm_v128_store(t, q);
+    for (size_t j = 0; j < nr; j++) c[(ptrdiff_t)j * c_cs] = t[j];
+}
+
+/* One MR x NR tile over all of K: per k pair, two vectors of B (four columns each) against the
+ * broadcast pair of each of the four rows. */
+static void tile_4x8(size_t Kp, const int16_t *a, const int16_t *b, v128_t *acc)
+{
+    v128_t c00 = wasm_i32x4_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    for (size_t k = 0; k < Kp; k += 2) {
+        v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 8);
+        v128_t a0 = wasm_v128_load32_splat(a), a1 = wasm_v128_load32_splat(a + 2);
+        v128_t a2 = wasm_v128_load32_splat(a + 4), a3 = wasm_v128_load32_splat(a + 6);
+        c00 = wasm_i32x4_add(c00, wasm_i32x4_dot_i16x8(a0, b0));
+        c01 = wasm_i32x4_add(c01, wasm_i32x4_dot_i16x8(a0, b1));
+        c10 = wasm_i32x4_add(c10, wasm_i32x4_dot_i16x8(a1, b0));
+        c11 = wasm_i32x4_add(c11, wasm_i32x4_dot_i16x8(a1, b1));
+        c20 = wasm_i32x4_add(c20, wasm_i32x4_dot_i16x8(a2, b0));
+        c21 = wasm_i32x4_add(c21, wasm_i32x4_dot_i16x8(a2, b1));
+        c30 = wasm_i32x4_add(c30, wasm_i32x4_dot_i16x8(a3, b0));
+        c31 = wasm_i32x4_add(c31, wasm_i32x4_dot_i16x8(a3, b1));
+        a += 2 * Q8_GEMM_MR;
+        b += 2 * Q8_GEMM_NR;
+    }
+    acc[0] = c00, acc[1] = c01, acc[2] = c10, acc[3] = c11;
+    acc[4] = c20, acc[5] = c21, acc[6] = c30, acc[7] = c31;
+}
+
+void q8_gemm_packed_simd128(size_t M, size_t N, size_t K, const int16_t *pa, const int16_t *pb, const q8_requant *rq,
+                            void *C, ptrdiff_t c_rs, ptrdiff_t c_cs)
+{
+    size_t Kp = round_up(K, 2), esize = rq ? 1 : 4;
+    char *c = C;
+    /* Row panels outside: one panel of A (the weights) stays in L1 while the columns stream by. */
+    for (size_t m0 = 0; m0 < M; m0 += Q8_GEMM_MR) {
+        size_t mr = M - m0 < Q8_GEMM_MR ? M - m0 : Q8_GEMM_MR;
+        for (size_t n0 = 0; n0 < N; n0 += Q8_GEMM_NR) {
+            size_t nr = N - n0 < Q8_GEMM_NR ? N - n0 : Q8_GEMM_NR;
+            v128_t acc[2 * Q8_GEMM_MR];
+            tile_4x8(Kp, pa + m0 * Kp, pb + n0 * Kp, acc);
+            for (size_t r = 0; r < mr; r++)
+                store_row(rq, m0 + r, acc[2 * r], acc[2 * r + 1],
+                          c + ((ptrdiff_t)(m0 + r) * c_rs + (ptrdiff_t)n0 * c_cs) * (ptrdiff_t)esize, c_cs, nr);
+        }
+    }
+}
