@@ -20,6 +20,8 @@
  */
 #include <stdint.h>
 
+#include "../kernels/f32_conv.h"
+#include "../kernels/q8_gemm.h"
 #include "matmul.h"
 #include "op.h"
 #include "spatial.h"
@@ -553,17 +555,51 @@ static ei_status qconv_setup(op_ctx *ctx, bool qlinear, qconv_io *io, qconv *g)
     return EI_STATUS_OK;
 }
 
-/* Scratch: im2col [cg * ksize, out_pix], weights minus zero points [cout, cg * ksize], accumulators [out_pix]. */
-static uint64_t qconv_scratch(const qconv *g)
+/*
+ * The convolution runs as a q8 GEMM per image and group: the weights
+ * [mg, cg * ksize] minus their zero points are the packed A operand (packed
+ * once in prepare when constant), the columns of a range of output pixels
+ * (a byte im2col padded with the input zero point, or the image itself for a
+ * pointwise convolution) are packed into B, and the kernel's epilogue writes
+ * the int32 sums (ConvInteger) or the requantized output (QLinearConv).
+ */
+_Static_assert(QCONV_MAX_ND == F32_CONV_MAX_ND, "the byte im2col covers every convolution");
+
+/* Output pixels per GEMM call: about 64K int16 of packed columns, at least 128. */
+static size_t q8_chunk(size_t K, size_t N)
 {
-    uint64_t kg, col, wts, op = (uint64_t)g->out_pix, r;
-    if (__builtin_mul_overflow((uint64_t)g->cg, (uint64_t)g->ksize, &kg) || __builtin_mul_overflow(kg, op, &col) ||
-        __builtin_mul_overflow((uint64_t)g->cout, kg, &wts) || __builtin_add_overflow(col, wts, &r) ||
-        __builtin_add_overflow(r, op, &r) || r > UINT64_MAX / 4)
-        return UINT64_MAX;
-    return r * 4;
+    size_t nc = K ? 65536 / K : N;
+    if (nc < 128) nc = 128;
+    nc = nc / Q8_GEMM_NR * Q8_GEMM_NR;
+    return nc < N ? nc : N;
 }
 
+static size_t bytes_aligned(uint64_t n) { return (size_t)((n + EI_ALIGN - 1) / EI_ALIGN * EI_ALIGN); }
+
+/* A 1x1 convolution with stride 1 and no padding: the image already is the column matrix. */
+static bool qconv_pointwise(const qconv *g)
+{
+    for (int d = 0; d < g->nd; d++)
+        if (g->kernel[d] != 1 || g->stride[d] != 1 || g->pad[d] != 0 || g->out[d] != g->in[d]) return false;
+    return true;
+}
+
+/* int16 elements of one group's packed weights. */
+static uint64_t qconv_group_packed(const qconv *g)
+{
+    return q8_gemm_packed_a_size((size_t)g->mg, (size_t)(g->cg * g->ksize));
+}
+
+/* Scratch: [weight zero points, int32 cout][multipliers, float cout][packed weights unless prepacked]
+ * [im2col bytes, Kg x chunk][packed columns of the chunk]. Sizes are bounded by the tensors'. */
+static uint64_t qconv_scratch(const qconv *g, bool packed)
+{
+    uint64_t kg = (uint64_t)g->cg * (uint64_t)g->ksize, nc = q8_chunk((size_t)kg, (size_t)g->out_pix);
+    uint64_t r = 2 * bytes_aligned((uint64_t)g->cout * 4);
+    if (!packed) r += bytes_aligned(qconv_group_packed(g) * (uint64_t)g->group * 2);
+    if (!qconv_pointwise(g)) r += bytes_aligned(kg * nc);
+    return r + q8_gemm_packed_b_size((size_t)kg, (size_t)nc) * 2;
+}
 static ei_status qconv_infer_common(op_ctx *ctx, bool qlinear)
 {
     if (qlinear) {
@@ -598,111 +634,136 @@ static ei_status qconv_infer_common(op_ctx *ctx, bool qlinear)
     dims[1] = g.cout;
     for (int d = 0; d < g.nd; d++) dims[d + 2] = g.out[d];
     TRY(set_output(ctx, 0, qlinear ? io.y_zp->dtype : EI_DTYPE_INT32, g.nd + 2, dims));
-    return set_scratch(ctx, qconv_scratch(&g));
+    return set_scratch(ctx, qconv_scratch(&g, in_is_const(ctx, qlinear ? 3 : 1) && (!io.w_zp || in_is_const(ctx, qlinear ? 5 : 3))));
 }
 
 static ei_status conv_integer_infer(op_ctx *ctx) { return qconv_infer_common(ctx, false); }
 static ei_status qlinear_conv_infer(op_ctx *ctx) { return qconv_infer_common(ctx, true); }
 
-/* Writes col[cg * ksize, out_pix] for image plane block x (cg channels): each
- * row is one (channel, kernel position), each column one output pixel. The
- * innermost spatial dim runs as a plain loop; outer dims are checked once. */
-static void qconv_im2col(const qconv *g, const void *x, int32_t dt, int64_t x_off, int32_t zp, int32_t *col)
+/* The weight zero points as int32, one per output channel. */
+static void weight_zps(const ei_tensor *zp, int64_t cout, int32_t *out)
 {
-    int nd = g->nd, last = nd - 1;
-    int64_t out_last = g->out[last], in_last = g->in[last];
-    int64_t outer_pix = g->out_pix / (out_last ? out_last : 1);
-    if (g->out_pix == 0) return;
-    int64_t row = 0;
-    for (int64_t c = 0; c < g->cg; c++) {
-        int64_t kpos[QCONV_MAX_ND] = {0};
-        for (int64_t kk = 0; kk < g->ksize; kk++, row++) {
-            int32_t *dst = col + row * g->out_pix;
-            int64_t opos[QCONV_MAX_ND] = {0};
-            for (int64_t op = 0; op < outer_pix; op++) {
-                /* Offset of the input row this output row reads, or -1 when it is padding. */
-                int64_t off = c, ok = 1;
-                for (int d = 0; d < last; d++) {
-                    int64_t i = opos[d] * g->stride[d] - g->pad[d] + kpos[d] * g->dilation[d];
-                    if (i < 0 || i >= g->in[d]) ok = 0;
-                    off = off * g->in[d] + i;
-                }
-                int32_t *o = dst + op * out_last;
-                if (!ok) {
-                    for (int64_t j = 0; j < out_last; j++) o[j] = 0;
-                } else {
-                    int64_t base = x_off + off * in_last;
-                    int64_t i0 = kpos[last] * g->dilation[last] - g->pad[last], s = g->stride[last];
-                    for (int64_t j = 0; j < out_last; j++) {
-                        int64_t i = j * s + i0;
-                        o[j] = i >= 0 && i < in_last ? qload(x, dt, base + i) - zp : 0;
-                    }
-                }
-                for (int d = last - 1; d >= 0; d--) {
-                    if (++opos[d] < g->out[d]) break;
-                    opos[d] = 0;
-                }
-            }
-            for (int d = nd - 1; d >= 0; d--) {
-                if (++kpos[d] < g->kernel[d]) break;
-                kpos[d] = 0;
-            }
-        }
+    for (int64_t m = 0; m < cout; m++) out[m] = zp_at(zp, zp && numel(zp) != 1 ? m : 0);
+}
+
+static void qconv_pack(const qconv *g, const qconv_io *io, int32_t *zps, int16_t *dst)
+{
+    size_t kg = (size_t)(g->cg * g->ksize), mg = (size_t)g->mg, each = (size_t)qconv_group_packed(g);
+    weight_zps(io->w_zp, g->cout, zps);
+    for (int64_t gr = 0; gr < g->group; gr++)
+        q8_gemm_pack_a(mg, kg, (const uint8_t *)io->w->data + (size_t)gr * mg * kg, io->w->dtype == EI_DTYPE_INT8,
+                       (ptrdiff_t)kg, 1, zps + (size_t)gr * mg, 1, dst + (size_t)gr * each);
+}
+
+/* What qconv prepare works out once per plan. */
+typedef struct qconv_state {
+    qconv g;
+    f32_conv_geom kg; /* one group's im2col geometry */
+    int16_t *pw;      /* packed weights, group after group; NULL unless w is constant */
+} qconv_state;
+
+/* The fused activation (the QDQ pass's Relu or Clip) as a clamp in the output's integer domain. */
+static ei_status q8_act_clamp(op_ctx *ctx, float sy, int32_t zy, q8_requant *rq)
+{
+    rq->qmin = rq->out_signed ? -128 : 0;
+    rq->qmax = rq->out_signed ? 127 : 255;
+    const fused_act *a = &ctx->n->act;
+    if (!a->on) return EI_STATUS_OK;
+    CHECK_SUPPORTED(ctx, a->op == F32_VRELU || a->op == F32_VCLIP, "a fused activation other than Relu or Clip");
+    float lo = a->op == F32_VRELU ? 0.0f : a->lo, hi = a->op == F32_VRELU ? INFINITY : a->hi;
+    double ql = nearbyint((double)(lo / sy)) + zy, qh = nearbyint((double)(hi / sy)) + zy;
+    if (ql > rq->qmin) rq->qmin = ql > rq->qmax ? rq->qmax : (int32_t)ql;
+    if (qh < rq->qmax) rq->qmax = qh < rq->qmin ? rq->qmin : (int32_t)qh;
+    return EI_STATUS_OK;
+}
+
+static ei_status qconv_prepare(op_ctx *ctx)
+{
+    bool qlinear = !strcmp(ctx->n->op_type, "QLinearConv");
+    qconv_state *st = op_alloc(ctx, sizeof *st);
+    if (!st) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory");
+    qconv_io io;
+    TRY(qconv_setup(ctx, qlinear, &io, &st->g));
+    const qconv *g = &st->g;
+    f32_conv_geom *k = &st->kg;
+    k->nd = g->nd;
+    k->channels = (size_t)g->cg;
+    for (int d = 0; d < g->nd; d++) {
+        k->img[d] = (size_t)g->in[d];
+        k->grid[d] = (size_t)g->out[d];
+        k->kernel[d] = (size_t)g->kernel[d];
+        k->stride[d] = (size_t)g->stride[d];
+        k->dilation[d] = (size_t)g->dilation[d];
+        k->pad[d] = (ptrdiff_t)g->pad[d];
     }
+    ctx->state = st;
+    int wi = qlinear ? 3 : 1, zi = qlinear ? 5 : 3;
+    if (!in_is_const(ctx, wi) || (has_in(ctx, zi) && !in_is_const(ctx, zi))) return EI_STATUS_OK;
+    size_t n = (size_t)qconv_group_packed(g) * (size_t)g->group;
+    int32_t *zps = op_alloc(ctx, (size_t)g->cout * sizeof *zps);
+    st->pw = op_alloc_uninit(ctx, n * 2);
+    if (!st->pw || !zps) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory packing w (%zu int16)", n);
+    qconv_pack(g, &io, zps, st->pw);
+    return EI_STATUS_OK;
 }
 
 static ei_status qconv_run_common(op_ctx *ctx, bool qlinear)
 {
-    qconv_io io;
-    qconv g;
-    TRY(qconv_setup(ctx, qlinear, &io, &g));
-    int64_t kg = g.cg * g.ksize, npix = g.out_pix;
-    int32_t *col = ctx->scratch;           /* [kg, npix] */
-    int32_t *wq = col + kg * npix;         /* [cout, kg] */
-    uint32_t *acc = (uint32_t *)(wq + g.cout * kg); /* [npix] */
-    bool w_per_ch = io.w_zp && numel(io.w_zp) != 1;
-    for (int64_t m = 0; m < g.cout; m++) {
-        int32_t z = zp_at(io.w_zp, w_per_ch ? m : 0);
-        for (int64_t j = 0; j < kg; j++) wq[m * kg + j] = qload(io.w->data, io.w->dtype, m * kg + j) - z;
+    const qconv_state *st = ctx->state;
+    const qconv *g = &st->g;
+    qconv_io io = qconv_inputs(ctx, qlinear);
+    if (g->batch == 0 || g->cout == 0 || g->out_pix == 0) return EI_STATUS_OK;
+    size_t kg = (size_t)(g->cg * g->ksize), N = (size_t)g->out_pix, nc = q8_chunk(kg, N), mg = (size_t)g->mg;
+    size_t each = (size_t)qconv_group_packed(g), cout = (size_t)g->cout;
+    uint8_t *s = ctx->scratch;
+    int32_t *zps = (int32_t *)s;
+    float *mult = (float *)(s += bytes_aligned(cout * 4));
+    s += bytes_aligned(cout * 4);
+    const int16_t *pw = st->pw;
+    if (!pw) {
+        qconv_pack(g, &io, zps, (int16_t *)s);
+        pw = (const int16_t *)s;
+        s += bytes_aligned((uint64_t)each * (uint64_t)g->group * 2);
     }
+    bool pointwise = qconv_pointwise(g);
+    uint8_t *col = s;
+    int16_t *pb = (int16_t *)(pointwise ? s : s + bytes_aligned((uint64_t)kg * nc));
+    int x_signed = io.x->dtype == EI_DTYPE_INT8;
     int32_t xz = zp_at(io.x_zp, 0);
-    ei_tensor *y = ctx->out[0];
-    float sx = 0, sy = 1;
-    int32_t zy = 0;
+    q8_requant rq = {.scale = mult, .per_row = 1};
     if (qlinear) {
-        sx = *(const float *)io.x_scale->data;
-        sy = *(const float *)io.y_scale->data;
-        zy = zp_at(io.y_zp, 0);
+        float sx = *(const float *)io.x_scale->data, sy = *(const float *)io.y_scale->data;
+        const float *sw = io.w_scale->data;
+        for (size_t m = 0; m < cout; m++) mult[m] = sx * sw[numel(io.w_scale) == 1 ? 0 : m] / sy;
+        rq.out_signed = io.y_zp->dtype == EI_DTYPE_INT8;
+        rq.zp = zp_at(io.y_zp, 0);
+        TRY(q8_act_clamp(ctx, sy, rq.zp, &rq));
     }
-    for (int64_t n = 0; n < g.batch; n++) {
-        for (int64_t gr = 0; gr < g.group; gr++) {
-            qconv_im2col(&g, io.x->data, io.x->dtype, (n * g.cin + gr * g.cg) * g.in_pix, xz, col);
-            for (int64_t mm = 0; mm < g.mg; mm++) {
-                int64_t m = gr * g.mg + mm;
-                for (int64_t p = 0; p < npix; p++) acc[p] = 0;
-                for (int64_t j = 0; j < kg; j++) {
-                    uint32_t wv = (uint32_t)wq[m * kg + j];
-                    const int32_t *cr = col + j * npix;
-                    if (!wv) continue;
-                    for (int64_t p = 0; p < npix; p++) acc[p] += wv * (uint32_t)cr[p];
+    const uint8_t *x = io.x->data;
+    uint8_t *y = ctx->out[0]->data;
+    size_t es = qlinear ? 1 : 4;
+    for (int64_t n = 0; n < g->batch; n++) {
+        for (int64_t gr = 0; gr < g->group; gr++) {
+            const uint8_t *xg = x + ((size_t)n * (size_t)g->cin + (size_t)gr * (size_t)g->cg) * (size_t)g->in_pix;
+            size_t m0 = (size_t)gr * mg;
+            q8_requant rg = rq;
+            rg.scale = mult + m0;
+            rg.bias = io.bias ? (const int32_t *)io.bias->data + m0 : NULL;
+            for (size_t n0 = 0; n0 < N; n0 += nc) {
+                size_t n1 = n0 + nc < N ? n0 + nc : N;
+                if (pointwise) {
+                    q8_gemm_pack_b(kg, n1 - n0, xg + n0, x_signed, (ptrdiff_t)N, 1, xz, pb);
+                } else {
+                    u8_im2col(&st->kg, xg, (uint8_t)xz, n0, n1, col);
+                    q8_gemm_pack_b(kg, n1 - n0, col, x_signed, (ptrdiff_t)(n1 - n0), 1, xz, pb);
                 }
-                int64_t y_off = (n * g.cout + m) * npix;
-                if (!qlinear) {
-                    int32_t *yi = (int32_t *)y->data + y_off;
-                    for (int64_t p = 0; p < npix; p++) yi[p] = wrap32(acc[p]);
-                    continue;
-                }
-                uint32_t b = io.bias ? (uint32_t)((const int32_t *)io.bias->data)[m] : 0;
-                float sw = ((const float *)io.w_scale->data)[numel(io.w_scale) == 1 ? 0 : m];
-                float mult = sx * sw / sy;
-                for (int64_t p = 0; p < npix; p++)
-                    qstore(y->data, y->dtype, y_off + p, (float)wrap32(acc[p] + b) * mult, zy);
+                q8_gemm_packed_simd128(mg, n1 - n0, kg, pw + (size_t)gr * each, pb, qlinear ? &rg : NULL,
+                                       y + (((size_t)n * cout + m0) * N + n0) * es, (ptrdiff_t)N, 1);
             }
         }
     }
     return EI_STATUS_OK;
 }
-
 static ei_status conv_integer_run(op_ctx *ctx) { return qconv_run_common(ctx, false); }
 static ei_status qlinear_conv_run(op_ctx *ctx) { return qconv_run_common(ctx, true); }
 
@@ -712,7 +773,7 @@ const op_def quant_ops[] = {
     {"DynamicQuantizeLinear", "", 11, dynamic_quantize_infer, NULL, dynamic_quantize_run, 0},
     {"MatMulInteger", "", 10, matmul_integer_infer, NULL, matmul_integer_run, 0},
     {"QLinearMatMul", "", 10, qlinear_matmul_infer, NULL, qlinear_matmul_run, 0},
-    {"ConvInteger", "", 10, conv_integer_infer, NULL, conv_integer_run, 0},
-    {"QLinearConv", "", 10, qlinear_conv_infer, NULL, qlinear_conv_run, 0},
+    {"ConvInteger", "", 10, conv_integer_infer, qconv_prepare, conv_integer_run, 0},
+    {"QLinearConv", "", 10, qlinear_conv_infer, qconv_prepare, qlinear_conv_run, 0},
 };
 const int quant_ops_count = sizeof quant_ops / sizeof quant_ops[0];
