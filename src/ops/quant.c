@@ -228,6 +228,34 @@ static ei_status dynamic_quantize_run(op_ctx *ctx)
     return EI_STATUS_OK;
 }
 
+/* ============================ the q8 GEMM's helpers ============================ */
+
+/* Columns per q8 GEMM call: about 64K int16 of packed B, at least 128. */
+static size_t q8_chunk(size_t K, size_t N)
+{
+    size_t nc = K ? 65536 / K : N;
+    if (nc < 128) nc = 128;
+    nc = nc / Q8_GEMM_NR * Q8_GEMM_NR;
+    return nc < N ? nc : N;
+}
+
+static size_t bytes_aligned(uint64_t n) { return (size_t)((n + EI_ALIGN - 1) / EI_ALIGN * EI_ALIGN); }
+
+/* The fused activation (the QDQ pass's Relu or Clip) as a clamp in the output's integer domain. */
+static ei_status q8_act_clamp(op_ctx *ctx, float sy, int32_t zy, q8_requant *rq)
+{
+    rq->qmin = rq->out_signed ? -128 : 0;
+    rq->qmax = rq->out_signed ? 127 : 255;
+    const fused_act *a = &ctx->n->act;
+    if (!a->on) return EI_STATUS_OK;
+    CHECK_SUPPORTED(ctx, a->op == F32_VRELU || a->op == F32_VCLIP, "a fused activation other than Relu or Clip");
+    float lo = a->op == F32_VRELU ? 0.0f : a->lo, hi = a->op == F32_VRELU ? INFINITY : a->hi;
+    double ql = nearbyint((double)(lo / sy)) + zy, qh = nearbyint((double)(hi / sy)) + zy;
+    if (ql > rq->qmin) rq->qmin = ql > rq->qmax ? rq->qmax : (int32_t)ql;
+    if (qh < rq->qmax) rq->qmax = qh < rq->qmin ? rq->qmin : (int32_t)qh;
+    return EI_STATUS_OK;
+}
+
 /* ======================== MatMulInteger, QLinearMatMul ======================== */
 /* numpy matmul shapes: 1-D operands are promoted (and the added dim dropped
  * from the output), leading dims broadcast. */
@@ -345,6 +373,46 @@ static uint64_t qmm_scratch(const qmm *g)
     return ((uint64_t)g->K * (uint64_t)g->N + (uint64_t)g->K + (uint64_t)g->N) * 4;
 }
 
+/* Parameters of one value for the whole tensor, or one per column of B ([N]). */
+static bool per_tensor(const ei_tensor *t) { return !t || (numel(t) == 1 && t->rank <= 1); }
+static bool per_tensor_or_col(const ei_tensor *t, int64_t N) { return per_tensor(t) || (t->rank == 1 && t->dims[0] == N); }
+
+/* The q8 GEMM path takes A's and y's parameters per tensor and B's per tensor or per column. B is its
+ * packed operand (B's columns are the GEMM's rows, so per-column parameters are per row) and the rows
+ * of A its columns, so the product is written transposed. Other layouts take the plain loop. */
+static bool qmm_fast(const qmm_io *io, const qmm *g)
+{
+    return per_tensor(io->a_zp) && per_tensor(io->a_scale) && per_tensor(io->y_scale) && per_tensor(io->y_zp) &&
+           per_tensor_or_col(io->b_zp, g->N) && per_tensor_or_col(io->b_scale, g->N);
+}
+
+/* Fast-path scratch: [B's zero points, int32 N][multipliers, float N][packed B unless prepacked]
+ * [packed rows of A, a chunk]. */
+static uint64_t qmm_fast_scratch(const qmm *g, bool packed)
+{
+    size_t N = (size_t)g->N, K = (size_t)g->K;
+    uint64_t r = 2 * bytes_aligned((uint64_t)N * 4);
+    if (!packed) r += bytes_aligned((uint64_t)q8_gemm_packed_a_size(N, K) * 2);
+    return r + (uint64_t)q8_gemm_packed_b_size(K, q8_chunk(K, (size_t)g->M)) * 2;
+}
+
+typedef struct qmm_state {
+    int16_t *pw; /* B packed once: constant, one matrix, fast path; else NULL */
+} qmm_state;
+
+static void qmm_pack_b(const qmm *g, const qmm_io *io, int64_t b_off, int32_t *zps, int16_t *dst)
+{
+    for (int64_t n = 0; n < g->N; n++) zps[n] = zp_at(io->b_zp, per_tensor(io->b_zp) ? 0 : n);
+    q8_gemm_pack_a((size_t)g->N, (size_t)g->K, (const uint8_t *)io->b->data + b_off, io->b->dtype == EI_DTYPE_INT8, 1,
+                   (ptrdiff_t)g->N, zps, 1, dst);
+}
+
+static bool qmm_packable(op_ctx *ctx, const qmm_io *io, const qmm *g, bool qlinear)
+{
+    return qmm_fast(io, g) && g->b_mats == 1 && in_is_const(ctx, qlinear ? 3 : 1) &&
+           (!io->b_zp || in_is_const(ctx, qlinear ? 5 : 3));
+}
+
 static ei_status qmm_infer_common(op_ctx *ctx, bool qlinear)
 {
     if (qlinear) {
@@ -368,6 +436,7 @@ static ei_status qmm_infer_common(op_ctx *ctx, bool qlinear)
     qmm_args p;
     TRY(qmm_setup(ctx, &io, qlinear, &p));
     TRY(set_output(ctx, 0, qlinear ? io.y_zp->dtype : EI_DTYPE_INT32, p.g.out_rank, p.g.out_dims));
+    if (qmm_fast(&io, &p.g)) return set_scratch(ctx, qmm_fast_scratch(&p.g, qmm_packable(ctx, &io, &p.g, qlinear)));
     return set_scratch(ctx, qmm_scratch(&p.g));
 }
 
@@ -382,11 +451,80 @@ static int64_t batch_off(int r, const int64_t *idx, const int64_t *bs)
     return off;
 }
 
-static ei_status qmm_run_common(op_ctx *ctx, bool qlinear)
+
+static ei_status qmm_prepare(op_ctx *ctx)
 {
+    bool qlinear = !strcmp(ctx->n->op_type, "QLinearMatMul");
     qmm_io io = qmm_inputs(ctx, qlinear);
     qmm_args p;
     TRY(qmm_setup(ctx, &io, qlinear, &p));
+    qmm_state *st = op_alloc(ctx, sizeof *st);
+    if (!st) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory");
+    ctx->state = st;
+    if (!qmm_packable(ctx, &io, &p.g, qlinear)) return EI_STATUS_OK;
+    size_t n = q8_gemm_packed_a_size((size_t)p.g.N, (size_t)p.g.K);
+    int32_t *zps = op_alloc(ctx, (size_t)p.g.N * sizeof *zps);
+    st->pw = op_alloc_uninit(ctx, n * 2);
+    if (!st->pw || !zps) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory packing B (%zu int16)", n);
+    qmm_pack_b(&p.g, &io, 0, zps, st->pw);
+    return EI_STATUS_OK;
+}
+
+static ei_status qmm_run_fast(op_ctx *ctx, const qmm_io *io, const qmm_args *p, bool qlinear)
+{
+    const qmm *g = &p->g;
+    const qmm_state *st = ctx->state;
+    size_t M = (size_t)g->M, N = (size_t)g->N, K = (size_t)g->K, mc = q8_chunk(K, M), es = qlinear ? 1 : 4;
+    if (M == 0 || N == 0) return EI_STATUS_OK;
+    uint8_t *s = ctx->scratch;
+    int32_t *zps = (int32_t *)s;
+    float *mult = (float *)(s += bytes_aligned((uint64_t)N * 4));
+    s += bytes_aligned((uint64_t)N * 4);
+    int16_t *pwork = (int16_t *)s;
+    if (!st->pw) s += bytes_aligned((uint64_t)q8_gemm_packed_a_size(N, K) * 2);
+    int16_t *pb = (int16_t *)s;
+    q8_requant rq = {.scale = mult, .per_row = 1};
+    if (qlinear) {
+        float sa = *(const float *)io->a_scale->data, sy = *(const float *)io->y_scale->data;
+        const float *sb = io->b_scale->data;
+        for (size_t n = 0; n < N; n++) mult[n] = sa * sb[per_tensor(io->b_scale) ? 0 : n] / sy;
+        rq.out_signed = io->y_zp->dtype == EI_DTYPE_INT8;
+        rq.zp = zp_at(io->y_zp, 0);
+        TRY(q8_act_clamp(ctx, sy, rq.zp, &rq));
+    }
+    int a_signed = io->a->dtype == EI_DTYPE_INT8;
+    int32_t za = zp_at(io->a_zp, 0);
+    const uint8_t *a = io->a->data;
+    uint8_t *y = ctx->out[0]->data;
+    const int16_t *pw = st->pw;
+    int64_t idx[EI_MAX_DIMS] = {0}, last_b = -1;
+    for (int64_t bi = 0; bi < g->nbatch; bi++) {
+        int r = g->batch_rank;
+        int64_t a_off = batch_off(r, idx, g->a_bs), b_off = batch_off(r, idx, g->b_bs);
+        if (!st->pw && b_off != last_b) {
+            qmm_pack_b(g, io, b_off, zps, pwork);
+            pw = pwork;
+            last_b = b_off;
+        }
+        for (size_t m0 = 0; m0 < M; m0 += mc) {
+            size_t m1 = m0 + mc < M ? m0 + mc : M;
+            q8_gemm_pack_b(K, m1 - m0, a + a_off + m0 * K, a_signed, 1, (ptrdiff_t)K, za, pb);
+            q8_gemm_packed_simd128(N, m1 - m0, K, pw, pb, qlinear ? &rq : NULL, y + ((size_t)bi * M + m0) * N * es, 1,
+                                   (ptrdiff_t)N);
+        }
+        for (int d = r - 1; d >= 0; d--) {
+            if (++idx[d] < g->batch[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return EI_STATUS_OK;
+}
+
+/* The plain loop for per-row parameters of A or y, and batched parameters. */
+static ei_status qmm_run_plain(op_ctx *ctx, const qmm_io *iop, const qmm_args *pp, bool qlinear)
+{
+    qmm_io io = *iop;
+    qmm_args p = *pp;
     const qmm *g = &p.g;
     int64_t M = g->M, N = g->N, K = g->K;
     int32_t *bq = ctx->scratch;       /* [K, N] */
@@ -439,6 +577,15 @@ static ei_status qmm_run_common(op_ctx *ctx, bool qlinear)
         }
     }
     return EI_STATUS_OK;
+}
+
+static ei_status qmm_run_common(op_ctx *ctx, bool qlinear)
+{
+    qmm_io io = qmm_inputs(ctx, qlinear);
+    qmm_args p;
+    TRY(qmm_setup(ctx, &io, qlinear, &p));
+    if (qmm_fast(&io, &p.g)) return qmm_run_fast(ctx, &io, &p, qlinear);
+    return qmm_run_plain(ctx, &io, &p, qlinear);
 }
 
 static ei_status matmul_integer_run(op_ctx *ctx) { return qmm_run_common(ctx, false); }
@@ -565,17 +712,6 @@ static ei_status qconv_setup(op_ctx *ctx, bool qlinear, qconv_io *io, qconv *g)
  */
 _Static_assert(QCONV_MAX_ND == F32_CONV_MAX_ND, "the byte im2col covers every convolution");
 
-/* Output pixels per GEMM call: about 64K int16 of packed columns, at least 128. */
-static size_t q8_chunk(size_t K, size_t N)
-{
-    size_t nc = K ? 65536 / K : N;
-    if (nc < 128) nc = 128;
-    nc = nc / Q8_GEMM_NR * Q8_GEMM_NR;
-    return nc < N ? nc : N;
-}
-
-static size_t bytes_aligned(uint64_t n) { return (size_t)((n + EI_ALIGN - 1) / EI_ALIGN * EI_ALIGN); }
-
 /* A 1x1 convolution with stride 1 and no padding: the image already is the column matrix. */
 static bool qconv_pointwise(const qconv *g)
 {
@@ -661,21 +797,6 @@ typedef struct qconv_state {
     f32_conv_geom kg; /* one group's im2col geometry */
     int16_t *pw;      /* packed weights, group after group; NULL unless w is constant */
 } qconv_state;
-
-/* The fused activation (the QDQ pass's Relu or Clip) as a clamp in the output's integer domain. */
-static ei_status q8_act_clamp(op_ctx *ctx, float sy, int32_t zy, q8_requant *rq)
-{
-    rq->qmin = rq->out_signed ? -128 : 0;
-    rq->qmax = rq->out_signed ? 127 : 255;
-    const fused_act *a = &ctx->n->act;
-    if (!a->on) return EI_STATUS_OK;
-    CHECK_SUPPORTED(ctx, a->op == F32_VRELU || a->op == F32_VCLIP, "a fused activation other than Relu or Clip");
-    float lo = a->op == F32_VRELU ? 0.0f : a->lo, hi = a->op == F32_VRELU ? INFINITY : a->hi;
-    double ql = nearbyint((double)(lo / sy)) + zy, qh = nearbyint((double)(hi / sy)) + zy;
-    if (ql > rq->qmin) rq->qmin = ql > rq->qmax ? rq->qmax : (int32_t)ql;
-    if (qh < rq->qmax) rq->qmax = qh < rq->qmin ? rq->qmin : (int32_t)qh;
-    return EI_STATUS_OK;
-}
 
 static ei_status qconv_prepare(op_ctx *ctx)
 {
@@ -771,8 +892,8 @@ const op_def quant_ops[] = {
     {"QuantizeLinear", "", 10, quantize_infer, NULL, quantize_run, 0},
     {"DequantizeLinear", "", 10, dequantize_infer, NULL, dequantize_run, 0},
     {"DynamicQuantizeLinear", "", 11, dynamic_quantize_infer, NULL, dynamic_quantize_run, 0},
-    {"MatMulInteger", "", 10, matmul_integer_infer, NULL, matmul_integer_run, 0},
-    {"QLinearMatMul", "", 10, qlinear_matmul_infer, NULL, qlinear_matmul_run, 0},
+    {"MatMulInteger", "", 10, matmul_integer_infer, qmm_prepare, matmul_integer_run, 0},
+    {"QLinearMatMul", "", 10, qlinear_matmul_infer, qmm_prepare, qlinear_matmul_run, 0},
     {"ConvInteger", "", 10, conv_integer_infer, qconv_prepare, conv_integer_run, 0},
     {"QLinearConv", "", 10, qlinear_conv_infer, qconv_prepare, qlinear_conv_run, 0},
 };
