@@ -30,6 +30,7 @@
 
 static const int32_t q8_dtypes[] = {EI_DTYPE_UINT8, EI_DTYPE_INT8, 0};
 static const int32_t f32_only[] = {EI_DTYPE_FLOAT32, 0};
+static const int32_t i32_only[] = {EI_DTYPE_INT32, 0};
 
 /* Element i of a uint8, int8 or int32 buffer. */
 static inline int32_t qload(const void *p, int32_t dt, int64_t i)
@@ -321,6 +322,7 @@ typedef struct qmm_args {
 typedef struct qmm_io {
     const ei_tensor *a, *b, *a_zp, *b_zp;
     const ei_tensor *a_scale, *b_scale, *y_scale, *y_zp; /* QLinearMatMul only */
+    const ei_tensor *bias; /* int32 [N]: a ninth input the compile step's fuse-qdq gives a Gemm */
 } qmm_io;
 
 static qmm_io qmm_inputs(const op_ctx *ctx, bool qlinear)
@@ -336,6 +338,7 @@ static qmm_io qmm_inputs(const op_ctx *ctx, bool qlinear)
         io.b_zp = ctx->in[5];
         io.y_scale = ctx->in[6];
         io.y_zp = ctx->in[7];
+        io.bias = has_in(ctx, 8) ? ctx->in[8] : NULL;
     } else {
         io.a = ctx->in[0];
         io.b = ctx->in[1];
@@ -416,10 +419,11 @@ static bool qmm_packable(op_ctx *ctx, const qmm_io *io, const qmm *g, bool qline
 static ei_status qmm_infer_common(op_ctx *ctx, bool qlinear)
 {
     if (qlinear) {
-        TRY(check_arity(ctx, 8, 8, 8));
+        TRY(check_arity(ctx, 8, ctx->n->fused ? 9 : 8, 8));
         TRY(check_dtype(ctx, 0, q8_dtypes));
         TRY(check_dtype(ctx, 3, q8_dtypes));
         TRY(check_dtype(ctx, 7, q8_dtypes));
+        TRY(check_dtype(ctx, 8, i32_only));
         TRY(check_same_dtype(ctx, 2, 0, "a_zero_point", "a"));
         TRY(check_same_dtype(ctx, 5, 3, "b_zero_point", "b"));
         TRY(check_dtype(ctx, 1, f32_only));
@@ -436,6 +440,9 @@ static ei_status qmm_infer_common(op_ctx *ctx, bool qlinear)
     qmm_args p;
     TRY(qmm_setup(ctx, &io, qlinear, &p));
     TRY(set_output(ctx, 0, qlinear ? io.y_zp->dtype : EI_DTYPE_INT32, p.g.out_rank, p.g.out_dims));
+    if (io.bias)
+        CHECK_SHAPE(ctx, io.bias->rank == 1 && io.bias->dims[0] == p.g.N && qmm_fast(&io, &p.g),
+                    "bias %s needs [%lld] and per-tensor parameters of a and y", shape_str(io.bias), (long long)p.g.N);
     if (qmm_fast(&io, &p.g)) return set_scratch(ctx, qmm_fast_scratch(&p.g, qmm_packable(ctx, &io, &p.g, qlinear)));
     return set_scratch(ctx, qmm_scratch(&p.g));
 }
@@ -483,7 +490,7 @@ static ei_status qmm_run_fast(op_ctx *ctx, const qmm_io *io, const qmm_args *p, 
     int16_t *pwork = (int16_t *)s;
     if (!st->pw) s += bytes_aligned((uint64_t)q8_gemm_packed_a_size(N, K) * 2);
     int16_t *pb = (int16_t *)s;
-    q8_requant rq = {.scale = mult, .per_row = 1};
+    q8_requant rq = {.scale = mult, .per_row = 1, .bias = io->bias ? io->bias->data : NULL};
     if (qlinear) {
         float sa = *(const float *)io->a_scale->data, sy = *(const float *)io->y_scale->data;
         const float *sb = io->b_scale->data;
@@ -748,7 +755,6 @@ static ei_status qconv_infer_common(op_ctx *ctx, bool qlinear)
         TRY(check_dtype(ctx, 1, f32_only));
         TRY(check_dtype(ctx, 4, f32_only));
         TRY(check_dtype(ctx, 6, f32_only));
-        static const int32_t i32_only[] = {EI_DTYPE_INT32, 0};
         TRY(check_dtype(ctx, 8, i32_only));
         TRY(check_scalar(ctx, 1, "x_scale"));
         TRY(check_scalar(ctx, 2, "x_zero_point"));
