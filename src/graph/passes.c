@@ -636,8 +636,8 @@ static int transposed(ei_model *g, int v)
     return graph_add_const(g, g->values[v].name, &t);
 }
 
-/* What the float node p reads and computes, checked for the int8 form: its weight axis (per channel),
- * its output channels, and whether it is a Gemm with transB. */
+/* Node p is a Conv, MatMul or Gemm the int8 form can compute: *axis is its weight's output-channel
+ * axis (per-channel parameters lie along it), *trans_b whether it is a Gemm with transB. */
 static bool qdq_compute(ei_model *g, const node *p, int *axis, bool *trans_b)
 {
     *trans_b = false;
@@ -646,18 +646,16 @@ static bool qdq_compute(ei_model *g, const node *p, int *axis, bool *trans_b)
         return p->n_in >= 2 && p->n_in <= 3;
     }
     if (is_op(p, "MatMul")) {
-        const ei_tensor *w = const_of(g, p->in[1] < 0 ? -1 : p->in[1]);
         *axis = 1;
-        return p->n_in == 2 && w && w->rank == 2;
+        return p->n_in == 2;
     }
     if (!is_op(p, "Gemm") || !attr_is(p, "transA", ATTR_INT) || !attr_is(p, "transB", ATTR_INT) ||
         !attr_is(p, "alpha", ATTR_FLOAT) || !attr_is(p, "beta", ATTR_FLOAT) || attr_int(p, "transA", 0) != 0 ||
         attr_float(p, "alpha", 1.0f) != 1.0f || attr_float(p, "beta", 1.0f) != 1.0f || p->n_in < 2)
         return false;
-    const ei_tensor *w = const_of(g, p->in[1] < 0 ? -1 : p->in[1]);
     *trans_b = attr_int(p, "transB", 0) != 0;
     *axis = *trans_b ? 0 : 1;
-    return w && w->rank == 2;
+    return true;
 }
 
 /* The nodes dq reads from die with the fusion when p was their only reader. */
@@ -699,6 +697,7 @@ static ei_status qdq_rule(ei_model *g, node *q, const graph_uses *u)
         return EI_STATUS_OK;
     const ei_tensor *w = const_of(g, dw.q);
     bool conv = is_op(p, "Conv");
+    if (!conv && w->rank != 2) return EI_STATUS_OK;
     int64_t m = conv ? w->dims[0] : w->dims[trans_b ? 0 : 1];
     int bias = int_bias(g, p->n_in > 2 ? p->in[2] : -1, *(const float *)dx.scale->data, dw.scale, m);
     if (bias == -2) return EI_STATUS_OK;

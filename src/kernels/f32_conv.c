@@ -174,9 +174,20 @@ void u8_im2col(const f32_conv_geom *g, const uint8_t *x, uint8_t pad, size_t n0,
                 int inside = line_offset(&w, outer, kpos, &base);
                 const uint8_t *src = plane + base;
                 size_t o = l == n0 / ow ? n0 % ow : 0, o_end = min_sz(ow, o + (N - n));
-                size_t a = inside ? lo : ow, b = inside ? hi : ow; /* [a, b) reads the image */
-                for (size_t j = o; j < o_end; j++)
-                    dst[j - o] = j >= a && j < b ? src[(ptrdiff_t)(j * sw) + off] : pad;
+                /* [va, vb): the part of [o, o_end) that reads the image; padding around it */
+                size_t va = inside ? lo : o_end, vb = inside ? hi : o_end;
+                va = va < o ? o : va > o_end ? o_end : va;
+                vb = vb < va ? va : vb > o_end ? o_end : vb;
+                size_t j = o;
+                for (; j < va; j++) dst[j - o] = pad;
+                if (sw == 1) {
+                    for (; j + 16 <= vb; j += 16)
+                        wasm_v128_store(dst + (j - o), wasm_v128_load(src + (ptrdiff_t)j + off));
+                    for (; j < vb; j++) dst[j - o] = src[(ptrdiff_t)j + off];
+                } else {
+                    for (; j < vb; j++) dst[j - o] = src[(ptrdiff_t)(j * sw) + off];
+                }
+                for (; j < o_end; j++) dst[j - o] = pad;
                 dst += o_end - o;
                 n += o_end - o;
                 odometer_next(last, g->grid, outer);
