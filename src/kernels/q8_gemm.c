@@ -1,7 +1,8 @@
 /*
  * 8-bit integer GEMM (see q8_gemm.h): operand packing into int16 k-pair
  * panels, the MR x NR microkernel with i32x4.dot_i16x8_s, its scalar twin,
- * and the requantisation epilogue they share.
+ * the requantisation epilogue they share, and the per-tensor quantize and
+ * dequantize conversions (vectorised like the epilogue).
  *
  * The SIMD epilogue converts the int32 sums to float32, multiplies, rounds to
  * nearest even, converts back with saturation, then narrows to int16 and to
@@ -212,4 +213,53 @@ void q8_gemm_packed_simd128(size_t M, size_t N, size_t K, const int16_t *pa, con
                           c + ((ptrdiff_t)(m0 + r) * c_rs + (ptrdiff_t)n0 * c_cs) * (ptrdiff_t)esize, c_cs, nr);
         }
     }
+}
+
+void q8_quantize_scalar(const float *x, void *y, size_t n, float scale, int32_t zp, int is_signed)
+{
+    float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f;
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] / scale;
+        float r = isnan(v) ? (float)zp : nearbyintf(v) + (float)zp;
+        r = r < lo ? lo : r > hi ? hi : r;
+        if (is_signed) ((int8_t *)y)[i] = (int8_t)r;
+        else ((uint8_t *)y)[i] = (uint8_t)r;
+    }
+}
+
+/* Eight floats to eight saturated 8-bit codes in the low half of the result, as the GEMM epilogue. */
+static inline v128_t quantize8(v128_t a, v128_t b, v128_t s, v128_t z, int is_signed)
+{
+    a = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_div(a, s)));
+    b = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_div(b, s)));
+    v128_t h = wasm_i16x8_add_sat(wasm_i16x8_narrow_i32x4(a, b), z);
+    return is_signed ? wasm_i8x16_narrow_i16x8(h, h) : wasm_u8x16_narrow_i16x8(h, h);
+}
+
+void q8_quantize_simd128(const float *x, void *y, size_t n, float scale, int32_t zp, int is_signed)
+{
+    v128_t s = wasm_f32x4_splat(scale), z = wasm_i16x8_splat((int16_t)zp);
+    uint8_t *out = y;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        wasm_v128_store64_lane(out + i, quantize8(wasm_v128_load(x + i), wasm_v128_load(x + i + 4), s, z, is_signed), 0);
+    q8_quantize_scalar(x + i, out + i, n - i, scale, zp, is_signed);
+}
+
+void q8_dequantize_scalar(const void *x, float *y, size_t n, float scale, int32_t zp, int is_signed)
+{
+    for (size_t i = 0; i < n; i++) y[i] = (float)(byte_at(x, is_signed, (ptrdiff_t)i) - zp) * scale;
+}
+
+void q8_dequantize_simd128(const void *x, float *y, size_t n, float scale, int32_t zp, int is_signed)
+{
+    v128_t s = wasm_f32x4_splat(scale), z = wasm_i16x8_splat((int16_t)zp);
+    const uint8_t *in = x;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v128_t h = wasm_i16x8_sub(load8_i16(in + i, is_signed), z);
+        wasm_v128_store(y + i, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(h)), s));
+        wasm_v128_store(y + i + 4, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(h)), s));
+    }
+    q8_dequantize_scalar(in + i, y + i, n - i, scale, zp, is_signed);
 }

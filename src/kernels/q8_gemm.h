@@ -64,6 +64,17 @@ typedef void q8_gemm_fn(size_t M, size_t N, size_t K, const int16_t *pa, const i
                         void *C, ptrdiff_t c_rs, ptrdiff_t c_cs);
 q8_gemm_fn q8_gemm_packed_simd128, q8_gemm_packed_scalar;
 
+/*
+ * The conversions at the edges of an 8-bit graph, per tensor (QuantizeLinear, DequantizeLinear):
+ *   quantize:   y[i] = saturate(round_half_even(x[i] / scale) + zp)   (NaN becomes zp)
+ *   dequantize: y[i] = (x[i] - zp) * scale
+ * for uint8 or int8 y (quantize) and x (dequantize), n elements.
+ */
+typedef void q8_quantize_fn(const float *x, void *y, size_t n, float scale, int32_t zp, int is_signed);
+typedef void q8_dequantize_fn(const void *x, float *y, size_t n, float scale, int32_t zp, int is_signed);
+q8_quantize_fn q8_quantize_simd128, q8_quantize_scalar;
+q8_dequantize_fn q8_dequantize_simd128, q8_dequantize_scalar;
+
 /* The epilogue on one value, as both kernels compute it (for ops and tests). */
 int32_t q8_requant_one(const q8_requant *rq, size_t m, uint32_t acc);
 

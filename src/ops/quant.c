@@ -153,8 +153,8 @@ static ei_status quantize_run(op_ctx *ctx)
             int32_t z = zp_at(zp, c);
             int64_t base = (o * q.ch + c) * q.inner;
             if (x->dtype == EI_DTYPE_FLOAT32) {
-                const float *xf = (const float *)x->data + base;
-                for (int64_t i = 0; i < q.inner; i++) qstore(y->data, y->dtype, base + i, xf[i] / s, z);
+                q8_quantize_simd128((const float *)x->data + base, (uint8_t *)y->data + base, (size_t)q.inner, s, z,
+                                    y->dtype == EI_DTYPE_INT8);
             } else {
                 const int32_t *xi = (const int32_t *)x->data + base;
                 for (int64_t i = 0; i < q.inner; i++)
@@ -188,7 +188,11 @@ static ei_status dequantize_run(op_ctx *ctx)
             float s = scale[c];
             int64_t z = zp_at(zp, c);
             int64_t base = (o * q.ch + c) * q.inner;
-            for (int64_t i = 0; i < q.inner; i++) y[base + i] = (float)(qload(x->data, x->dtype, base + i) - z) * s;
+            if (x->dtype != EI_DTYPE_INT32)
+                q8_dequantize_simd128((const uint8_t *)x->data + base, y + base, (size_t)q.inner, s, (int32_t)z,
+                                      x->dtype == EI_DTYPE_INT8);
+            else
+                for (int64_t i = 0; i < q.inner; i++) y[base + i] = (float)(qload(x->data, x->dtype, base + i) - z) * s;
         }
     }
     return EI_STATUS_OK;

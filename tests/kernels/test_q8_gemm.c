@@ -173,6 +173,42 @@ static void im2col_case(size_t C, size_t H, size_t W, size_t kh, size_t kw, size
     free(x), free(col);
 }
 
+/* Quantize and dequantize, SIMD against scalar, over lengths 0 .. 4*8+3 and values that round on
+ * halves, saturate both ways, and NaN and infinities. */
+static void convert_cases(void)
+{
+    static const float specials[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 1e9f, -1e9f, INFINITY, -INFINITY, NAN, 127.5f, -128.5f};
+    for (int is_signed = 0; is_signed < 2; is_signed++) {
+        for (size_t n = 0; n <= 35; n++) {
+            float *x = alloc_b(n * 4), *y1 = alloc_b(n * 4), *y2 = alloc_b(n * 4);
+            uint8_t *q1 = alloc_b(n), *q2 = alloc_b(n);
+            for (size_t i = 0; i < n; i++)
+                x[i] = i % 3 == 0 ? specials[(i / 3) % 12] : (float)((int)(next() % 2001) - 1000) / 4.0f;
+            float scale = n % 2 ? 0.5f : 2.0f;
+            int32_t zp = is_signed ? (int32_t)(n % 7) - 3 : (int32_t)(n * 7 % 256);
+            q8_quantize_simd128(x, q1, n, scale, zp, is_signed);
+            q8_quantize_scalar(x, q2, n, scale, zp, is_signed);
+            q8_dequantize_simd128(q1, y1, n, scale, zp, is_signed);
+            q8_dequantize_scalar(q1, y2, n, scale, zp, is_signed);
+            char what[80];
+            snprintf(what, sizeof what, "q8 convert n=%zu signed=%d", n, is_signed);
+            if (!guard_ok(q1, n, what) || !guard_ok(y1, n * 4, what)) return;
+            for (size_t i = 0; i < n; i++) {
+                float v = x[i] / scale;
+                double r = isnan(v) ? zp : nearbyint((double)v) + zp, lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+                int32_t want = (int32_t)(r < lo ? lo : r > hi ? hi : r), got = is_signed ? (int8_t)q1[i] : q1[i];
+                if (got != want || q1[i] != q2[i] || y1[i] != y2[i] || y1[i] != (float)(got - zp) * scale) {
+                    fprintf(stderr, "FAIL %s: x[%zu] = %g: quantized %d (scalar %d, want %d), dequantized %g / %g\n",
+                            what, i, x[i], got, q2[i], want, y1[i], y2[i]);
+                    failures++;
+                    return;
+                }
+            }
+            free(x), free(y1), free(y2), free(q1), free(q2);
+        }
+    }
+}
+
 /* Giga multiply-adds per second of the SIMD kernel on packed operands (2 ops each, as GFLOP/s counts). */
 static void bench(size_t M, size_t N, size_t K)
 {
@@ -222,6 +258,7 @@ int main(int argc, char **argv)
     im2col_case(4, 9, 9, 3, 3, 1, 2, 2);
     im2col_case(5, 4, 6, 1, 1, 1, 1, 0);
     im2col_case(2, 5, 40, 3, 3, 1, 1, 1);
+    convert_cases();
     im2col_case(3, 6, 37, 5, 5, 1, 1, 2);
     if (failures) return 1;
     printf("q8 gemm: %zu cases passed\n", cases + 2);
