@@ -12,6 +12,7 @@
  */
 #include <math.h>
 
+#include "f32_conv.h"
 #include "q8_gemm.h"
 #include "simd.h"
 
@@ -262,4 +263,112 @@ void q8_dequantize_simd128(const void *x, float *y, size_t n, float scale, int32
         wasm_v128_store(y + i + 4, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(h)), s));
     }
     q8_dequantize_scalar(in + i, y + i, n - i, scale, zp, is_signed);
+}
+
+/* ---- depthwise convolution ---- */
+
+/* The zero-bordered int16 plane: rows and columns every output and tap may read, plus a vector of slack. */
+static void dw_plane_dims(const f32_conv_geom *g, size_t *rows, size_t *cols)
+{
+    *rows = (g->grid[0] - 1) * g->stride[0] + (g->kernel[0] - 1) * g->dilation[0] + 1;
+    *cols = round_up((round_up(g->grid[1], 8) - 1) * g->stride[1] + (g->kernel[1] - 1) * g->dilation[1] + 1 + 8, 8);
+}
+
+size_t q8_dwconv_work_size(const f32_conv_geom *g)
+{
+    if (g->grid[0] == 0 || g->grid[1] == 0) return 0;
+    size_t rows, cols;
+    dw_plane_dims(g, &rows, &cols);
+    return rows * cols * sizeof(int16_t);
+}
+
+static void dw_fill(const f32_conv_geom *g, const uint8_t *x, int x_signed, int32_t xz, size_t rows, size_t cols,
+                    int16_t *plane)
+{
+    size_t H = g->img[0], W = g->img[1];
+    v128_t z = wasm_i16x8_splat((int16_t)xz);
+    for (size_t r = 0; r < rows; r++) {
+        int16_t *dst = plane + r * cols;
+        ptrdiff_t iy = (ptrdiff_t)r - g->pad[0], left = g->pad[1];
+        size_t c = 0;
+        if (iy < 0 || iy >= (ptrdiff_t)H) {
+            for (; c < cols; c++) dst[c] = 0;
+            continue;
+        }
+        const uint8_t *src = x + (size_t)iy * W;
+        size_t end = (size_t)left + W < cols ? (size_t)left + W : cols; /* [left, end) is the image */
+        for (; c < (size_t)left && c < cols; c++) dst[c] = 0;
+        for (; c + 8 <= end; c += 8) wasm_v128_store(dst + c, wasm_i16x8_sub(load8_i16(src + (c - left), x_signed), z));
+        for (; c < end; c++) dst[c] = (int16_t)(byte_at(src, x_signed, (ptrdiff_t)(c - left)) - xz);
+        for (; c < cols; c++) dst[c] = 0;
+    }
+}
+
+/* Eight int16 of a plane row at positions j * stride, j = 0..7. */
+static inline v128_t dw_load8(const int16_t *p, size_t stride)
+{
+    if (stride == 1) return wasm_v128_load(p);
+    if (stride == 2) return wasm_i16x8_shuffle(wasm_v128_load(p), wasm_v128_load(p + 8), 0, 2, 4, 6, 8, 10, 12, 14);
+    int16_t t[8];
+    for (size_t j = 0; j < 8; j++) t[j] = p[j * stride];
+    return wasm_v128_load(t);
+}
+
+void q8_dwconv_simd128(const f32_conv_geom *g, const void *x, int x_signed, int32_t xz, const int16_t *w,
+                       const q8_requant *rq, void *y, void *work)
+{
+    size_t OH = g->grid[0], OW = g->grid[1], KH = g->kernel[0], KW = g->kernel[1], rows, cols;
+    if (OH == 0 || OW == 0) return;
+    dw_plane_dims(g, &rows, &cols);
+    size_t es = rq ? 1 : 4, plane_in = g->img[0] * g->img[1];
+    int16_t *plane = work;
+    for (size_t c = 0; c < g->channels; c++) {
+        dw_fill(g, (const uint8_t *)x + c * plane_in, x_signed, xz, rows, cols, plane);
+        const int16_t *wc = w + c * KH * KW;
+        int32_t b = rq && rq->bias ? rq->bias[c] : 0;
+        q8_requant r1;
+        if (rq) { /* the bias was added here already */
+            r1 = *rq;
+            r1.bias = NULL;
+        }
+        for (size_t oy = 0; oy < OH; oy++) {
+            char *yrow = (char *)y + ((c * OH + oy) * OW) * es;
+            for (size_t ox = 0; ox < OW; ox += 8) {
+                v128_t lo = wasm_i32x4_splat(b), hi = lo;
+                for (size_t ky = 0; ky < KH; ky++) {
+                    const int16_t *row = plane + (oy * g->stride[0] + ky * g->dilation[0]) * cols + ox * g->stride[1];
+                    for (size_t kx = 0; kx < KW; kx++) {
+                        v128_t v = dw_load8(row + kx * g->dilation[1], g->stride[1]);
+                        v128_t wv = wasm_i16x8_splat(wc[ky * KW + kx]);
+                        lo = wasm_i32x4_add(lo, wasm_i32x4_extmul_low_i16x8(v, wv));
+                        hi = wasm_i32x4_add(hi, wasm_i32x4_extmul_high_i16x8(v, wv));
+                    }
+                }
+                store_row(rq ? &r1 : NULL, c, lo, hi, yrow + ox * es, 1, OW - ox < 8 ? OW - ox : 8);
+            }
+        }
+    }
+}
+
+void q8_dwconv_scalar(const f32_conv_geom *g, const void *x, int x_signed, int32_t xz, const int16_t *w,
+                      const q8_requant *rq, void *y, void *work)
+{
+    size_t H = g->img[0], W = g->img[1], OH = g->grid[0], OW = g->grid[1], KH = g->kernel[0], KW = g->kernel[1];
+    for (size_t c = 0; c < g->channels; c++) {
+        for (size_t oy = 0; oy < OH; oy++) {
+            for (size_t ox = 0; ox < OW; ox++) {
+                uint32_t acc = 0;
+                for (size_t ky = 0; ky < KH; ky++) {
+                    for (size_t kx = 0; kx < KW; kx++) {
+                        ptrdiff_t iy = (ptrdiff_t)(oy * g->stride[0] + ky * g->dilation[0]) - g->pad[0];
+                        ptrdiff_t ix = (ptrdiff_t)(ox * g->stride[1] + kx * g->dilation[1]) - g->pad[1];
+                        if (iy < 0 || iy >= (ptrdiff_t)H || ix < 0 || ix >= (ptrdiff_t)W) continue;
+                        int32_t v = byte_at(x, x_signed, (ptrdiff_t)((c * H + (size_t)iy) * W + (size_t)ix)) - xz;
+                        acc += (uint32_t)(v * w[c * KH * KW + ky * KW + kx]);
+                    }
+                }
+                store_scalar(rq, c, acc, y, (ptrdiff_t)((c * OH + oy) * OW + ox));
+            }
+        }
+    }
 }

@@ -75,6 +75,24 @@ typedef void q8_dequantize_fn(const void *x, float *y, size_t n, float scale, in
 q8_quantize_fn q8_quantize_simd128, q8_quantize_scalar;
 q8_dequantize_fn q8_dequantize_simd128, q8_dequantize_scalar;
 
+/*
+ * Depthwise 2-D convolution of 8-bit planes, one input channel per output channel: g->nd == 2,
+ * g->channels = C, x [C, H, W] (img), y [C, OH, OW] (grid), any kernel, stride, dilation and
+ * leading pad (>= 0). w [C, KH*KW] holds the weights minus their zero points as int16. Channel c
+ * of y is bias[c] + the correlation of (x[c] - xz) with w[c], through rq per channel (rq->per_row
+ * indexes channels), or int32 sums when rq is NULL. f32_conv.h describes the geometry.
+ *
+ * The SIMD kernel copies each plane, minus xz and with zero borders, into `work` as int16
+ * (q8_dwconv_work_size bytes, 16-byte aligned) and keeps eight outputs of a row in registers
+ * over all kernel taps: per tap one load (two and a shuffle for stride 2) and two i32x4.extmul.
+ * The scalar twin reads x directly and ignores work.
+ */
+struct f32_conv_geom;
+typedef void q8_dwconv_fn(const struct f32_conv_geom *g, const void *x, int x_signed, int32_t xz, const int16_t *w,
+                          const q8_requant *rq, void *y, void *work);
+q8_dwconv_fn q8_dwconv_simd128, q8_dwconv_scalar;
+size_t q8_dwconv_work_size(const struct f32_conv_geom *g);
+
 /* The epilogue on one value, as both kernels compute it (for ops and tests). */
 int32_t q8_requant_one(const q8_requant *rq, size_t m, uint32_t acc);
 

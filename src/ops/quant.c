@@ -731,22 +731,50 @@ static bool qconv_pointwise(const qconv *g)
     return true;
 }
 
-/* int16 elements of one group's packed weights. */
+/* Depthwise 2-D (one input channel per output channel): the direct kernel, not a GEMM per channel. */
+static bool qconv_depthwise(const qconv *g) { return g->nd == 2 && g->group == g->cin && g->cout == g->cin; }
+
+/* The kernels' geometry of the convolution: one group's channels (im2col), or all of them (depthwise). */
+static f32_conv_geom qconv_kernel_geom(const qconv *g)
+{
+    f32_conv_geom k;
+    memset(&k, 0, sizeof k);
+    k.nd = g->nd;
+    k.channels = (size_t)(qconv_depthwise(g) ? g->cin : g->cg);
+    for (int d = 0; d < g->nd; d++) {
+        k.img[d] = (size_t)g->in[d];
+        k.grid[d] = (size_t)g->out[d];
+        k.kernel[d] = (size_t)g->kernel[d];
+        k.stride[d] = (size_t)g->stride[d];
+        k.dilation[d] = (size_t)g->dilation[d];
+        k.pad[d] = (ptrdiff_t)g->pad[d];
+    }
+    return k;
+}
+
+/* int16 elements of one group's packed weights (depthwise: the whole [C, ksize] weight, minus zero points). */
 static uint64_t qconv_group_packed(const qconv *g)
 {
+    if (qconv_depthwise(g)) return (uint64_t)g->cout * (uint64_t)g->ksize;
     return q8_gemm_packed_a_size((size_t)g->mg, (size_t)(g->cg * g->ksize));
 }
 
 /* Scratch: [weight zero points, int32 cout][multipliers, float cout][packed weights unless prepacked]
- * [im2col bytes, Kg x chunk][packed columns of the chunk]. Sizes are bounded by the tensors'. */
+ * then the depthwise kernel's work plane, or [im2col bytes, Kg x chunk][packed columns of the chunk].
+ * Sizes are bounded by the tensors'. */
 static uint64_t qconv_scratch(const qconv *g, bool packed)
 {
     uint64_t kg = (uint64_t)g->cg * (uint64_t)g->ksize, nc = q8_chunk((size_t)kg, (size_t)g->out_pix);
     uint64_t r = 2 * bytes_aligned((uint64_t)g->cout * 4);
-    if (!packed) r += bytes_aligned(qconv_group_packed(g) * (uint64_t)g->group * 2);
+    if (!packed) r += bytes_aligned(qconv_group_packed(g) * (uint64_t)(qconv_depthwise(g) ? 1 : g->group) * 2);
+    if (qconv_depthwise(g)) {
+        f32_conv_geom k = qconv_kernel_geom(g);
+        return r + q8_dwconv_work_size(&k);
+    }
     if (!qconv_pointwise(g)) r += bytes_aligned(kg * nc);
     return r + q8_gemm_packed_b_size((size_t)kg, (size_t)nc) * 2;
 }
+
 static ei_status qconv_infer_common(op_ctx *ctx, bool qlinear)
 {
     if (qlinear) {
@@ -796,6 +824,11 @@ static void qconv_pack(const qconv *g, const qconv_io *io, int32_t *zps, int16_t
 {
     size_t kg = (size_t)(g->cg * g->ksize), mg = (size_t)g->mg, each = (size_t)qconv_group_packed(g);
     weight_zps(io->w_zp, g->cout, zps);
+    if (qconv_depthwise(g)) {
+        for (size_t i = 0; i < each; i++)
+            dst[i] = (int16_t)(qload(io->w->data, io->w->dtype, (int64_t)i) - zps[i / (size_t)g->ksize]);
+        return;
+    }
     for (int64_t gr = 0; gr < g->group; gr++)
         q8_gemm_pack_a(mg, kg, (const uint8_t *)io->w->data + (size_t)gr * mg * kg, io->w->dtype == EI_DTYPE_INT8,
                        (ptrdiff_t)kg, 1, zps + (size_t)gr * mg, 1, dst + (size_t)gr * each);
@@ -804,7 +837,7 @@ static void qconv_pack(const qconv *g, const qconv_io *io, int32_t *zps, int16_t
 /* What qconv prepare works out once per plan. */
 typedef struct qconv_state {
     qconv g;
-    f32_conv_geom kg; /* one group's im2col geometry */
+    f32_conv_geom kg; /* one group's im2col geometry, or the depthwise kernel's */
     int16_t *pw;      /* packed weights, group after group; NULL unless w is constant */
 } qconv_state;
 
@@ -816,21 +849,11 @@ static ei_status qconv_prepare(op_ctx *ctx)
     qconv_io io;
     TRY(qconv_setup(ctx, qlinear, &io, &st->g));
     const qconv *g = &st->g;
-    f32_conv_geom *k = &st->kg;
-    k->nd = g->nd;
-    k->channels = (size_t)g->cg;
-    for (int d = 0; d < g->nd; d++) {
-        k->img[d] = (size_t)g->in[d];
-        k->grid[d] = (size_t)g->out[d];
-        k->kernel[d] = (size_t)g->kernel[d];
-        k->stride[d] = (size_t)g->stride[d];
-        k->dilation[d] = (size_t)g->dilation[d];
-        k->pad[d] = (ptrdiff_t)g->pad[d];
-    }
+    st->kg = qconv_kernel_geom(g);
     ctx->state = st;
     int wi = qlinear ? 3 : 1, zi = qlinear ? 5 : 3;
     if (!in_is_const(ctx, wi) || (has_in(ctx, zi) && !in_is_const(ctx, zi))) return EI_STATUS_OK;
-    size_t n = (size_t)qconv_group_packed(g) * (size_t)g->group;
+    size_t n = (size_t)qconv_group_packed(g) * (size_t)(qconv_depthwise(g) ? 1 : g->group);
     int32_t *zps = op_alloc(ctx, (size_t)g->cout * sizeof *zps);
     st->pw = op_alloc_uninit(ctx, n * 2);
     if (!st->pw || !zps) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory packing w (%zu int16)", n);
@@ -854,7 +877,7 @@ static ei_status qconv_run_common(op_ctx *ctx, bool qlinear)
     if (!pw) {
         qconv_pack(g, &io, zps, (int16_t *)s);
         pw = (const int16_t *)s;
-        s += bytes_aligned((uint64_t)each * (uint64_t)g->group * 2);
+        s += bytes_aligned((uint64_t)each * (uint64_t)(qconv_depthwise(g) ? 1 : g->group) * 2);
     }
     bool pointwise = qconv_pointwise(g);
     uint8_t *col = s;
@@ -873,6 +896,13 @@ static ei_status qconv_run_common(op_ctx *ctx, bool qlinear)
     const uint8_t *x = io.x->data;
     uint8_t *y = ctx->out[0]->data;
     size_t es = qlinear ? 1 : 4;
+    if (qconv_depthwise(g)) {
+        rq.bias = io.bias ? io.bias->data : NULL;
+        for (int64_t n = 0; n < g->batch; n++)
+            q8_dwconv_simd128(&st->kg, x + (size_t)n * cout * (size_t)g->in_pix, x_signed, xz, pw, qlinear ? &rq : NULL,
+                              y + (size_t)n * cout * N * es, s);
+        return EI_STATUS_OK;
+    }
     for (int64_t n = 0; n < g->batch; n++) {
         for (int64_t gr = 0; gr < g->group; gr++) {
             const uint8_t *xg = x + ((size_t)n * (size_t)g->cin + (size_t)gr * (size_t)g->cg) * (size_t)g->in_pix;

@@ -209,6 +209,48 @@ static void convert_cases(void)
     }
 }
 
+/* The depthwise kernel against its scalar twin (which reads x directly, with bounds checks). */
+static void dwconv_case(size_t C, size_t H, size_t W, size_t k, size_t stride, size_t dil, size_t pad, int x_signed,
+                        int requant)
+{
+    f32_conv_geom g;
+    memset(&g, 0, sizeof g);
+    g.nd = 2;
+    g.channels = C;
+    g.img[0] = H, g.img[1] = W;
+    g.kernel[0] = g.kernel[1] = k;
+    g.stride[0] = g.stride[1] = stride;
+    g.dilation[0] = g.dilation[1] = dil;
+    g.pad[0] = g.pad[1] = (ptrdiff_t)pad;
+    size_t oh = (H + 2 * pad - dil * (k - 1) - 1) / stride + 1, ow = (W + 2 * pad - dil * (k - 1) - 1) / stride + 1;
+    g.grid[0] = oh, g.grid[1] = ow;
+    size_t es = requant ? 1 : 4, n = C * oh * ow;
+    uint8_t *x = alloc_b(C * H * W), *y1 = alloc_b(n * es), *y2 = alloc_b(n * es);
+    int16_t *w = alloc_b(C * k * k * 2);
+    void *work = alloc_b(q8_dwconv_work_size(&g));
+    for (size_t i = 0; i < C * H * W; i++) x[i] = (uint8_t)next();
+    for (size_t i = 0; i < C * k * k; i++) w[i] = (int16_t)((int)(next() % 511) - 255);
+    float *scale = alloc_b(C * 4);
+    int32_t *bias = alloc_b(C * 4);
+    for (size_t c = 0; c < C; c++) {
+        scale[c] = 1e-4f * (float)(c + 1);
+        bias[c] = (int32_t)(next() % 4001) - 2000;
+    }
+    q8_requant rq = {.scale = scale, .bias = bias, .per_row = 1, .out_signed = x_signed, .zp = 3,
+                     .qmin = x_signed ? -128 : 0, .qmax = x_signed ? 127 : 255};
+    int32_t xz = x_signed ? -5 : 130;
+    q8_dwconv_simd128(&g, x, x_signed, xz, w, requant ? &rq : NULL, y1, work);
+    q8_dwconv_scalar(&g, x, x_signed, xz, w, requant ? &rq : NULL, y2, NULL);
+    char what[120];
+    snprintf(what, sizeof what, "q8_dwconv C=%zu %zux%zu k%zu s%zu d%zu p%zu signed=%d requant=%d", C, H, W, k, stride,
+             dil, pad, x_signed, requant);
+    if (guard_ok(y1, n * es, what) && guard_ok(work, q8_dwconv_work_size(&g), what) && memcmp(y1, y2, n * es)) {
+        fprintf(stderr, "FAIL %s: SIMD and scalar differ\n", what);
+        failures++;
+    }
+    free(x), free(y1), free(y2), free(w), free(work), free(scale), free(bias);
+}
+
 /* Giga multiply-adds per second of the SIMD kernel on packed operands (2 ops each, as GFLOP/s counts). */
 static void bench(size_t M, size_t N, size_t K)
 {
@@ -259,6 +301,14 @@ int main(int argc, char **argv)
     im2col_case(5, 4, 6, 1, 1, 1, 1, 0);
     im2col_case(2, 5, 40, 3, 3, 1, 1, 1);
     convert_cases();
+    for (int v = 0; v < 4; v++) {
+        dwconv_case(3, 9, 9, 3, 1, 1, 1, v & 1, v >> 1);
+        dwconv_case(2, 12, 17, 3, 2, 1, 1, v & 1, v >> 1);
+        dwconv_case(4, 10, 23, 5, 1, 1, 2, v & 1, v >> 1);
+        dwconv_case(2, 11, 19, 3, 3, 2, 2, v & 1, v >> 1);
+        dwconv_case(1, 5, 4, 1, 1, 1, 0, v & 1, v >> 1);
+        dwconv_case(2, 14, 33, 3, 2, 1, 0, v & 1, v >> 1);
+    }
     im2col_case(3, 6, 37, 5, 5, 1, 1, 2);
     if (failures) return 1;
     printf("q8 gemm: %zu cases passed\n", cases + 2);
