@@ -131,7 +131,8 @@ void q8_gemm_packed_scalar(size_t M, size_t N, size_t K, const int16_t *pa, cons
 }
 
 /* Writes the first `nr` of the eight results of one row (two i32x4) to C + i*c_cs. */
-static void store_row(const q8_requant *rq, size_t m, v128_t lo, v128_t hi, void *C, ptrdiff_t c_cs, size_t nr)
+/* Not inlined: it is called once per eight outputs, and two inlined copies cost more bytes than time. */
+__attribute__((noinline)) static void store_row(const q8_requant *rq, size_t m, v128_t lo, v128_t hi, void *C, ptrdiff_t c_cs, size_t nr)
 {
     if (!rq) {
         int32_t *c = C;
