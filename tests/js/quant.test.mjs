@@ -278,3 +278,24 @@ test('fuse-qdq leaves the pattern alone where the float result is also a graph o
   await check('qdq_pinned', spec, xFeed([1, 2, 5, 5]), 0.02 + 1e-6,
     ['QuantizeLinear', 'DequantizeLinear', 'DequantizeLinear', 'Conv', 'QuantizeLinear', 'DequantizeLinear']);
 });
+
+test('ConvInteger and QLinearConv depthwise (the direct kernel): stride 1 and 2, int32 and requantized', async () => {
+  let seed = 300;
+  for (const stride of [1, 2]) {
+    const attrs = { group: 6, pads: [1, 1, 1, 1], strides: [stride, stride] };
+    await check(`convinteger_dw_${stride}`, {
+      inputs: [{ name: 'x', type: 'uint8', dims: [2, 6, 11, 13] }],
+      outputs: [{ name: 'y', type: 'int32', dims: null }],
+      nodes: [{ op: 'ConvInteger', inputs: ['x', 'w', 'xz', 'wz'], outputs: ['y'], attrs }],
+      initializers: [q8('w', 'uint8', [6, 1, 3, 3], seed++), scalar('xz', 'uint8', 128), scalar('wz', 'uint8', 120)],
+    }, [q8('x', 'uint8', [2, 6, 11, 13], seed++)], 0);
+    await check(`qlinearconv_dw_${stride}`, {
+      inputs: [{ name: 'x', type: 'int8', dims: [1, 6, 17, 9] }],
+      outputs: [{ name: 'y', type: 'int8', dims: null }],
+      nodes: [{ op: 'QLinearConv', inputs: ['x', 'xs', 'xz', 'w', 'ws', 'wz', 'ys', 'yz', 'b'], outputs: ['y'], attrs }],
+      initializers: [scalar('xs', 'float32', 0.02), scalar('xz', 'int8', 4), q8('w', 'int8', [6, 1, 3, 3], seed++),
+        vec('ws', 'float32', [0.01, 0.012, 0.008, 0.02, 0.015, 0.011]), vec('wz', 'int8', [0, 0, 0, 0, 0, 0]),
+        scalar('ys', 'float32', 0.05), scalar('yz', 'int8', -2), tensor('b', 'int32', [6], seed++, -500, 500)],
+    }, [q8('x', 'int8', [1, 6, 17, 9], seed++)], 1);
+  }
+});
