@@ -58,11 +58,12 @@ function compiled(path) {
 }
 
 let edgeinfer;
-// Runs the model with feeds everywhere and compares output y with onnxruntime-node's.
+// Runs the model (a spec for makeModel, or the bytes of one) with feeds everywhere and compares output
+// y with onnxruntime-node's.
 async function check(name, spec, feeds, tol, expectCompiled) {
   requireFile(CLI, 'build it with `make`');
   requireDist();
-  const bytes = makeModel(spec);
+  const bytes = spec instanceof Uint8Array ? spec : makeModel(spec);
   const path = join(TMP, `${name}.onnx`);
   writeFileSync(path, bytes);
   const ref = await ort.InferenceSession.create(path);
@@ -298,4 +299,59 @@ test('ConvInteger and QLinearConv depthwise (the direct kernel): stride 1 and 2,
         scalar('ys', 'float32', 0.05), scalar('yz', 'int8', -2), tensor('b', 'int32', [6], seed++, -500, 500)],
     }, [q8('x', 'int8', [1, 6, 17, 9], seed++)], 1);
   }
+});
+
+// ---- edgeinfer quantize ----
+
+function smallCnn() {
+  const f = (name, dims, seed, scale = 0.5) => tensor(name, 'float32', dims, seed, -scale, scale);
+  return makeModel({
+    inputs: [{ name: 'x', type: 'float32', dims: [1, 3, 12, 12] }],
+    outputs: [{ name: 'y', type: 'float32', dims: [1, 5] }],
+    nodes: [
+      { op: 'Conv', inputs: ['x', 'w1', 'b1'], outputs: ['c1'], attrs: { pads: [1, 1, 1, 1] } },
+      { op: 'Relu', inputs: ['c1'], outputs: ['r1'] },
+      { op: 'Conv', inputs: ['r1', 'w2', 'b2'], outputs: ['c2'], attrs: { group: 8, pads: [1, 1, 1, 1] } },
+      { op: 'Clip', inputs: ['c2', 'lo', 'hi'], outputs: ['r2'] },
+      { op: 'Add', inputs: ['r1', 'r2'], outputs: ['a'] },
+      { op: 'GlobalAveragePool', inputs: ['a'], outputs: ['g'] },
+      { op: 'Flatten', inputs: ['g'], outputs: ['fl'] },
+      { op: 'Gemm', inputs: ['fl', 'w3', 'b3'], outputs: ['y'], attrs: { transB: 1 } },
+    ],
+    initializers: [f('w1', [8, 3, 3, 3], 1), f('b1', [8], 2, 0.1), f('w2', [8, 1, 3, 3], 3), f('b2', [8], 4, 0.1),
+      scalar('lo', 'float32', 0), scalar('hi', 'float32', 1.5), f('w3', [5, 8], 5), f('b3', [5], 6, 0.1)],
+  });
+}
+
+test('edgeinfer quantize --weights int8: QDQ models that onnxruntime loads, run in int8 by edgeinfer', async () => {
+  requireFile(CLI, 'build it with `make`');
+  const src = join(TMP, 'cnn.onnx'), calib = join(TMP, 'calib');
+  writeFileSync(src, smallCnn());
+  spawnSync('mkdir', ['-p', calib]);
+  const xs = [0, 1, 2].map((k) => tensor('x', 'float32', [1, 3, 12, 12], 40 + k, -1, 1));
+  xs.forEach((x, k) => writeFileSync(join(calib, `s${k}.npy`), writeNpy('<f4', x.dims, x.data)));
+  const floatRef = await ort.InferenceSession.create(src);
+  for (const withCalib of [true, false]) {
+    const out = join(TMP, `cnn.q${withCalib ? 's' : 'w'}.onnx`);
+    const r = spawnSync(CLI, ['quantize', src, '-o', out, '--weights', 'int8', ...(withCalib ? ['--calibrate', calib] : [])],
+      { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, withCalib ? /3 weights int8 per channel, [1-9]\d* activations uint8/ : /3 weights int8 per channel, 0 activations/);
+    const ops = compiled(out);
+    if (withCalib) assert.equal(ops.filter((o) => o.startsWith('QLinearConv')).length, 2, ops.join('\n'));
+    const q = await ort.InferenceSession.create(out);
+    for (const x of xs) {
+      const feed = { x: new ort.Tensor('float32', x.data, x.dims) };
+      const want = (await floatRef.run(feed)).y.data, got = (await q.run(feed)).y.data;
+      const range = Math.max(...want.map(Math.abs));
+      compare(got, want, 0.05 * range, `${withCalib ? 'static' : 'weights-only'} int8 in onnxruntime vs float32`);
+    }
+    // edgeinfer on the quantized file against onnxruntime on the same file
+    await check(`cnn_q${withCalib ? 's' : 'w'}`, new Uint8Array(readFileSync(out)), [xs[0]], 1e-4);
+  }
+  const bad = spawnSync(CLI, ['quantize', src, '-o', join(TMP, 'x.onnx'), '--weights', 'int4'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--weights int8/);
+  const noOut = spawnSync(CLI, ['quantize', src, '--weights', 'int8'], { encoding: 'utf8' });
+  assert.equal(noOut.status, 2);
 });
