@@ -328,9 +328,9 @@ $(BENCH_MODELS)/.stamp: tests/bench/export_bench_models.py tests/models/export_m
 bench-js: wasm $(BENCH_MODELS)/.stamp
 	$(NODE_RELAXED) tests/bench/bench.mjs
 
-# mobilenet_v2 and resnet18 quantized to QDQ int8 (tests/bench/qdq_quantize.py): edgeinfer's int8 against its
+# mobilenet_v2 and resnet18 quantized to QDQ int8 by edgeinfer quantize: edgeinfer's int8 against its
 # float32 and against onnxruntime-web on the same int8 file, CPU time per run, plain SIMD wasm build.
-bench-int8: wasm $(BENCH_MODELS)/.stamp
+bench-int8: wasm $(B)/edgeinfer $(BENCH_MODELS)/.stamp
 	node tests/bench/int8.mjs
 
 bench-browser: wasm $(BENCH_MODELS)/.stamp

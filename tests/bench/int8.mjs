@@ -1,6 +1,5 @@
 // The int8 benchmark: mobilenet_v2 and resnet18 of build/bench-models quantized to QDQ int8 by
-// tests/bench/qdq_quantize.py (activation ranges recorded with onnxruntime-node over the bench input
-// and three noisy copies of it), then
+// `edgeinfer quantize --weights int8 --calibrate` (over the bench input and three noisy copies of it), then
 //  - accuracy: top-1 of the int8 model against the float32 one (onnxruntime-node), and the largest
 //    difference between edgeinfer's and onnxruntime-node's outputs on the int8 model;
 //  - speed: CPU time per inference (process.cpuUsage, the median of N runs after warm-up: the
@@ -11,50 +10,38 @@
 //   node tests/bench/int8.mjs [--runs N] [--models a,b]   (make bench-int8)
 
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ortNode from 'onnxruntime-node';
 import { ROOT } from '../js/helpers.mjs';
-import { readNpy } from '../js/npy.mjs';
+import { readNpy, writeNpy } from '../js/npy.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => (args.includes(name) ? args[args.indexOf(name) + 1] : def);
 const RUNS = Number(opt('--runs', 15));
 const NAMES = opt('--models', 'mobilenet_v2,resnet18').split(',');
 const DIR = join(ROOT, 'build', 'bench-models');
-const PY = '/usr/bin/python3';
 
 function sh(cmd, argv) {
   const r = spawnSync(cmd, argv, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')}: ${r.stderr}`);
 }
 
-// Activation ranges of every node output over the input and three perturbed copies.
-async function calibrate(name, x) {
-  const calib = join(DIR, `${name}.calib.onnx`);
-  sh(PY, [join(ROOT, 'tests/bench/qdq_quantize.py'), 'calib', join(DIR, `${name}.onnx`), calib]);
-  const s = await ortNode.InferenceSession.create(calib);
-  const ranges = {};
+// The model quantized by `edgeinfer quantize`, calibrated on the input and three noisy copies of it.
+function quantize(name, x) {
+  const dir = join(DIR, `${name}.calib`);
+  mkdirSync(dir, { recursive: true });
   let seed = 1;
   for (let t = 0; t < 4; t++) {
     const data = Float32Array.from(x.data, (v) => {
       seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
       return t ? v + (seed / 2 ** 32 - 0.5) * 0.5 : v;
     });
-    const out = await s.run({ [s.inputNames[0]]: new ortNode.Tensor('float32', data, x.shape) });
-    for (const [k, v] of Object.entries({ [s.inputNames[0]]: { data }, ...out })) {
-      let lo = Infinity, hi = -Infinity;
-      for (const e of v.data) {
-        if (e < lo) lo = e;
-        if (e > hi) hi = e;
-      }
-      const p = ranges[k] ?? [Infinity, -Infinity];
-      ranges[k] = [Math.min(p[0], lo), Math.max(p[1], hi)];
-    }
+    writeFileSync(join(dir, `${t}.npy`), writeNpy('<f4', x.shape, data));
   }
-  const path = join(DIR, `${name}.ranges.json`);
-  writeFileSync(path, JSON.stringify(ranges));
-  return path;
+  const out = join(DIR, `${name}.qdq.onnx`);
+  sh(join(ROOT, 'build', 'edgeinfer'), ['quantize', join(DIR, `${name}.onnx`), '-o', out, '--weights', 'int8', '--calibrate', dir]);
+  return out;
 }
 
 const cpuMs = () => {
@@ -79,8 +66,7 @@ ortWeb.env.wasm.numThreads = 1;
 
 for (const name of NAMES) {
   const x = readNpy(readFileSync(join(DIR, `${name}.input.npy`)));
-  const qdq = join(DIR, `${name}.qdq.onnx`);
-  sh(PY, [join(ROOT, 'tests/bench/qdq_quantize.py'), 'quant', join(DIR, `${name}.onnx`), qdq, await calibrate(name, x)]);
+  const qdq = quantize(name, x);
   const files = { f32: join(DIR, `${name}.onnx`), int8: qdq };
   const out = {}, ms = {};
   for (const [kind, file] of Object.entries(files)) {
