@@ -12,6 +12,14 @@
  * accumulator with the float multiplier x_scale * w_scale / y_scale, computed
  * in float32 like onnxruntime so that results match it bit for bit.
  *
+ * The products run on the q8 kernels (kernels/q8_gemm.h): the weights,
+ * minus their zero points, are packed once in prepare when constant; the
+ * convolutions are a GEMM per image and group over a byte im2col (or the
+ * direct depthwise kernel), the matrix products a GEMM with B as the packed
+ * operand. Matrix products with per-row parameters of A or y keep a plain
+ * loop. A Relu or Clip that the compile step's fuse-qdq pass merged into a
+ * QLinearConv or QLinearMatMul becomes a clamp of the quantized output.
+ *
  * Per-tensor parameters are scalars or one-element tensors. Per-axis
  * parameters (QuantizeLinear and DequantizeLinear from opset 13) are 1-D along
  * `axis`; the matrix products take per-row parameters for A and y and
