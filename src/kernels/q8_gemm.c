@@ -4,9 +4,8 @@
  * the requantisation epilogue they share, and the per-tensor quantize and
  * dequantize conversions (vectorised like the epilogue).
  *
- * The SIMD epilogue converts the int32 sums to float32, multiplies, rounds to
- * nearest even, converts back with saturation, then narrows to int16 and to
- * 8 bits with saturation around the zero-point add; every step saturates, so
+ * The SIMD epilogue converts the int32 sums to float32, multiplies, clamps,
+ * and rounds half to even with the float "magic number" (round_to_code):
  * this equals clamp(round(acc * scale) + zp) for every sum, infinities and
  * NaN (which becomes the zero point) included, as q8_requant_one computes it.
  */
@@ -130,6 +129,23 @@ void q8_gemm_packed_scalar(size_t M, size_t N, size_t K, const int16_t *pa, cons
     }
 }
 
+/*
+ * round(f) + zp clamped to [lo + zp, hi + zp], as int32 lanes, where lo and hi are the integer bounds
+ * less the zero point (|lo|, |hi| < 2^22) and zp_bits = MAGIC_BITS - zp: NaN becomes 0 (the zero
+ * point's code), the clamp comes first (rounding is monotonic and the bounds are integers, so this
+ * equals clamping after rounding), then adding 1.5 * 2^23 rounds to an integer, half to even, in
+ * the low bits of the float, from which an integer subtraction takes the code. Cheaper than
+ * nearest + trunc_sat, which engines lower to long sequences.
+ */
+#define MAGIC 12582912.0f
+#define MAGIC_BITS 0x4B400000
+static inline v128_t round_to_code(v128_t f, v128_t lo, v128_t hi, v128_t zp_bits)
+{
+    f = wasm_v128_and(f, wasm_f32x4_eq(f, f));
+    f = wasm_f32x4_pmin(hi, wasm_f32x4_pmax(lo, f));
+    return wasm_i32x4_sub(wasm_f32x4_add(f, wasm_f32x4_splat(MAGIC)), zp_bits);
+}
+
 /* Writes the first `nr` of the eight results of one row (two i32x4) to C + i*c_cs. */
 /* Not inlined: it is called once per eight outputs, and two inlined copies cost more bytes than time. */
 __attribute__((noinline)) static void store_row(const q8_requant *rq, size_t m, v128_t lo, v128_t hi, void *C, ptrdiff_t c_cs, size_t nr)
@@ -153,17 +169,12 @@ __attribute__((noinline)) static void store_row(const q8_requant *rq, size_t m, 
         hi = wasm_i32x4_add(hi, b);
     }
     v128_t s = wasm_f32x4_splat(rq->scale[rq->per_row ? m : 0]);
-    lo = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(lo), s)));
-    hi = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(hi), s)));
-    v128_t h = wasm_i16x8_add_sat(wasm_i16x8_narrow_i32x4(lo, hi), wasm_i16x8_splat((int16_t)rq->zp));
-    v128_t q;
-    if (rq->out_signed) {
-        q = wasm_i8x16_narrow_i16x8(h, h);
-        q = wasm_i8x16_min(wasm_i8x16_max(q, wasm_i8x16_splat((int8_t)rq->qmin)), wasm_i8x16_splat((int8_t)rq->qmax));
-    } else {
-        q = wasm_u8x16_narrow_i16x8(h, h);
-        q = wasm_u8x16_min(wasm_u8x16_max(q, wasm_i8x16_splat((int8_t)(uint8_t)rq->qmin)), wasm_i8x16_splat((int8_t)(uint8_t)rq->qmax));
-    }
+    v128_t lo_f = wasm_f32x4_splat((float)(rq->qmin - rq->zp)), hi_f = wasm_f32x4_splat((float)(rq->qmax - rq->zp));
+    v128_t zp_bits = wasm_i32x4_splat(MAGIC_BITS - rq->zp);
+    lo = round_to_code(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(lo), s), lo_f, hi_f, zp_bits);
+    hi = round_to_code(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(hi), s), lo_f, hi_f, zp_bits);
+    v128_t h = wasm_i16x8_narrow_i32x4(lo, hi);
+    v128_t q = rq->out_signed ? wasm_i8x16_narrow_i16x8(h, h) : wasm_u8x16_narrow_i16x8(h, h);
     uint8_t *c = C;
     if (c_cs == 1 && nr == Q8_GEMM_NR) {
         wasm_v128_store64_lane(c, q, 0);
@@ -229,22 +240,23 @@ void q8_quantize_scalar(const float *x, void *y, size_t n, float scale, int32_t 
     }
 }
 
-/* Eight floats to eight saturated 8-bit codes in the low half of the result, as the GEMM epilogue. */
-static inline v128_t quantize8(v128_t a, v128_t b, v128_t s, v128_t z, int is_signed)
+/* Eight floats to eight 8-bit codes in the low half of the result, as the GEMM epilogue. */
+static inline v128_t quantize8(v128_t a, v128_t b, v128_t s, v128_t lo, v128_t hi, v128_t zp_bits, int is_signed)
 {
-    a = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_div(a, s)));
-    b = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_div(b, s)));
-    v128_t h = wasm_i16x8_add_sat(wasm_i16x8_narrow_i32x4(a, b), z);
+    a = round_to_code(wasm_f32x4_div(a, s), lo, hi, zp_bits);
+    b = round_to_code(wasm_f32x4_div(b, s), lo, hi, zp_bits);
+    v128_t h = wasm_i16x8_narrow_i32x4(a, b);
     return is_signed ? wasm_i8x16_narrow_i16x8(h, h) : wasm_u8x16_narrow_i16x8(h, h);
 }
 
 void q8_quantize_simd128(const float *x, void *y, size_t n, float scale, int32_t zp, int is_signed)
 {
-    v128_t s = wasm_f32x4_splat(scale), z = wasm_i16x8_splat((int16_t)zp);
+    v128_t s = wasm_f32x4_splat(scale), zp_bits = wasm_i32x4_splat(MAGIC_BITS - zp);
+    v128_t lo = wasm_f32x4_splat((float)((is_signed ? -128 : 0) - zp)), hi = wasm_f32x4_splat((float)((is_signed ? 127 : 255) - zp));
     uint8_t *out = y;
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
-        wasm_v128_store64_lane(out + i, quantize8(wasm_v128_load(x + i), wasm_v128_load(x + i + 4), s, z, is_signed), 0);
+        wasm_v128_store64_lane(out + i, quantize8(wasm_v128_load(x + i), wasm_v128_load(x + i + 4), s, lo, hi, zp_bits, is_signed), 0);
     q8_quantize_scalar(x + i, out + i, n - i, scale, zp, is_signed);
 }
 
@@ -305,6 +317,8 @@ static void dw_fill(const f32_conv_geom *g, const uint8_t *x, int x_signed, int3
     }
 }
 
+#define DW_SPLATS 64
+
 /* Eight int16 of a plane row at positions j * stride, j = 0..7. */
 static inline v128_t dw_load8(const int16_t *p, size_t stride)
 {
@@ -326,6 +340,8 @@ void q8_dwconv_simd128(const f32_conv_geom *g, const void *x, int x_signed, int3
     for (size_t c = 0; c < g->channels; c++) {
         dw_fill(g, (const uint8_t *)x + c * plane_in, x_signed, xz, rows, cols, plane);
         const int16_t *wc = w + c * KH * KW;
+        v128_t wv[DW_SPLATS]; /* the channel's weights, each splat once (kernels up to 8x8) */
+        for (size_t t = 0; t < KH * KW && t < DW_SPLATS; t++) wv[t] = wasm_i16x8_splat(wc[t]);
         int32_t b = rq && rq->bias ? rq->bias[c] : 0;
         q8_requant r1;
         if (rq) { /* the bias was added here already */
@@ -340,9 +356,10 @@ void q8_dwconv_simd128(const f32_conv_geom *g, const void *x, int x_signed, int3
                     const int16_t *row = plane + (oy * g->stride[0] + ky * g->dilation[0]) * cols + ox * g->stride[1];
                     for (size_t kx = 0; kx < KW; kx++) {
                         v128_t v = dw_load8(row + kx * g->dilation[1], g->stride[1]);
-                        v128_t wv = wasm_i16x8_splat(wc[ky * KW + kx]);
-                        lo = wasm_i32x4_add(lo, wasm_i32x4_extmul_low_i16x8(v, wv));
-                        hi = wasm_i32x4_add(hi, wasm_i32x4_extmul_high_i16x8(v, wv));
+                        size_t t = ky * KW + kx;
+                        v128_t wt = t < DW_SPLATS ? wv[t] : wasm_i16x8_splat(wc[t]);
+                        lo = wasm_i32x4_add(lo, wasm_i32x4_extmul_low_i16x8(v, wt));
+                        hi = wasm_i32x4_add(hi, wasm_i32x4_extmul_high_i16x8(v, wt));
                     }
                 }
                 store_row(rq ? &r1 : NULL, c, lo, hi, yrow + ox * es, 1, OW - ox < 8 ? OW - ox : 8);
