@@ -308,6 +308,7 @@ int main(int argc, char **argv)
         dwconv_case(2, 11, 19, 3, 3, 2, 2, v & 1, v >> 1);
         dwconv_case(1, 5, 4, 1, 1, 1, 0, v & 1, v >> 1);
         dwconv_case(2, 14, 33, 3, 2, 1, 0, v & 1, v >> 1);
+        dwconv_case(2, 12, 20, 9, 1, 1, 4, v & 1, v >> 1); /* 81 taps: past the splat array */
     }
     im2col_case(3, 6, 37, 5, 5, 1, 1, 2);
     if (failures) return 1;
