@@ -202,6 +202,8 @@ tsan: $(B)/tsan_sessions $(ONNX_NODE)/.stamp $(B)/models/.stamp
 #   make bench-js      latency, GFLOP/s against the measured SIMD128 peak, cold start and peak RSS of
 #                      both wasm builds against onnxruntime-web and TF.js-wasm (tests/bench/bench.mjs)
 #   make bench-browser the same latency table in headless Chromium
+#   make bench-int8    mobilenet_v2 and resnet18 quantized to QDQ int8: edgeinfer int8 against its float32
+#                      and against onnxruntime-web on the same int8 file (tests/bench/int8.mjs)
 # The wasm objects are built from the same sources as the native library (LIB_SRC).
 EMCC ?= emcc
 DIST := dist
@@ -227,7 +229,7 @@ EMENV := NODE_PATH=/usr/share/nodejs
 WEB_SRC := web/build.mjs web/uncomment.mjs web/edgeinfer.core.js web/edgeinfer.compat.js web/edgeinfer.worker.js web/edgeinfer.d.ts
 DIST_JS := $(DIST)/edgeinfer.mjs $(DIST)/edgeinfer.cjs $(DIST)/edgeinfer.js $(DIST)/edgeinfer-ort.js $(DIST)/edgeinfer-worker.js $(DIST)/edgeinfer.d.ts
 
-.PHONY: test-js test-browser bench-js bench-browser bench-native bench check-kernels-relaxed check-kernels-wasm
+.PHONY: test-js test-browser bench-js bench-int8 bench-browser bench-native bench check-kernels-relaxed check-kernels-wasm
 
 wasm: $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer-relaxed.wasm $(DIST)/edgeinfer-threads.wasm $(DIST_JS)
 
@@ -328,6 +330,11 @@ $(BENCH_MODELS)/.stamp: tests/bench/export_bench_models.py tests/models/export_m
 bench-js: wasm $(BENCH_MODELS)/.stamp
 	$(NODE_RELAXED) tests/bench/bench.mjs
 
+# mobilenet_v2 and resnet18 quantized to QDQ int8 by edgeinfer quantize: edgeinfer's int8 against its
+# float32 and against onnxruntime-web on the same int8 file, CPU time per run, plain SIMD wasm build.
+bench-int8: wasm $(B)/edgeinfer $(BENCH_MODELS)/.stamp
+	node tests/bench/int8.mjs
+
 bench-browser: wasm $(BENCH_MODELS)/.stamp
 	$(NODE_RELAXED) tests/bench/bench.mjs --browser 1
 
@@ -340,6 +347,7 @@ bench-native: $(B)/edgeinfer $(B)/models/.stamp
 bench: setup
 	$(MAKE) size
 	$(MAKE) bench-js
+	$(MAKE) bench-int8
 	$(MAKE) bench-browser
 	$(MAKE) bench-native
 

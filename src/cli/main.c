@@ -1,16 +1,19 @@
 /*
  * The edgeinfer command-line tool: inspect a model (info), run it on .npy
- * inputs (run) and time it (bench). It is a thin client of the public API in
- * edgeinfer.h and uses nothing else from the library, so it doubles as an
- * example of that API.
+ * inputs (run), time it (bench) and write an int8 copy of it (quantize). It is
+ * a thin client of the public API in edgeinfer.h, so it doubles as an example
+ * of that API; quantize.c also reads the model with the library's protobuf
+ * reader (src/loader/pb.h) to rewrite it.
  *
  * Every failure prints exactly one line, "edgeinfer: <file>: <message>", on
  * stderr and exits 1 (bad model, bad input file, failed run) or 2 (bad
  * command line). The library's messages already name the node, op and shapes
  * involved; the tool adds the file they came from.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@
 
 #include "edgeinfer.h"
 #include "npy.h"
+#include "quantize.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -45,6 +49,13 @@ static const char HELP[] =
     "  bench MODEL.onnx [--runs N] [--threads N] [-i NAME=FILE.npy]...\n"
     "      Times session creation, then 3 warm-up runs and N timed runs (default 50),\n"
     "      and prints the min, median and 90th percentile latency in milliseconds.\n"
+    "  quantize MODEL.onnx -o OUT.onnx --weights int8 [--calibrate DIR]\n"
+    "      Writes an 8-bit QDQ copy: Conv, Gemm and MatMul weights int8, symmetric,\n"
+    "      per output channel. With --calibrate, each DIR/*.npy is one value of the\n"
+    "      model's (single) input: every float32 activation also gets uint8\n"
+    "      QuantizeLinear/DequantizeLinear from the range seen over those samples,\n"
+    "      and biases become int32 (static quantization, run in int8 by edgeinfer\n"
+    "      and onnxruntime). Without it only the weights are quantized.\n"
     "  --help, --version\n"
     "\n"
     "options:\n"
@@ -972,6 +983,120 @@ done:
     return rc;
 }
 
+/* ---- quantize ---- */
+
+static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Every .npy file of dir (in name order) parsed into samples; -1 after an error. */
+static int read_samples(const char *dir, ei_tensor **out, int *n)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        errorf(dir, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    char **names = NULL;
+    int count = 0, rc = 0;
+    for (struct dirent *e; (e = readdir(d)) && !rc;) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".npy")) continue;
+        char **more = realloc(names, (size_t)(count + 1) * sizeof *names);
+        char *path = malloc(strlen(dir) + len + 2);
+        if (!more || !path) {
+            free(more ? NULL : path);
+            if (more) names = more;
+            errorf(dir, "out of memory");
+            rc = -1;
+            break;
+        }
+        names = more;
+        sprintf(path, "%s/%s", dir, e->d_name);
+        names[count++] = path;
+    }
+    closedir(d);
+    if (!rc && !count) rc = (errorf(dir, "no .npy files to calibrate with"), -1);
+    if (!rc) qsort(names, (size_t)count, sizeof *names, by_name);
+    ei_tensor *t = rc ? NULL : calloc((size_t)count, sizeof *t);
+    if (!rc && !t) rc = (errorf(dir, "out of memory"), -1);
+    for (int i = 0; i < count && !rc; i++) {
+        uint8_t *bytes;
+        size_t size;
+        char err[256];
+        if (read_file(names[i], &bytes, &size)) {
+            rc = -1;
+            break;
+        }
+        if (npy_parse(bytes, size, &t[i], err, sizeof err)) rc = (errorf(names[i], "%s", err), -1);
+        free(bytes);
+    }
+    for (int i = 0; i < count; i++) free(names[i]);
+    free(names);
+    if (rc) {
+        for (int i = 0; t && i < count; i++) free(t[i].data);
+        free(t);
+        return -1;
+    }
+    *out = t;
+    *n = count;
+    return 0;
+}
+
+static int cmd_quantize(int argc, char **argv)
+{
+    const char *model = NULL, *outpath = NULL, *weights = NULL, *calib = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = !strcmp(a, "-o") || !strcmp(a, "--output") ? &outpath
+                            : !strcmp(a, "--weights")                  ? &weights
+                            : !strcmp(a, "--calibrate")                ? &calib
+                                                                       : NULL;
+        if (slot) {
+            if (i + 1 >= argc) return usage_error("%s needs a value", a);
+            *slot = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("quantize: unknown option '%s'", a);
+        } else if (model) {
+            return usage_error("quantize: more than one model given ('%s', '%s')", model, a);
+        } else {
+            model = a;
+        }
+    }
+    if (!model) return usage_error("quantize: no model given");
+    if (!outpath) return usage_error("quantize: no output file given (-o OUT.onnx)");
+    if (!weights || strcmp(weights, "int8")) return usage_error("quantize: --weights int8 is the one form this build writes");
+    uint8_t *bytes;
+    size_t size;
+    if (read_file(model, &bytes, &size)) return EXIT_FAIL;
+    ei_tensor *samples = NULL;
+    int n_samples = 0;
+    if (calib && read_samples(calib, &samples, &n_samples)) {
+        free(bytes);
+        return EXIT_FAIL;
+    }
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    int n_weights = 0, n_acts = 0;
+    char err[512];
+    int rc = quantize_model(bytes, size, samples, n_samples, &out, &out_len, &n_weights, &n_acts, err, sizeof err);
+    free(bytes);
+    for (int i = 0; i < n_samples; i++) free(samples[i].data);
+    free(samples);
+    if (rc) {
+        errorf(model, "%s", err);
+        return EXIT_FAIL;
+    }
+    FILE *f = fopen(outpath, "wb");
+    bool ok = f && fwrite(out, 1, out_len, f) == out_len;
+    if (f && fclose(f)) ok = false;
+    free(out);
+    if (!ok) {
+        errorf(outpath, "cannot write: %s", strerror(errno));
+        return EXIT_FAIL;
+    }
+    printf("%s: %d weights int8 per channel, %d activations uint8 (%zu bytes)\n", outpath, n_weights, n_acts, out_len);
+    return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) return usage_error("no command given");
@@ -994,6 +1119,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
     if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
+    if (!strcmp(cmd, "quantize")) return cmd_quantize(argc - 2, argv + 2);
     if (cmd[0] == '-') return usage_error("unknown option '%s'", cmd);
     return usage_error("unknown command '%s'", cmd);
 }

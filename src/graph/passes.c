@@ -16,6 +16,12 @@
  *                      [N] vector: the MatMul adds the bias itself.
  *   fuse-layer-norm    ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul, Add
  *                      (LayerNorm as exported before opset 17): one LayerNormalization.
+ *   fuse-qdq           QuantizeLinear of a Conv, MatMul or Gemm (optionally through Relu or
+ *                      Clip) whose inputs are DequantizeLinear of a per-tensor activation and
+ *                      of constant 8-bit weights (per tensor or per channel): one QLinearConv
+ *                      or QLinearMatMul on the quantized values, the activation a clamp of
+ *                      its output, a bias as int32 (a Gemm's as QLinearMatMul's ninth input,
+ *                      its B transposed if transB). DequantizeLinear nodes left unread go.
  *   fuse-activation    Relu, Clip, LeakyRelu, HardSigmoid, HardSwish, Sigmoid,
  *                      Tanh, x * Sigmoid(x) (SiLU) and the erf GELU after Conv, ConvTranspose,
  *                      Gemm, MatMul or float32 Add/Sub/Mul/Div (a residual sum):
@@ -521,6 +527,217 @@ static ei_status activation_rule(ei_model *g, node *a, const graph_uses *u)
     return takes_activation(g, p) ? take_over(g, p, a, &act, a->op_type) : EI_STATUS_OK;
 }
 
+/* ---- fuse-qdq ---- */
+
+/* A live DequantizeLinear producing v from a quantized value with a constant per-tensor or 1-D scale
+ * and a constant zero point of the same shape (or none). */
+typedef struct dq_node {
+    node *n;
+    int q;                      /* the quantized value */
+    const ei_tensor *scale, *zp; /* zp NULL when absent */
+} dq_node;
+
+static const ei_tensor *const_of(const ei_model *g, int v)
+{
+    if (v < 0 || g->values[v].kind != VALUE_CONST) return NULL;
+    const ei_tensor *t = &g->values[v].init;
+    return t->data || shape_numel(t->rank, t->dims) == 0 ? t : NULL;
+}
+
+static bool dq_of(ei_model *g, int v, dq_node *d)
+{
+    node *n = graph_producer(g, v);
+    if (!is_op(n, "DequantizeLinear") || n->n_in < 2 || n->n_out != 1 || n->in[0] < 0 || !attr_is(n, "axis", ATTR_INT))
+        return false;
+    d->n = n;
+    d->q = n->in[0];
+    d->scale = graph_const_f32(g, n->in[1]);
+    d->zp = n->n_in > 2 && n->in[2] >= 0 ? const_of(g, n->in[2]) : NULL;
+    if (!d->scale || d->scale->rank > 1 || (n->n_in > 2 && n->in[2] >= 0 && !d->zp)) return false;
+    int64_t len = shape_numel(d->scale->rank, d->scale->dims);
+    if (d->zp && (shape_numel(d->zp->rank, d->zp->dims) != len || d->zp->rank > 1)) return false;
+    return len >= 1;
+}
+
+/* d quantizes the activation per tensor: a scalar scale and a uint8/int8 zero point present. */
+static bool dq_per_tensor(const dq_node *d)
+{
+    return shape_numel(d->scale->rank, d->scale->dims) == 1 && d->zp &&
+           (d->zp->dtype == EI_DTYPE_UINT8 || d->zp->dtype == EI_DTYPE_INT8);
+}
+
+/* d dequantizes a constant 8-bit weight per tensor or along `axis` (per channel). */
+static bool dq_weight(const ei_model *g, const dq_node *d, int axis)
+{
+    const ei_tensor *w = const_of(g, d->q);
+    if (!w || (w->dtype != EI_DTYPE_UINT8 && w->dtype != EI_DTYPE_INT8) || (d->zp && d->zp->dtype != w->dtype))
+        return false;
+    int64_t len = shape_numel(d->scale->rank, d->scale->dims), ax = attr_int(d->n, "axis", 1);
+    if (len == 1) return true;
+    if (ax < 0) ax += w->rank;
+    return ax == axis && axis < w->rank && w->dims[axis] == len;
+}
+
+/* A zero-point constant: the DequantizeLinear's own, or a new all-zero one of the weight's dtype and
+ * the scale's shape (the QLinear ops want the two alike). */
+static int weight_zp(ei_model *g, const dq_node *d, int32_t dtype)
+{
+    if (d->zp) return d->n->in[2];
+    ei_tensor t = *d->scale;
+    t.dtype = dtype;
+    t.data = arena_alloc(&g->mem, (size_t)shape_numel(t.rank, t.dims));
+    return t.data ? graph_add_const(g, "zero_point", &t) : -1;
+}
+
+/* The int32 bias of the fused node: a DequantizeLinear of an int32 constant with a zero zero point, or a
+ * float32 constant [M], either rescaled to x_scale * w_scale[m]. -1 when there is none, -2 when the bias
+ * cannot be fused. */
+static int int_bias(ei_model *g, int v, float sx, const ei_tensor *sw, int64_t m)
+{
+    if (v < 0) return -1;
+    dq_node d;
+    const ei_tensor *b = graph_const_f32(g, v);
+    const float *bs = NULL;
+    if (!b) {
+        if (!dq_of(g, v, &d) || !(b = const_of(g, d.q)) || b->dtype != EI_DTYPE_INT32) return -2;
+        if (d.zp && (d.zp->dtype != EI_DTYPE_INT32 || shape_numel(d.zp->rank, d.zp->dims) != 1 ||
+                     *(const int32_t *)d.zp->data != 0))
+            return -2;
+        bs = d.scale->data;
+        if (shape_numel(d.scale->rank, d.scale->dims) != 1 && shape_numel(d.scale->rank, d.scale->dims) != m) return -2;
+    }
+    if (b->rank != 1 || b->dims[0] != m || g->n_values >= g->cap_values) return -2;
+    int32_t *q = arena_alloc(&g->mem, (size_t)m * sizeof *q);
+    if (!q) return -2;
+    bool per_bs = bs && shape_numel(d.scale->rank, d.scale->dims) != 1, per_w = shape_numel(sw->rank, sw->dims) != 1;
+    for (int64_t i = 0; i < m; i++) {
+        double s = (double)sx * ((const float *)sw->data)[per_w ? i : 0];
+        double f = bs ? (double)((const int32_t *)b->data)[i] * bs[per_bs ? i : 0] : ((const float *)b->data)[i];
+        double r = s > 0 ? nearbyint(f / s) : 0;
+        if (!(fabs(r) < 2147483647.0)) return -2;
+        q[i] = (int32_t)r;
+    }
+    ei_tensor t = {.dtype = EI_DTYPE_INT32, .rank = 1, .dims = {m}};
+    t.data = q;
+    return graph_add_const(g, "bias", &t);
+}
+
+/* A copy of the constant [N, K] weight transposed to [K, N] (Gemm with transB). */
+static int transposed(ei_model *g, int v)
+{
+    const ei_tensor *w = const_of(g, v);
+    int64_t n = w->dims[0], k = w->dims[1];
+    uint8_t *d = arena_alloc(&g->mem, (size_t)(n * k));
+    if (!d || g->n_values >= g->cap_values) return -1;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < k; j++) d[j * n + i] = ((const uint8_t *)w->data)[i * k + j];
+    ei_tensor t = {.dtype = w->dtype, .rank = 2, .dims = {k, n}};
+    t.data = d;
+    return graph_add_const(g, g->values[v].name, &t);
+}
+
+/* Node p is a Conv, MatMul or Gemm the int8 form can compute: *axis is its weight's output-channel
+ * axis (per-channel parameters lie along it), *trans_b whether it is a Gemm with transB. */
+static bool qdq_compute(ei_model *g, const node *p, int *axis, bool *trans_b)
+{
+    *trans_b = false;
+    if (is_op(p, "Conv")) {
+        *axis = 0;
+        return p->n_in >= 2 && p->n_in <= 3;
+    }
+    if (is_op(p, "MatMul")) {
+        *axis = 1;
+        return p->n_in == 2;
+    }
+    if (!is_op(p, "Gemm") || !attr_is(p, "transA", ATTR_INT) || !attr_is(p, "transB", ATTR_INT) ||
+        !attr_is(p, "alpha", ATTR_FLOAT) || !attr_is(p, "beta", ATTR_FLOAT) || attr_int(p, "transA", 0) != 0 ||
+        attr_float(p, "alpha", 1.0f) != 1.0f || attr_float(p, "beta", 1.0f) != 1.0f || p->n_in < 2)
+        return false;
+    *trans_b = attr_int(p, "transB", 0) != 0;
+    *axis = *trans_b ? 0 : 1;
+    return true;
+}
+
+/* The nodes dq reads from die with the fusion when p was their only reader. */
+static void drop_if_sole(node *dq, int v, const graph_uses *u)
+{
+    if (!u->pinned[v] && u->count[v] == 1) dq->dead = true;
+}
+
+/* QuantizeLinear(act?(op(DequantizeLinear(x), DequantizeLinear(w const), bias?))) with op Conv, MatMul or
+ * Gemm becomes QLinearConv or QLinearMatMul on the quantized values, the activation a clamp of its
+ * output. A Gemm goes to QLinearMatMul with B transposed if needed and its bias as a ninth input. */
+static ei_status qdq_rule(ei_model *g, node *q, const graph_uses *u)
+{
+    if (!is_op(q, "QuantizeLinear") || q->n_in != 3 || q->in[0] < 0 || q->in[2] < 0 || q->n_out != 1 ||
+        q->out[0] < 0 || q->opset < 10 || !attr_is(q, "axis", ATTR_INT))
+        return EI_STATUS_OK;
+    const ei_tensor *sy = graph_const_f32(g, q->in[1]), *zy = const_of(g, q->in[2]);
+    if (!sy || !zy || shape_numel(sy->rank, sy->dims) != 1 || shape_numel(zy->rank, zy->dims) != 1 || sy->rank > 1 ||
+        zy->rank > 1 || (zy->dtype != EI_DTYPE_UINT8 && zy->dtype != EI_DTYPE_INT8))
+        return EI_STATUS_OK;
+    node *p = sole_producer(g, q->in[0], u, 1), *act_node = NULL;
+    fused_act act;
+    memset(&act, 0, sizeof act);
+    if (p && activation_of(g, p, &act) && (act.op == F32_VRELU || act.op == F32_VCLIP)) {
+        act_node = p;
+        p = sole_producer(g, p->in[0], u, 1);
+    } else {
+        memset(&act, 0, sizeof act);
+    }
+    int axis;
+    bool trans_b;
+    if (!p || p->n_out != 1 || !qdq_compute(g, p, &axis, &trans_b) || p->in[0] < 0 || p->in[1] < 0) return EI_STATUS_OK;
+    if (p->act.on) {
+        if (act_node || (p->act.op != F32_VRELU && p->act.op != F32_VCLIP)) return EI_STATUS_OK;
+        act = p->act;
+    }
+    dq_node dx, dw;
+    if (!dq_of(g, p->in[0], &dx) || !dq_per_tensor(&dx) || !dq_of(g, p->in[1], &dw) || !dq_weight(g, &dw, axis))
+        return EI_STATUS_OK;
+    const ei_tensor *w = const_of(g, dw.q);
+    bool conv = is_op(p, "Conv");
+    if (!conv && w->rank != 2) return EI_STATUS_OK;
+    int64_t m = conv ? w->dims[0] : w->dims[trans_b ? 0 : 1];
+    int bias = int_bias(g, p->n_in > 2 ? p->in[2] : -1, *(const float *)dx.scale->data, dw.scale, m);
+    if (bias == -2) return EI_STATUS_OK;
+    int wq = trans_b ? transposed(g, dw.q) : dw.q, wz = weight_zp(g, &dw, w->dtype);
+    int *in = arena_alloc(&g->mem, 9 * sizeof(int));
+    if (!in || wq < 0 || wz < 0) return in ? EI_STATUS_OK : EI_STATUS_OUT_OF_MEMORY;
+    int vals[9] = {dx.q, dx.n->in[1], dx.n->in[2], wq, dw.n->in[1], wz, q->in[1], q->in[2], bias};
+    memcpy(in, vals, sizeof vals);
+    drop_if_sole(dx.n, p->in[0], u);
+    drop_if_sole(dw.n, p->in[1], u);
+    if (p->n_in > 2 && p->in[2] >= 0) {
+        dq_node db;
+        if (dq_of(g, p->in[2], &db)) drop_if_sole(db.n, p->in[2], u);
+    }
+    p->op_type = conv ? "QLinearConv" : "QLinearMatMul";
+    p->in = in;
+    p->n_in = bias >= 0 ? 9 : 8;
+    p->out[0] = q->out[0];
+    p->act = act;
+    q->dead = true;
+    if (act_node) act_node->dead = true;
+    TRY(graph_note_fused(g, p, "DequantizeLinear"));
+    if (act_node) TRY(graph_note_fused(g, p, act_node->op_type));
+    return graph_note_fused(g, p, "QuantizeLinear");
+}
+
+static ei_status fuse_qdq(ei_model *g)
+{
+    TRY(each_node(g, qdq_rule));
+    /* A DequantizeLinear that fed only fused nodes is read by nobody now. */
+    graph_uses u;
+    TRY(graph_uses_init(g, &u));
+    for (int i = 0; i < g->n_nodes; i++) {
+        node *n = &g->nodes[i];
+        if (is_op(n, "DequantizeLinear") && n->n_out == 1 && n->out[0] >= 0 && output_unused(n, 0, &u)) n->dead = true;
+    }
+    graph_uses_free(&u);
+    return EI_STATUS_OK;
+}
+
 static ei_status constants(ei_model *g) { return each_node(g, constant_rule); }
 static ei_status cancel_transposes(ei_model *g) { return each_node(g, transpose_rule); }
 static ei_status fold_batchnorm(ei_model *g) { return each_node(g, batchnorm_rule); }
@@ -535,6 +752,7 @@ const graph_pass graph_passes[] = {
     {"fold-batchnorm", fold_batchnorm},
     {"fuse-bias", fuse_bias},
     {"fuse-layer-norm", fuse_layer_norm},
+    {"fuse-qdq", fuse_qdq},
     {"fuse-activation", fuse_activation},
     {NULL, NULL},
 };

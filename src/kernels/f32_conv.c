@@ -151,6 +151,52 @@ void f32_im2col_packed_rows(const f32_conv_geom *g, const float *x, size_t n0, s
     }
 }
 
+void u8_im2col(const f32_conv_geom *g, const uint8_t *x, uint8_t pad, size_t n0, size_t n1, uint8_t *col)
+{
+    conv_walk w;
+    walk_init(&w, g);
+    size_t N = n1 - n0;
+    if (w.K == 0 || n1 <= n0) return;
+    int last = g->nd - 1;
+    size_t ow = g->grid[last], iw = g->img[last], sw = g->stride[last];
+    uint8_t *dst = col;
+    for (size_t c = 0; c < g->channels; c++) {
+        const uint8_t *plane = x + c * w.img_plane;
+        size_t kpos[F32_CONV_MAX_ND] = {0};
+        for (size_t kk = 0; kk < w.ksize; kk++) {
+            ptrdiff_t off = (ptrdiff_t)(kpos[last] * g->dilation[last]) - g->pad[last];
+            size_t lo, hi;
+            valid_range(ow, sw, off, iw, &lo, &hi);
+            size_t outer[F32_CONV_MAX_ND] = {0};
+            line_coords(g, n0 / ow, outer);
+            for (size_t l = n0 / ow, n = 0; n < N; l++) {
+                size_t base = 0;
+                int inside = line_offset(&w, outer, kpos, &base);
+                const uint8_t *src = plane + base;
+                size_t o = l == n0 / ow ? n0 % ow : 0, o_end = min_sz(ow, o + (N - n));
+                /* [va, vb): the part of [o, o_end) that reads the image; padding around it */
+                size_t va = inside ? lo : o_end, vb = inside ? hi : o_end;
+                va = va < o ? o : va > o_end ? o_end : va;
+                vb = vb < va ? va : vb > o_end ? o_end : vb;
+                size_t j = o;
+                for (; j < va; j++) dst[j - o] = pad;
+                if (sw == 1) {
+                    for (; j + 16 <= vb; j += 16)
+                        wasm_v128_store(dst + (j - o), wasm_v128_load(src + (ptrdiff_t)j + off));
+                    for (; j < vb; j++) dst[j - o] = src[(ptrdiff_t)j + off];
+                } else {
+                    for (; j < vb; j++) dst[j - o] = src[(ptrdiff_t)(j * sw) + off];
+                }
+                for (; j < o_end; j++) dst[j - o] = pad;
+                dst += o_end - o;
+                n += o_end - o;
+                odometer_next(last, g->grid, outer);
+            }
+            odometer_next(g->nd, g->kernel, kpos);
+        }
+    }
+}
+
 void f32_col2im_add(const f32_conv_geom *g, const float *col, size_t n0, size_t n1, float *y)
 {
     conv_walk w;

@@ -15,6 +15,7 @@
 #define EI_F32_CONV_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "f32_vunary.h"
 
@@ -44,6 +45,14 @@ void f32_im2col_packed(const f32_conv_geom *g, const float *x, size_t n0, size_t
  * f32_im2col_packed puts them: threads can share one conversion out by channels. */
 void f32_im2col_packed_rows(const f32_conv_geom *g, const float *x, size_t n0, size_t n1, size_t c0, size_t c1,
                             float *pb);
+
+/*
+ * The same walk for 8-bit images (uint8 or int8 alike): columns [n0, n1) of
+ * the column matrix of x [channels, img...] as a plain row-major byte matrix
+ * col [K, n1 - n0]; positions outside the image get `pad` (a quantized
+ * input's zero point, the code of 0.0).
+ */
+void u8_im2col(const f32_conv_geom *g, const uint8_t *x, uint8_t pad, size_t n0, size_t n1, uint8_t *col);
 
 /*
  * y [channels, img...] += col2im of columns [n0, n1): col is row-major

@@ -12,6 +12,14 @@
  * accumulator with the float multiplier x_scale * w_scale / y_scale, computed
  * in float32 like onnxruntime so that results match it bit for bit.
  *
+ * The products run on the q8 kernels (kernels/q8_gemm.h): the weights,
+ * minus their zero points, are packed once in prepare when constant; the
+ * convolutions are a GEMM per image and group over a byte im2col (or the
+ * direct depthwise kernel), the matrix products a GEMM with B as the packed
+ * operand. Matrix products with per-row parameters of A or y keep a plain
+ * loop. A Relu or Clip that the compile step's fuse-qdq pass merged into a
+ * QLinearConv or QLinearMatMul becomes a clamp of the quantized output.
+ *
  * Per-tensor parameters are scalars or one-element tensors. Per-axis
  * parameters (QuantizeLinear and DequantizeLinear from opset 13) are 1-D along
  * `axis`; the matrix products take per-row parameters for A and y and
@@ -20,6 +28,8 @@
  */
 #include <stdint.h>
 
+#include "../kernels/f32_conv.h"
+#include "../kernels/q8_gemm.h"
 #include "matmul.h"
 #include "op.h"
 #include "spatial.h"
@@ -28,6 +38,7 @@
 
 static const int32_t q8_dtypes[] = {EI_DTYPE_UINT8, EI_DTYPE_INT8, 0};
 static const int32_t f32_only[] = {EI_DTYPE_FLOAT32, 0};
+static const int32_t i32_only[] = {EI_DTYPE_INT32, 0};
 
 /* Element i of a uint8, int8 or int32 buffer. */
 static inline int32_t qload(const void *p, int32_t dt, int64_t i)
@@ -150,8 +161,8 @@ static ei_status quantize_run(op_ctx *ctx)
             int32_t z = zp_at(zp, c);
             int64_t base = (o * q.ch + c) * q.inner;
             if (x->dtype == EI_DTYPE_FLOAT32) {
-                const float *xf = (const float *)x->data + base;
-                for (int64_t i = 0; i < q.inner; i++) qstore(y->data, y->dtype, base + i, xf[i] / s, z);
+                q8_quantize_simd128((const float *)x->data + base, (uint8_t *)y->data + base, (size_t)q.inner, s, z,
+                                    y->dtype == EI_DTYPE_INT8);
             } else {
                 const int32_t *xi = (const int32_t *)x->data + base;
                 for (int64_t i = 0; i < q.inner; i++)
@@ -185,7 +196,11 @@ static ei_status dequantize_run(op_ctx *ctx)
             float s = scale[c];
             int64_t z = zp_at(zp, c);
             int64_t base = (o * q.ch + c) * q.inner;
-            for (int64_t i = 0; i < q.inner; i++) y[base + i] = (float)(qload(x->data, x->dtype, base + i) - z) * s;
+            if (x->dtype != EI_DTYPE_INT32)
+                q8_dequantize_simd128((const uint8_t *)x->data + base, y + base, (size_t)q.inner, s, (int32_t)z,
+                                      x->dtype == EI_DTYPE_INT8);
+            else
+                for (int64_t i = 0; i < q.inner; i++) y[base + i] = (float)(qload(x->data, x->dtype, base + i) - z) * s;
         }
     }
     return EI_STATUS_OK;
@@ -223,6 +238,34 @@ static ei_status dynamic_quantize_run(op_ctx *ctx)
     for (int64_t i = 0; i < n; i++) qstore(y, EI_DTYPE_UINT8, i, xf[i] / scale, zp);
     if (has_out(ctx, 1)) *(float *)ctx->out[1]->data = scale;
     if (has_out(ctx, 2)) *(uint8_t *)ctx->out[2]->data = (uint8_t)zp;
+    return EI_STATUS_OK;
+}
+
+/* ============================ the q8 GEMM's helpers ============================ */
+
+/* Columns per q8 GEMM call: about 64K int16 of packed B, at least 128. */
+static size_t q8_chunk(size_t K, size_t N)
+{
+    size_t nc = K ? 65536 / K : N;
+    if (nc < 128) nc = 128;
+    nc = nc / Q8_GEMM_NR * Q8_GEMM_NR;
+    return nc < N ? nc : N;
+}
+
+static size_t bytes_aligned(uint64_t n) { return (size_t)((n + EI_ALIGN - 1) / EI_ALIGN * EI_ALIGN); }
+
+/* The fused activation (the QDQ pass's Relu or Clip) as a clamp in the output's integer domain. */
+static ei_status q8_act_clamp(op_ctx *ctx, float sy, int32_t zy, q8_requant *rq)
+{
+    rq->qmin = rq->out_signed ? -128 : 0;
+    rq->qmax = rq->out_signed ? 127 : 255;
+    const fused_act *a = &ctx->n->act;
+    if (!a->on) return EI_STATUS_OK;
+    CHECK_SUPPORTED(ctx, a->op == F32_VRELU || a->op == F32_VCLIP, "a fused activation other than Relu or Clip");
+    float lo = a->op == F32_VRELU ? 0.0f : a->lo, hi = a->op == F32_VRELU ? INFINITY : a->hi;
+    double ql = nearbyint((double)(lo / sy)) + zy, qh = nearbyint((double)(hi / sy)) + zy;
+    if (ql > rq->qmin) rq->qmin = ql > rq->qmax ? rq->qmax : (int32_t)ql;
+    if (qh < rq->qmax) rq->qmax = qh < rq->qmin ? rq->qmin : (int32_t)qh;
     return EI_STATUS_OK;
 }
 
@@ -291,6 +334,7 @@ typedef struct qmm_args {
 typedef struct qmm_io {
     const ei_tensor *a, *b, *a_zp, *b_zp;
     const ei_tensor *a_scale, *b_scale, *y_scale, *y_zp; /* QLinearMatMul only */
+    const ei_tensor *bias; /* int32 [N]: a ninth input the compile step's fuse-qdq gives a Gemm */
 } qmm_io;
 
 static qmm_io qmm_inputs(const op_ctx *ctx, bool qlinear)
@@ -306,6 +350,7 @@ static qmm_io qmm_inputs(const op_ctx *ctx, bool qlinear)
         io.b_zp = ctx->in[5];
         io.y_scale = ctx->in[6];
         io.y_zp = ctx->in[7];
+        io.bias = has_in(ctx, 8) ? ctx->in[8] : NULL;
     } else {
         io.a = ctx->in[0];
         io.b = ctx->in[1];
@@ -343,13 +388,54 @@ static uint64_t qmm_scratch(const qmm *g)
     return ((uint64_t)g->K * (uint64_t)g->N + (uint64_t)g->K + (uint64_t)g->N) * 4;
 }
 
+/* Parameters of one value for the whole tensor, or one per column of B ([N]). */
+static bool per_tensor(const ei_tensor *t) { return !t || (numel(t) == 1 && t->rank <= 1); }
+static bool per_tensor_or_col(const ei_tensor *t, int64_t N) { return per_tensor(t) || (t->rank == 1 && t->dims[0] == N); }
+
+/* The q8 GEMM path takes A's and y's parameters per tensor and B's per tensor or per column. B is its
+ * packed operand (B's columns are the GEMM's rows, so per-column parameters are per row) and the rows
+ * of A its columns, so the product is written transposed. Other layouts take the plain loop. */
+static bool qmm_fast(const qmm_io *io, const qmm *g)
+{
+    return per_tensor(io->a_zp) && per_tensor(io->a_scale) && per_tensor(io->y_scale) && per_tensor(io->y_zp) &&
+           per_tensor_or_col(io->b_zp, g->N) && per_tensor_or_col(io->b_scale, g->N);
+}
+
+/* Fast-path scratch: [B's zero points, int32 N][multipliers, float N][packed B unless prepacked]
+ * [packed rows of A, a chunk]. */
+static uint64_t qmm_fast_scratch(const qmm *g, bool packed)
+{
+    size_t N = (size_t)g->N, K = (size_t)g->K;
+    uint64_t r = 2 * bytes_aligned((uint64_t)N * 4);
+    if (!packed) r += bytes_aligned((uint64_t)q8_gemm_packed_a_size(N, K) * 2);
+    return r + (uint64_t)q8_gemm_packed_b_size(K, q8_chunk(K, (size_t)g->M)) * 2;
+}
+
+typedef struct qmm_state {
+    int16_t *pw; /* B packed once: constant, one matrix, fast path; else NULL */
+} qmm_state;
+
+static void qmm_pack_b(const qmm *g, const qmm_io *io, int64_t b_off, int32_t *zps, int16_t *dst)
+{
+    for (int64_t n = 0; n < g->N; n++) zps[n] = zp_at(io->b_zp, per_tensor(io->b_zp) ? 0 : n);
+    q8_gemm_pack_a((size_t)g->N, (size_t)g->K, (const uint8_t *)io->b->data + b_off, io->b->dtype == EI_DTYPE_INT8, 1,
+                   (ptrdiff_t)g->N, zps, 1, dst);
+}
+
+static bool qmm_packable(op_ctx *ctx, const qmm_io *io, const qmm *g, bool qlinear)
+{
+    return qmm_fast(io, g) && g->b_mats == 1 && in_is_const(ctx, qlinear ? 3 : 1) &&
+           (!io->b_zp || in_is_const(ctx, qlinear ? 5 : 3));
+}
+
 static ei_status qmm_infer_common(op_ctx *ctx, bool qlinear)
 {
     if (qlinear) {
-        TRY(check_arity(ctx, 8, 8, 8));
+        TRY(check_arity(ctx, 8, ctx->n->fused ? 9 : 8, 8));
         TRY(check_dtype(ctx, 0, q8_dtypes));
         TRY(check_dtype(ctx, 3, q8_dtypes));
         TRY(check_dtype(ctx, 7, q8_dtypes));
+        TRY(check_dtype(ctx, 8, i32_only));
         TRY(check_same_dtype(ctx, 2, 0, "a_zero_point", "a"));
         TRY(check_same_dtype(ctx, 5, 3, "b_zero_point", "b"));
         TRY(check_dtype(ctx, 1, f32_only));
@@ -366,6 +452,10 @@ static ei_status qmm_infer_common(op_ctx *ctx, bool qlinear)
     qmm_args p;
     TRY(qmm_setup(ctx, &io, qlinear, &p));
     TRY(set_output(ctx, 0, qlinear ? io.y_zp->dtype : EI_DTYPE_INT32, p.g.out_rank, p.g.out_dims));
+    if (io.bias)
+        CHECK_SHAPE(ctx, io.bias->rank == 1 && io.bias->dims[0] == p.g.N && qmm_fast(&io, &p.g),
+                    "bias %s needs [%lld] and per-tensor parameters of a and y", shape_str(io.bias), (long long)p.g.N);
+    if (qmm_fast(&io, &p.g)) return set_scratch(ctx, qmm_fast_scratch(&p.g, qmm_packable(ctx, &io, &p.g, qlinear)));
     return set_scratch(ctx, qmm_scratch(&p.g));
 }
 
@@ -380,11 +470,80 @@ static int64_t batch_off(int r, const int64_t *idx, const int64_t *bs)
     return off;
 }
 
-static ei_status qmm_run_common(op_ctx *ctx, bool qlinear)
+
+static ei_status qmm_prepare(op_ctx *ctx)
 {
+    bool qlinear = !strcmp(ctx->n->op_type, "QLinearMatMul");
     qmm_io io = qmm_inputs(ctx, qlinear);
     qmm_args p;
     TRY(qmm_setup(ctx, &io, qlinear, &p));
+    qmm_state *st = op_alloc(ctx, sizeof *st);
+    if (!st) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory");
+    ctx->state = st;
+    if (!qmm_packable(ctx, &io, &p.g, qlinear)) return EI_STATUS_OK;
+    size_t n = q8_gemm_packed_a_size((size_t)p.g.N, (size_t)p.g.K);
+    int32_t *zps = op_alloc(ctx, (size_t)p.g.N * sizeof *zps);
+    st->pw = op_alloc_uninit(ctx, n * 2);
+    if (!st->pw || !zps) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory packing B (%zu int16)", n);
+    qmm_pack_b(&p.g, &io, 0, zps, st->pw);
+    return EI_STATUS_OK;
+}
+
+static ei_status qmm_run_fast(op_ctx *ctx, const qmm_io *io, const qmm_args *p, bool qlinear)
+{
+    const qmm *g = &p->g;
+    const qmm_state *st = ctx->state;
+    size_t M = (size_t)g->M, N = (size_t)g->N, K = (size_t)g->K, mc = q8_chunk(K, M), es = qlinear ? 1 : 4;
+    if (M == 0 || N == 0) return EI_STATUS_OK;
+    uint8_t *s = ctx->scratch;
+    int32_t *zps = (int32_t *)s;
+    float *mult = (float *)(s += bytes_aligned((uint64_t)N * 4));
+    s += bytes_aligned((uint64_t)N * 4);
+    int16_t *pwork = (int16_t *)s;
+    if (!st->pw) s += bytes_aligned((uint64_t)q8_gemm_packed_a_size(N, K) * 2);
+    int16_t *pb = (int16_t *)s;
+    q8_requant rq = {.scale = mult, .per_row = 1, .bias = io->bias ? io->bias->data : NULL};
+    if (qlinear) {
+        float sa = *(const float *)io->a_scale->data, sy = *(const float *)io->y_scale->data;
+        const float *sb = io->b_scale->data;
+        for (size_t n = 0; n < N; n++) mult[n] = sa * sb[per_tensor(io->b_scale) ? 0 : n] / sy;
+        rq.out_signed = io->y_zp->dtype == EI_DTYPE_INT8;
+        rq.zp = zp_at(io->y_zp, 0);
+        TRY(q8_act_clamp(ctx, sy, rq.zp, &rq));
+    }
+    int a_signed = io->a->dtype == EI_DTYPE_INT8;
+    int32_t za = zp_at(io->a_zp, 0);
+    const uint8_t *a = io->a->data;
+    uint8_t *y = ctx->out[0]->data;
+    const int16_t *pw = st->pw;
+    int64_t idx[EI_MAX_DIMS] = {0}, last_b = -1;
+    for (int64_t bi = 0; bi < g->nbatch; bi++) {
+        int r = g->batch_rank;
+        int64_t a_off = batch_off(r, idx, g->a_bs), b_off = batch_off(r, idx, g->b_bs);
+        if (!st->pw && b_off != last_b) {
+            qmm_pack_b(g, io, b_off, zps, pwork);
+            pw = pwork;
+            last_b = b_off;
+        }
+        for (size_t m0 = 0; m0 < M; m0 += mc) {
+            size_t m1 = m0 + mc < M ? m0 + mc : M;
+            q8_gemm_pack_b(K, m1 - m0, a + a_off + m0 * K, a_signed, 1, (ptrdiff_t)K, za, pb);
+            q8_gemm_packed_simd128(N, m1 - m0, K, pw, pb, qlinear ? &rq : NULL, y + ((size_t)bi * M + m0) * N * es, 1,
+                                   (ptrdiff_t)N);
+        }
+        for (int d = r - 1; d >= 0; d--) {
+            if (++idx[d] < g->batch[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return EI_STATUS_OK;
+}
+
+/* The plain loop for per-row parameters of A or y, and batched parameters. */
+static ei_status qmm_run_plain(op_ctx *ctx, const qmm_io *iop, const qmm_args *pp, bool qlinear)
+{
+    qmm_io io = *iop;
+    qmm_args p = *pp;
     const qmm *g = &p.g;
     int64_t M = g->M, N = g->N, K = g->K;
     int32_t *bq = ctx->scratch;       /* [K, N] */
@@ -437,6 +596,15 @@ static ei_status qmm_run_common(op_ctx *ctx, bool qlinear)
         }
     }
     return EI_STATUS_OK;
+}
+
+static ei_status qmm_run_common(op_ctx *ctx, bool qlinear)
+{
+    qmm_io io = qmm_inputs(ctx, qlinear);
+    qmm_args p;
+    TRY(qmm_setup(ctx, &io, qlinear, &p));
+    if (qmm_fast(&io, &p.g)) return qmm_run_fast(ctx, &io, &p, qlinear);
+    return qmm_run_plain(ctx, &io, &p, qlinear);
 }
 
 static ei_status matmul_integer_run(op_ctx *ctx) { return qmm_run_common(ctx, false); }
@@ -553,15 +721,66 @@ static ei_status qconv_setup(op_ctx *ctx, bool qlinear, qconv_io *io, qconv *g)
     return EI_STATUS_OK;
 }
 
-/* Scratch: im2col [cg * ksize, out_pix], weights minus zero points [cout, cg * ksize], accumulators [out_pix]. */
-static uint64_t qconv_scratch(const qconv *g)
+/*
+ * The convolution runs as a q8 GEMM per image and group: the weights
+ * [mg, cg * ksize] minus their zero points are the packed A operand (packed
+ * once in prepare when constant), the columns of a range of output pixels
+ * (a byte im2col padded with the input zero point, or the image itself for a
+ * pointwise convolution) are packed into B, and the kernel's epilogue writes
+ * the int32 sums (ConvInteger) or the requantized output (QLinearConv).
+ */
+_Static_assert(QCONV_MAX_ND == F32_CONV_MAX_ND, "the byte im2col covers every convolution");
+
+/* A 1x1 convolution with stride 1 and no padding: the image already is the column matrix. */
+static bool qconv_pointwise(const qconv *g)
 {
-    uint64_t kg, col, wts, op = (uint64_t)g->out_pix, r;
-    if (__builtin_mul_overflow((uint64_t)g->cg, (uint64_t)g->ksize, &kg) || __builtin_mul_overflow(kg, op, &col) ||
-        __builtin_mul_overflow((uint64_t)g->cout, kg, &wts) || __builtin_add_overflow(col, wts, &r) ||
-        __builtin_add_overflow(r, op, &r) || r > UINT64_MAX / 4)
-        return UINT64_MAX;
-    return r * 4;
+    for (int d = 0; d < g->nd; d++)
+        if (g->kernel[d] != 1 || g->stride[d] != 1 || g->pad[d] != 0 || g->out[d] != g->in[d]) return false;
+    return true;
+}
+
+/* Depthwise 2-D (one input channel per output channel): the direct kernel, not a GEMM per channel. */
+static bool qconv_depthwise(const qconv *g) { return g->nd == 2 && g->group == g->cin && g->cout == g->cin; }
+
+/* The kernels' geometry of the convolution: one group's channels (im2col), or all of them (depthwise). */
+static f32_conv_geom qconv_kernel_geom(const qconv *g)
+{
+    f32_conv_geom k;
+    memset(&k, 0, sizeof k);
+    k.nd = g->nd;
+    k.channels = (size_t)(qconv_depthwise(g) ? g->cin : g->cg);
+    for (int d = 0; d < g->nd; d++) {
+        k.img[d] = (size_t)g->in[d];
+        k.grid[d] = (size_t)g->out[d];
+        k.kernel[d] = (size_t)g->kernel[d];
+        k.stride[d] = (size_t)g->stride[d];
+        k.dilation[d] = (size_t)g->dilation[d];
+        k.pad[d] = (ptrdiff_t)g->pad[d];
+    }
+    return k;
+}
+
+/* int16 elements of one group's packed weights (depthwise: the whole [C, ksize] weight, minus zero points). */
+static uint64_t qconv_group_packed(const qconv *g)
+{
+    if (qconv_depthwise(g)) return (uint64_t)g->cout * (uint64_t)g->ksize;
+    return q8_gemm_packed_a_size((size_t)g->mg, (size_t)(g->cg * g->ksize));
+}
+
+/* Scratch: [weight zero points, int32 cout][multipliers, float cout][packed weights unless prepacked]
+ * then the depthwise kernel's work plane, or [im2col bytes, Kg x chunk][packed columns of the chunk].
+ * Sizes are bounded by the tensors'. */
+static uint64_t qconv_scratch(const qconv *g, bool packed)
+{
+    uint64_t kg = (uint64_t)g->cg * (uint64_t)g->ksize, nc = q8_chunk((size_t)kg, (size_t)g->out_pix);
+    uint64_t r = 2 * bytes_aligned((uint64_t)g->cout * 4);
+    if (!packed) r += bytes_aligned(qconv_group_packed(g) * (uint64_t)(qconv_depthwise(g) ? 1 : g->group) * 2);
+    if (qconv_depthwise(g)) {
+        f32_conv_geom k = qconv_kernel_geom(g);
+        return r + q8_dwconv_work_size(&k);
+    }
+    if (!qconv_pointwise(g)) r += bytes_aligned(kg * nc);
+    return r + q8_gemm_packed_b_size((size_t)kg, (size_t)nc) * 2;
 }
 
 static ei_status qconv_infer_common(op_ctx *ctx, bool qlinear)
@@ -576,7 +795,6 @@ static ei_status qconv_infer_common(op_ctx *ctx, bool qlinear)
         TRY(check_dtype(ctx, 1, f32_only));
         TRY(check_dtype(ctx, 4, f32_only));
         TRY(check_dtype(ctx, 6, f32_only));
-        static const int32_t i32_only[] = {EI_DTYPE_INT32, 0};
         TRY(check_dtype(ctx, 8, i32_only));
         TRY(check_scalar(ctx, 1, "x_scale"));
         TRY(check_scalar(ctx, 2, "x_zero_point"));
@@ -598,111 +816,123 @@ static ei_status qconv_infer_common(op_ctx *ctx, bool qlinear)
     dims[1] = g.cout;
     for (int d = 0; d < g.nd; d++) dims[d + 2] = g.out[d];
     TRY(set_output(ctx, 0, qlinear ? io.y_zp->dtype : EI_DTYPE_INT32, g.nd + 2, dims));
-    return set_scratch(ctx, qconv_scratch(&g));
+    return set_scratch(ctx, qconv_scratch(&g, in_is_const(ctx, qlinear ? 3 : 1) && (!io.w_zp || in_is_const(ctx, qlinear ? 5 : 3))));
 }
 
 static ei_status conv_integer_infer(op_ctx *ctx) { return qconv_infer_common(ctx, false); }
 static ei_status qlinear_conv_infer(op_ctx *ctx) { return qconv_infer_common(ctx, true); }
 
-/* Writes col[cg * ksize, out_pix] for image plane block x (cg channels): each
- * row is one (channel, kernel position), each column one output pixel. The
- * innermost spatial dim runs as a plain loop; outer dims are checked once. */
-static void qconv_im2col(const qconv *g, const void *x, int32_t dt, int64_t x_off, int32_t zp, int32_t *col)
+/* The weight zero points as int32, one per output channel. */
+static void weight_zps(const ei_tensor *zp, int64_t cout, int32_t *out)
 {
-    int nd = g->nd, last = nd - 1;
-    int64_t out_last = g->out[last], in_last = g->in[last];
-    int64_t outer_pix = g->out_pix / (out_last ? out_last : 1);
-    if (g->out_pix == 0) return;
-    int64_t row = 0;
-    for (int64_t c = 0; c < g->cg; c++) {
-        int64_t kpos[QCONV_MAX_ND] = {0};
-        for (int64_t kk = 0; kk < g->ksize; kk++, row++) {
-            int32_t *dst = col + row * g->out_pix;
-            int64_t opos[QCONV_MAX_ND] = {0};
-            for (int64_t op = 0; op < outer_pix; op++) {
-                /* Offset of the input row this output row reads, or -1 when it is padding. */
-                int64_t off = c, ok = 1;
-                for (int d = 0; d < last; d++) {
-                    int64_t i = opos[d] * g->stride[d] - g->pad[d] + kpos[d] * g->dilation[d];
-                    if (i < 0 || i >= g->in[d]) ok = 0;
-                    off = off * g->in[d] + i;
-                }
-                int32_t *o = dst + op * out_last;
-                if (!ok) {
-                    for (int64_t j = 0; j < out_last; j++) o[j] = 0;
-                } else {
-                    int64_t base = x_off + off * in_last;
-                    int64_t i0 = kpos[last] * g->dilation[last] - g->pad[last], s = g->stride[last];
-                    for (int64_t j = 0; j < out_last; j++) {
-                        int64_t i = j * s + i0;
-                        o[j] = i >= 0 && i < in_last ? qload(x, dt, base + i) - zp : 0;
-                    }
-                }
-                for (int d = last - 1; d >= 0; d--) {
-                    if (++opos[d] < g->out[d]) break;
-                    opos[d] = 0;
-                }
-            }
-            for (int d = nd - 1; d >= 0; d--) {
-                if (++kpos[d] < g->kernel[d]) break;
-                kpos[d] = 0;
-            }
-        }
+    for (int64_t m = 0; m < cout; m++) out[m] = zp_at(zp, zp && numel(zp) != 1 ? m : 0);
+}
+
+static void qconv_pack(const qconv *g, const qconv_io *io, int32_t *zps, int16_t *dst)
+{
+    size_t kg = (size_t)(g->cg * g->ksize), mg = (size_t)g->mg, each = (size_t)qconv_group_packed(g);
+    weight_zps(io->w_zp, g->cout, zps);
+    if (qconv_depthwise(g)) {
+        for (size_t i = 0; i < each; i++)
+            dst[i] = (int16_t)(qload(io->w->data, io->w->dtype, (int64_t)i) - zps[i / (size_t)g->ksize]);
+        return;
     }
+    for (int64_t gr = 0; gr < g->group; gr++)
+        q8_gemm_pack_a(mg, kg, (const uint8_t *)io->w->data + (size_t)gr * mg * kg, io->w->dtype == EI_DTYPE_INT8,
+                       (ptrdiff_t)kg, 1, zps + (size_t)gr * mg, 1, dst + (size_t)gr * each);
+}
+
+/* What qconv prepare works out once per plan. */
+typedef struct qconv_state {
+    qconv g;
+    f32_conv_geom kg; /* one group's im2col geometry, or the depthwise kernel's */
+    int16_t *pw;      /* packed weights, group after group; NULL unless w is constant */
+} qconv_state;
+
+static ei_status qconv_prepare(op_ctx *ctx)
+{
+    bool qlinear = !strcmp(ctx->n->op_type, "QLinearConv");
+    qconv_state *st = op_alloc(ctx, sizeof *st);
+    if (!st) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory");
+    qconv_io io;
+    TRY(qconv_setup(ctx, qlinear, &io, &st->g));
+    const qconv *g = &st->g;
+    st->kg = qconv_kernel_geom(g);
+    ctx->state = st;
+    int wi = qlinear ? 3 : 1, zi = qlinear ? 5 : 3;
+    if (!in_is_const(ctx, wi) || (has_in(ctx, zi) && !in_is_const(ctx, zi))) return EI_STATUS_OK;
+    size_t n = (size_t)qconv_group_packed(g) * (size_t)(qconv_depthwise(g) ? 1 : g->group);
+    int32_t *zps = op_alloc(ctx, (size_t)g->cout * sizeof *zps);
+    st->pw = op_alloc_uninit(ctx, n * 2);
+    if (!st->pw || !zps) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory packing w (%zu int16)", n);
+    qconv_pack(g, &io, zps, st->pw);
+    return EI_STATUS_OK;
 }
 
 static ei_status qconv_run_common(op_ctx *ctx, bool qlinear)
 {
-    qconv_io io;
-    qconv g;
-    TRY(qconv_setup(ctx, qlinear, &io, &g));
-    int64_t kg = g.cg * g.ksize, npix = g.out_pix;
-    int32_t *col = ctx->scratch;           /* [kg, npix] */
-    int32_t *wq = col + kg * npix;         /* [cout, kg] */
-    uint32_t *acc = (uint32_t *)(wq + g.cout * kg); /* [npix] */
-    bool w_per_ch = io.w_zp && numel(io.w_zp) != 1;
-    for (int64_t m = 0; m < g.cout; m++) {
-        int32_t z = zp_at(io.w_zp, w_per_ch ? m : 0);
-        for (int64_t j = 0; j < kg; j++) wq[m * kg + j] = qload(io.w->data, io.w->dtype, m * kg + j) - z;
+    const qconv_state *st = ctx->state;
+    const qconv *g = &st->g;
+    qconv_io io = qconv_inputs(ctx, qlinear);
+    if (g->batch == 0 || g->cout == 0 || g->out_pix == 0) return EI_STATUS_OK;
+    size_t kg = (size_t)(g->cg * g->ksize), N = (size_t)g->out_pix, nc = q8_chunk(kg, N), mg = (size_t)g->mg;
+    size_t each = (size_t)qconv_group_packed(g), cout = (size_t)g->cout;
+    uint8_t *s = ctx->scratch;
+    int32_t *zps = (int32_t *)s;
+    float *mult = (float *)(s += bytes_aligned(cout * 4));
+    s += bytes_aligned(cout * 4);
+    const int16_t *pw = st->pw;
+    if (!pw) {
+        qconv_pack(g, &io, zps, (int16_t *)s);
+        pw = (const int16_t *)s;
+        s += bytes_aligned((uint64_t)each * (uint64_t)(qconv_depthwise(g) ? 1 : g->group) * 2);
     }
+    bool pointwise = qconv_pointwise(g);
+    uint8_t *col = s;
+    int16_t *pb = (int16_t *)(pointwise ? s : s + bytes_aligned((uint64_t)kg * nc));
+    int x_signed = io.x->dtype == EI_DTYPE_INT8;
     int32_t xz = zp_at(io.x_zp, 0);
-    ei_tensor *y = ctx->out[0];
-    float sx = 0, sy = 1;
-    int32_t zy = 0;
+    q8_requant rq = {.scale = mult, .per_row = 1};
     if (qlinear) {
-        sx = *(const float *)io.x_scale->data;
-        sy = *(const float *)io.y_scale->data;
-        zy = zp_at(io.y_zp, 0);
+        float sx = *(const float *)io.x_scale->data, sy = *(const float *)io.y_scale->data;
+        const float *sw = io.w_scale->data;
+        for (size_t m = 0; m < cout; m++) mult[m] = sx * sw[numel(io.w_scale) == 1 ? 0 : m] / sy;
+        rq.out_signed = io.y_zp->dtype == EI_DTYPE_INT8;
+        rq.zp = zp_at(io.y_zp, 0);
+        TRY(q8_act_clamp(ctx, sy, rq.zp, &rq));
     }
-    for (int64_t n = 0; n < g.batch; n++) {
-        for (int64_t gr = 0; gr < g.group; gr++) {
-            qconv_im2col(&g, io.x->data, io.x->dtype, (n * g.cin + gr * g.cg) * g.in_pix, xz, col);
-            for (int64_t mm = 0; mm < g.mg; mm++) {
-                int64_t m = gr * g.mg + mm;
-                for (int64_t p = 0; p < npix; p++) acc[p] = 0;
-                for (int64_t j = 0; j < kg; j++) {
-                    uint32_t wv = (uint32_t)wq[m * kg + j];
-                    const int32_t *cr = col + j * npix;
-                    if (!wv) continue;
-                    for (int64_t p = 0; p < npix; p++) acc[p] += wv * (uint32_t)cr[p];
+    const uint8_t *x = io.x->data;
+    uint8_t *y = ctx->out[0]->data;
+    size_t es = qlinear ? 1 : 4;
+    if (qconv_depthwise(g)) {
+        rq.bias = io.bias ? io.bias->data : NULL;
+        for (int64_t n = 0; n < g->batch; n++)
+            q8_dwconv_simd128(&st->kg, x + (size_t)n * cout * (size_t)g->in_pix, x_signed, xz, pw, qlinear ? &rq : NULL,
+                              y + (size_t)n * cout * N * es, s);
+        return EI_STATUS_OK;
+    }
+    for (int64_t n = 0; n < g->batch; n++) {
+        for (int64_t gr = 0; gr < g->group; gr++) {
+            const uint8_t *xg = x + ((size_t)n * (size_t)g->cin + (size_t)gr * (size_t)g->cg) * (size_t)g->in_pix;
+            size_t m0 = (size_t)gr * mg;
+            q8_requant rg = rq;
+            rg.scale = mult + m0;
+            rg.bias = io.bias ? (const int32_t *)io.bias->data + m0 : NULL;
+            for (size_t n0 = 0; n0 < N; n0 += nc) {
+                size_t n1 = n0 + nc < N ? n0 + nc : N;
+                if (pointwise) {
+                    q8_gemm_pack_b(kg, n1 - n0, xg + n0, x_signed, (ptrdiff_t)N, 1, xz, pb);
+                } else {
+                    u8_im2col(&st->kg, xg, (uint8_t)xz, n0, n1, col);
+                    q8_gemm_pack_b(kg, n1 - n0, col, x_signed, (ptrdiff_t)(n1 - n0), 1, xz, pb);
                 }
-                int64_t y_off = (n * g.cout + m) * npix;
-                if (!qlinear) {
-                    int32_t *yi = (int32_t *)y->data + y_off;
-                    for (int64_t p = 0; p < npix; p++) yi[p] = wrap32(acc[p]);
-                    continue;
-                }
-                uint32_t b = io.bias ? (uint32_t)((const int32_t *)io.bias->data)[m] : 0;
-                float sw = ((const float *)io.w_scale->data)[numel(io.w_scale) == 1 ? 0 : m];
-                float mult = sx * sw / sy;
-                for (int64_t p = 0; p < npix; p++)
-                    qstore(y->data, y->dtype, y_off + p, (float)wrap32(acc[p] + b) * mult, zy);
+                q8_gemm_packed_simd128(mg, n1 - n0, kg, pw + (size_t)gr * each, pb, qlinear ? &rg : NULL,
+                                       y + (((size_t)n * cout + m0) * N + n0) * es, (ptrdiff_t)N, 1);
             }
         }
     }
     return EI_STATUS_OK;
 }
-
 static ei_status conv_integer_run(op_ctx *ctx) { return qconv_run_common(ctx, false); }
 static ei_status qlinear_conv_run(op_ctx *ctx) { return qconv_run_common(ctx, true); }
 
@@ -710,9 +940,9 @@ const op_def quant_ops[] = {
     {"QuantizeLinear", "", 10, quantize_infer, NULL, quantize_run, 0},
     {"DequantizeLinear", "", 10, dequantize_infer, NULL, dequantize_run, 0},
     {"DynamicQuantizeLinear", "", 11, dynamic_quantize_infer, NULL, dynamic_quantize_run, 0},
-    {"MatMulInteger", "", 10, matmul_integer_infer, NULL, matmul_integer_run, 0},
-    {"QLinearMatMul", "", 10, qlinear_matmul_infer, NULL, qlinear_matmul_run, 0},
-    {"ConvInteger", "", 10, conv_integer_infer, NULL, conv_integer_run, 0},
-    {"QLinearConv", "", 10, qlinear_conv_infer, NULL, qlinear_conv_run, 0},
+    {"MatMulInteger", "", 10, matmul_integer_infer, qmm_prepare, matmul_integer_run, 0},
+    {"QLinearMatMul", "", 10, qlinear_matmul_infer, qmm_prepare, qlinear_matmul_run, 0},
+    {"ConvInteger", "", 10, conv_integer_infer, qconv_prepare, conv_integer_run, 0},
+    {"QLinearConv", "", 10, qlinear_conv_infer, qconv_prepare, qlinear_conv_run, 0},
 };
 const int quant_ops_count = sizeof quant_ops / sizeof quant_ops[0];
