@@ -266,6 +266,9 @@ $(DIST)/edgeinfer-relaxed.wasm: $(RELAXED_OBJ) web/exports.json web/relaxed-opco
 # beside the module, which is not shipped.
 MT_OBJ := $(WASM_OBJ:$(B)/wasm/%=$(B)/wasm-mt/%)
 MT_EXPORTS :=
+# What the loader calls besides web/exports.json: the instance's constructors, and per thread its
+# thread-local block, stack and pthread record.
+MT_RUNTIME := __wasm_call_ctors emscripten_tls_init emscripten_stack_set_limits stackRestore _emscripten_thread_init
 # Memory the shared module starts with and may grow to, in 64 KiB pages: the loader creates it.
 MT_MEMORY := -sINITIAL_MEMORY=16777216 -sMAXIMUM_MEMORY=2147483648
 
@@ -279,7 +282,7 @@ $(DIST)/edgeinfer-threads.wasm: $(MT_OBJ) web/exports.json web/wasm-names.mjs
 		$(B)/wasm-mt/exports.json $(MT_EXPORTS)
 	$(EMENV) $(EMCC) -Oz -msimd128 -pthread --no-entry -sALLOW_MEMORY_GROWTH $(MT_MEMORY) -sMALLOC=emmalloc -sWASM_BIGINT \
 		-sEXPORTED_FUNCTIONS=@$(B)/wasm-mt/exports.json -Wno-pthreads-mem-growth $(MT_OBJ) -o $(B)/wasm-mt/edgeinfer.js
-	node web/wasm-names.mjs $(B)/wasm-mt/edgeinfer.wasm $(B)/wasm-mt/edgeinfer.js $@
+	node web/wasm-names.mjs $(B)/wasm-mt/edgeinfer.wasm $(B)/wasm-mt/edgeinfer.js $@ web/exports.json $(MT_RUNTIME)
 
 # The GEMM and convolution kernel tests (SIMD against the scalar twins) on the relaxed kernels:
 # compiled for wasm, rewritten like the relaxed build, run under Node.

@@ -4,7 +4,11 @@
 // not ship: its own loader asks for the real names. This reads the mapping from that JS and
 // rewrites the import and export sections; every other byte is copied as it is.
 //
-//   node web/wasm-names.mjs IN.wasm EMCC_GLUE.js OUT.wasm
+// Exports the loader does not use (the rest of Emscripten's pthread runtime) are dropped when
+// KEEP (a JSON list of names, like web/exports.json, plus the runtime functions named after it) is
+// given.
+//
+//   node web/wasm-names.mjs IN.wasm EMCC_GLUE.js OUT.wasm [KEEP.json NAME...]
 
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -82,21 +86,26 @@ function rewriteImports(payload, map) {
   return out;
 }
 
-function rewriteExports(payload, map) {
+function rewriteExports(payload, map, keep) {
   const out = [];
   let [count, at] = leb(payload, 0);
-  out.push(...encodeLeb(count));
+  let kept = 0;
   for (let i = 0; i < count; i++) {
     let name;
     [name, at] = readName(payload, at);
     const start = at++;
     [, at] = leb(payload, at);
-    out.push(...encodeName(rename(name, map, 'export')), ...payload.subarray(start, at));
+    const real = rename(name, map, 'export');
+    if (keep && !keep.has(real)) continue;
+    out.push(...encodeName(real), ...payload.subarray(start, at));
+    kept++;
   }
-  return out;
+  return [...encodeLeb(kept), ...out];
 }
 
-const [input, glueFile, output] = process.argv.slice(2);
+const [input, glueFile, output, keepFile, ...runtime] = process.argv.slice(2);
+const keep = keepFile
+  ? new Set([...JSON.parse(readFileSync(keepFile, 'utf8')).map((n) => n.replace(/^_/, '')), ...runtime]) : null;
 const bytes = readFileSync(input);
 const { imports, exports } = mappings(readFileSync(glueFile, 'utf8'));
 const parts = [bytes.subarray(0, 8)];
@@ -105,7 +114,7 @@ for (let at = 8; at < bytes.length;) {
   const [size, p] = leb(bytes, at + 1);
   const payload = bytes.subarray(p, p + size);
   if (id === 2 || id === 7) {
-    const body = id === 2 ? rewriteImports(payload, imports) : rewriteExports(payload, exports);
+    const body = id === 2 ? rewriteImports(payload, imports) : rewriteExports(payload, exports, keep);
     parts.push(Uint8Array.from([id, ...encodeLeb(body.length), ...body]));
   } else {
     parts.push(bytes.subarray(at, p + size));

@@ -159,7 +159,12 @@ static float norm_row(size_t h, const float *x, const float *skip, const float *
     return inv;
 }
 
-static bool is_rms(const op_ctx *ctx) { return strstr(ctx->n->op_type, "Simplified") != NULL; }
+/* SimplifiedLayerNormalization and SkipSimplifiedLayerNormalization: no mean is subtracted. */
+static bool is_rms(const op_ctx *ctx)
+{
+    const char *t = ctx->n->op_type;
+    return !strcmp(t, "SimplifiedLayerNormalization") || !strcmp(t, "SkipSimplifiedLayerNormalization");
+}
 
 /* Skip broadcasts over input's leading dims: after its leading 1s it must equal input's trailing dims. */
 static bool skip_fits(const ei_tensor *x, const ei_tensor *s)

@@ -540,7 +540,8 @@ static ei_status einsum_plan(op_ctx *ctx, es_plan *p, int64_t *out_dims, int *ou
     CHECK(ctx, eq, "attribute 'equation' is missing");
     CHECK_SUPPORTED(ctx, ctx->n_in >= 1 && ctx->n_in <= ES_MAX_IN, "equation '%s': %d inputs (1 to %d supported)",
                     eq, ctx->n_in, ES_MAX_IN);
-    const char *arrow = strstr(eq, "->");
+    const char *arrow = strchr(eq, '-'); /* "->": a '-' anywhere else is refused by the term parser */
+    while (arrow && arrow[1] != '>') arrow = strchr(arrow + 1, '-');
     const char *lhs_end = arrow ? arrow : eq + strlen(eq);
 
     /* Operand terms, and the broadcast rank of the ellipsis. */
