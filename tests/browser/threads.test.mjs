@@ -20,6 +20,9 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 const NO_WORKERS = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'none'; connect-src 'self'";
+// The strict policy of tests/browser/browser.test.mjs: workers from this origin only, no blob:.
+const STRICT = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; " +
+  "img-src 'self' data:; style-src 'self'; object-src 'none'; base-uri 'none'";
 
 let isolated, plain, context, userDataDir;
 
@@ -30,7 +33,11 @@ before(async () => {
   // pages add a policy that forbids workers.
   isolated = await serve({
     root: ROOT, port: 0,
-    headers: (url) => (url.searchParams.has('noworkers') ? { ...ISOLATION, 'Content-Security-Policy': NO_WORKERS } : ISOLATION),
+    headers: (url) => {
+      if (url.searchParams.has('noworkers')) return { ...ISOLATION, 'Content-Security-Policy': NO_WORKERS };
+      if (url.searchParams.has('strict')) return { ...ISOLATION, 'Content-Security-Policy': STRICT };
+      return ISOLATION;
+    },
   });
   plain = await serve({ root: ROOT, port: 0 });
   userDataDir = mkdtempSync(join(tmpdir(), 'edgeinfer-chromium-'));
@@ -131,5 +138,19 @@ test('a service worker runs sessions on one thread after one notice', { timeout:
   assert.deepEqual(r2.output, r1.output);
   assert.equal(r2.warnings.length, 1, JSON.stringify(r2.warnings));
   assert.match(r2.warnings[0], /running on one thread: this context cannot start workers/);
+  await page.close();
+});
+
+test('an isolated page under the strict CSP (worker-src \'self\', no blob:) runs threaded', { timeout: 300_000 }, async () => {
+  requireModel('mobilenet_v2');
+  const { page, warnings } = await open(isolated, 'module.html?strict');
+  const violations = [];
+  page.on('console', (msg) => { if (/Content Security Policy/i.test(msg.text())) violations.push(msg.text()); });
+  const one = await runIn(page, 'mobilenet_v2', { numThreads: 1, wasm: { simd: 'plain' } });
+  const two = await runIn(page, 'mobilenet_v2', { numThreads: 2 });
+  assert.equal(two.numThreads, 2);
+  assert.deepEqual(two.output, one.output);
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(violations, []);
   await page.close();
 });
