@@ -10,8 +10,11 @@
  *   g_idx        optional int32 [K]: the block of each k (act-order exports); absent, k / block_size
  *   bias         optional float32 [N]
  * B(k, n) = (q - zero_point) * scale of k's block. The weights stay packed in memory: each run
- * widens a range of NC columns at a time into scratch (in the packed layout of the float32 GEMM)
- * and multiplies it, so memory holds the packed B plus one range.
+ * widens NC columns at a time, column by column, into the float32 GEMM's packed layout and
+ * multiplies them, so memory holds the packed B plus one range per thread (ranges are the tasks
+ * the session's threads share). Widening costs a few nanoseconds a weight: at batch 1 this is
+ * slower than a float32 MatMul (whose weights take 8x the memory); a fused int4 kernel is not
+ * written yet.
  */
 #include <stdint.h>
 
@@ -71,11 +74,19 @@ static ei_status nbits_geometry(op_ctx *ctx, nbits_geom *g)
     return EI_STATUS_OK;
 }
 
-/* Scratch: the packed A, the widened range [K, NC] and its packed form. */
-static uint64_t nbits_scratch(const nbits_geom *g)
+static size_t floats_aligned(size_t n) { return (n + 15) / 16 * 16; }
+
+/* Floats of one thread's share of the scratch: one widened column and a packed range [K, NC]. */
+static size_t range_floats(const nbits_geom *g)
 {
-    size_t M = (size_t)g->M, K = (size_t)g->K;
-    return (uint64_t)f32_gemm_packed_a_size(M, K) + 16 + (uint64_t)K * NC + f32_gemm_packed_b_size(K, NC) + 16;
+    return floats_aligned((size_t)g->K) + floats_aligned(f32_gemm_packed_b_size((size_t)g->K, NC));
+}
+
+/* Scratch: the packed A, then one range_floats per thread. */
+static uint64_t nbits_scratch(const nbits_geom *g, int threads)
+{
+    return (uint64_t)floats_aligned(f32_gemm_packed_a_size((size_t)g->M, (size_t)g->K)) +
+           (uint64_t)range_floats(g) * (uint64_t)threads;
 }
 
 static ei_status nbits_infer(op_ctx *ctx)
@@ -87,7 +98,7 @@ static ei_status nbits_infer(op_ctx *ctx)
     for (int d = 0; d < a->rank; d++) dims[d] = a->dims[d];
     dims[a->rank - 1] = g.N;
     TRY(set_output(ctx, 0, EI_DTYPE_FLOAT32, a->rank, dims));
-    return scratch_floats(ctx, nbits_scratch(&g)); /* A exists, so M * K is a size */
+    return scratch_floats(ctx, nbits_scratch(&g, op_threads(ctx))); /* A exists, so M * K is a size */
 }
 
 /* Quantized value j (bits wide) of a packed byte run. */
@@ -98,46 +109,93 @@ static unsigned packed_at(const uint8_t *p, int64_t j, int64_t bits)
     return (v >> (bit % 8)) & ((1u << bits) - 1);
 }
 
-/* Column n of B as float32 into col[0, K) (stride `stride`). */
-static void widen_column(const op_ctx *ctx, const nbits_geom *g, int64_t n, float *col, size_t stride)
+/* Scale and zero point of block `blk` of column n. */
+static void block_params(const op_ctx *ctx, const nbits_geom *g, int64_t n, int64_t blk, float *scale, float *zp)
+{
+    const ei_tensor *zt = has_in(ctx, 3) ? ctx->in[3] : NULL;
+    *scale = ((const float *)ctx->in[2]->data)[n * g->k_blocks + blk];
+    *zp = (float)(1 << (g->bits - 1));
+    if (zt && zt->dtype == EI_DTYPE_UINT8)
+        *zp = (float)packed_at((const uint8_t *)zt->data + n * ((g->k_blocks * g->bits + 7) / 8), blk, g->bits);
+    else if (zt)
+        *zp = ((const float *)zt->data)[n * g->k_blocks + blk];
+}
+
+/* Column n of B as float32 into col[0, K). */
+static void widen_column(const op_ctx *ctx, const nbits_geom *g, int64_t n, float *col)
 {
     const uint8_t *b = (const uint8_t *)ctx->in[1]->data + n * g->k_blocks * g->blob;
-    const float *scales = (const float *)ctx->in[2]->data + n * g->k_blocks;
-    const ei_tensor *zt = has_in(ctx, 3) ? ctx->in[3] : NULL;
     const int32_t *gidx = has_in(ctx, 4) ? ctx->in[4]->data : NULL;
-    int64_t zp_row = (g->k_blocks * g->bits + 7) / 8;
-    float center = (float)(1 << (g->bits - 1));
-    for (int64_t k = 0; k < g->K; k++) {
-        int64_t blk = k / g->block, within = k % g->block;
-        int64_t sblk = gidx && gidx[k] >= 0 && gidx[k] < g->k_blocks ? gidx[k] : blk;
-        float zp = center;
-        if (zt && zt->dtype == EI_DTYPE_UINT8) zp = (float)packed_at((const uint8_t *)zt->data + n * zp_row, sblk, g->bits);
-        else if (zt) zp = ((const float *)zt->data)[n * g->k_blocks + sblk];
-        float q = (float)packed_at(b + blk * g->blob, within, g->bits);
-        col[(size_t)k * stride] = (q - zp) * scales[sblk];
+    float scale, zp;
+    for (int64_t blk = 0; blk < g->k_blocks; blk++) {
+        const uint8_t *q = b + blk * g->blob;
+        int64_t k0 = blk * g->block, count = g->K - k0 < g->block ? g->K - k0 : g->block;
+        block_params(ctx, g, n, blk, &scale, &zp);
+        if (gidx) { /* act-order: each k names the block of its scale and zero point */
+            for (int64_t k = 0; k < count; k++) {
+                int32_t s = gidx[k0 + k];
+                block_params(ctx, g, n, s >= 0 && s < g->k_blocks ? s : blk, &scale, &zp);
+                col[k0 + k] = ((float)packed_at(q, k, g->bits) - zp) * scale;
+            }
+        } else if (g->bits == 4) {
+            for (int64_t k = 0; k + 1 < count; k += 2) {
+                col[k0 + k] = ((float)(q[k / 2] & 15) - zp) * scale;
+                col[k0 + k + 1] = ((float)(q[k / 2] >> 4) - zp) * scale;
+            }
+            if (count % 2) col[k0 + count - 1] = ((float)(q[count / 2] & 15) - zp) * scale;
+        } else {
+            for (int64_t k = 0; k < count; k++) col[k0 + k] = ((float)packed_at(q, k, g->bits) - zp) * scale;
+        }
     }
+}
+
+/* Stores col[0, K) as column j of the packed B of a [K, nc] range (f32_gemm's panel layout). */
+static void pack_column(const float *col, size_t K, size_t nc, size_t j, float *pb)
+{
+    size_t npad = (nc + F32_GEMM_NR - 1) / F32_GEMM_NR * F32_GEMM_NR;
+    for (size_t k0 = 0; k0 < K; k0 += F32_GEMM_KC) {
+        size_t kc = K - k0 < F32_GEMM_KC ? K - k0 : F32_GEMM_KC;
+        float *dst = pb + k0 * npad + j / F32_GEMM_NR * F32_GEMM_NR * kc + j % F32_GEMM_NR;
+        for (size_t k = 0; k < kc; k++) dst[k * F32_GEMM_NR] = col[k0 + k];
+    }
+}
+
+/* What the range tasks of one run share. */
+typedef struct nbits_job {
+    op_ctx *ctx;
+    nbits_geom g;
+    const float *pa;
+    float *y, *work; /* thread t's range scratch at work + t * range_floats */
+} nbits_job;
+
+/* Task i: columns [i * NC, ...) of the output, widened, packed and multiplied on one thread. */
+static void range_task(void *arg, size_t i, int thread)
+{
+    const nbits_job *j = arg;
+    size_t M = (size_t)j->g.M, K = (size_t)j->g.K, N = (size_t)j->g.N, n0 = i * NC;
+    size_t nc = N - n0 < NC ? N - n0 : NC;
+    float *col = j->work + (size_t)thread * range_floats(&j->g), *pb = col + floats_aligned(K);
+    for (size_t c = 0; c < nc; c++) {
+        widen_column(j->ctx, &j->g, (int64_t)(n0 + c), col);
+        pack_column(col, K, nc, c, pb);
+    }
+    f32_gemm_packed_simd128(M, nc, K, j->pa, pb, NULL, j->y + n0, (ptrdiff_t)N, 1, 0);
 }
 
 static ei_status nbits_run(op_ctx *ctx)
 {
-    nbits_geom g;
-    TRY(nbits_geometry(ctx, &g));
-    size_t M = (size_t)g.M, K = (size_t)g.K, N = (size_t)g.N;
-    float *y = ctx->out[0]->data;
+    nbits_job j = {.ctx = ctx, .y = ctx->out[0]->data};
+    TRY(nbits_geometry(ctx, &j.g));
+    size_t M = (size_t)j.g.M, K = (size_t)j.g.K, N = (size_t)j.g.N;
     if (M == 0) return EI_STATUS_OK;
     float *pa = ctx->scratch;
-    float *wide = pa + (f32_gemm_packed_a_size(M, K) + 15) / 16 * 16;
-    float *pb = wide + (K * NC + 15) / 16 * 16;
+    j.pa = pa;
+    j.work = pa + floats_aligned(f32_gemm_packed_a_size(M, K));
     f32_gemm_pack_a(M, K, ctx->in[0]->data, (ptrdiff_t)K, 1, pa);
-    for (size_t n0 = 0; n0 < N; n0 += NC) {
-        size_t nc = N - n0 < NC ? N - n0 : NC;
-        for (size_t j = 0; j < nc; j++) widen_column(ctx, &g, (int64_t)(n0 + j), wide + j, nc);
-        f32_gemm_pack_b(K, nc, wide, (ptrdiff_t)nc, 1, pb);
-        f32_gemm_packed_simd128(M, nc, K, pa, pb, NULL, y + n0, (ptrdiff_t)N, 1, 0);
-    }
+    op_parallel(ctx, (N + NC - 1) / NC, range_task, &j);
     if (has_in(ctx, 5)) {
         f32_vbinary_fn add = f32_vbinary_select(F32_VADD).v;
-        for (size_t m = 0; m < M; m++) add(y + m * N, ctx->in[5]->data, y + m * N, N);
+        for (size_t m = 0; m < M; m++) add(j.y + m * N, ctx->in[5]->data, j.y + m * N, N);
     }
     return EI_STATUS_OK;
 }
