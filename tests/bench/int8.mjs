@@ -4,7 +4,7 @@
 //    difference between edgeinfer's and onnxruntime-node's outputs on the int8 model;
 //  - speed: CPU time per inference (process.cpuUsage, the median of N runs after warm-up: the
 //    machines this runs on are shared, and CPU time is less noisy there than wall time) of
-//    edgeinfer's plain SIMD wasm build and of onnxruntime-web (wasm, 1 thread) on the float32 and
+//    edgeinfer's plain SIMD wasm build on one thread and of onnxruntime-web (wasm, 1 thread) on the float32 and
 //    the int8 model, as ratios.
 //
 //   node tests/bench/int8.mjs [--runs N] [--models a,b]   (make bench-int8)
@@ -73,7 +73,7 @@ for (const name of NAMES) {
     const bytes = readFileSync(file);
     const ref = await ortNode.InferenceSession.create(file);
     out[`ort-${kind}`] = Object.values(await ref.run({ [ref.inputNames[0]]: new ortNode.Tensor('float32', Float32Array.from(x.data), x.shape) }))[0].data;
-    const s = await ei.InferenceSession.create(bytes);
+    const s = await ei.InferenceSession.create(bytes, { numThreads: 1 });
     const feeds = { [s.inputNames[0]]: new ei.Tensor('float32', Float32Array.from(x.data), x.shape) };
     out[`ei-${kind}`] = Object.values(await s.run(feeds))[0].data;
     ms[`edgeinfer ${kind}`] = await cpuTime(() => s.run(feeds));
