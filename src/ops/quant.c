@@ -770,17 +770,25 @@ static uint64_t qconv_group_packed(const qconv *g)
 /* Scratch: [weight zero points, int32 cout][multipliers, float cout][packed weights unless prepacked]
  * then the depthwise kernel's work plane, or [im2col bytes, Kg x chunk][packed columns of the chunk].
  * Sizes are bounded by the tensors'. */
-static uint64_t qconv_scratch(const qconv *g, bool packed)
+/* Bytes of one thread's share of the scratch: the byte columns of one range (unless pointwise)
+ * and their packed form. */
+static uint64_t qconv_thread_bytes(const qconv *g)
 {
     uint64_t kg = (uint64_t)g->cg * (uint64_t)g->ksize, nc = q8_chunk((size_t)kg, (size_t)g->out_pix);
+    return (qconv_pointwise(g) ? 0 : bytes_aligned(kg * nc)) + bytes_aligned(q8_gemm_packed_b_size((size_t)kg, (size_t)nc) * 2);
+}
+
+/* Scratch: zero points and multipliers per channel, the packed weights unless prepacked, then
+ * the depthwise kernel's work, or one qconv_thread_bytes per thread. */
+static uint64_t qconv_scratch(const qconv *g, bool packed, int threads)
+{
     uint64_t r = 2 * bytes_aligned((uint64_t)g->cout * 4);
     if (!packed) r += bytes_aligned(qconv_group_packed(g) * (uint64_t)(qconv_depthwise(g) ? 1 : g->group) * 2);
     if (qconv_depthwise(g)) {
         f32_conv_geom k = qconv_kernel_geom(g);
         return r + q8_dwconv_work_size(&k);
     }
-    if (!qconv_pointwise(g)) r += bytes_aligned(kg * nc);
-    return r + q8_gemm_packed_b_size((size_t)kg, (size_t)nc) * 2;
+    return r + qconv_thread_bytes(g) * (uint64_t)threads;
 }
 
 static ei_status qconv_infer_common(op_ctx *ctx, bool qlinear)
@@ -816,7 +824,8 @@ static ei_status qconv_infer_common(op_ctx *ctx, bool qlinear)
     dims[1] = g.cout;
     for (int d = 0; d < g.nd; d++) dims[d + 2] = g.out[d];
     TRY(set_output(ctx, 0, qlinear ? io.y_zp->dtype : EI_DTYPE_INT32, g.nd + 2, dims));
-    return set_scratch(ctx, qconv_scratch(&g, in_is_const(ctx, qlinear ? 3 : 1) && (!io.w_zp || in_is_const(ctx, qlinear ? 5 : 3))));
+    return set_scratch(ctx, qconv_scratch(&g, in_is_const(ctx, qlinear ? 3 : 1) && (!io.w_zp || in_is_const(ctx, qlinear ? 5 : 3)),
+                                          op_threads(ctx)));
 }
 
 static ei_status conv_integer_infer(op_ctx *ctx) { return qconv_infer_common(ctx, false); }
@@ -869,13 +878,55 @@ static ei_status qconv_prepare(op_ctx *ctx)
     return EI_STATUS_OK;
 }
 
+/* What the tasks of one ConvInteger or QLinearConv run share. */
+typedef struct qconv_job {
+    const qconv_state *st;
+    const uint8_t *x;
+    uint8_t *y;
+    const int16_t *pw;
+    uint8_t *work;           /* thread t's columns and packed range at work + t * per_thread */
+    uint64_t per_thread;
+    const q8_requant *rq;    /* NULL for ConvInteger (int32 out) */
+    const int32_t *bias;
+    int x_signed;
+    int32_t xz;
+    size_t kg, N, nc, chunks, each, es;
+} qconv_job;
+
+/* Task i: one column range of one image and group, every output channel of the group. */
+static void qconv_task(void *arg, size_t i, int thread)
+{
+    const qconv_job *j = arg;
+    const qconv *g = &j->st->g;
+    size_t c = i % j->chunks, gr = i / j->chunks % (size_t)g->group, n = i / j->chunks / (size_t)g->group;
+    size_t mg = (size_t)g->mg, m0 = gr * mg, n0 = c * j->nc, n1 = n0 + j->nc < j->N ? n0 + j->nc : j->N;
+    const uint8_t *xg = j->x + (n * (size_t)g->cin + gr * (size_t)g->cg) * (size_t)g->in_pix;
+    uint8_t *col = j->work + (size_t)thread * j->per_thread;
+    bool pointwise = qconv_pointwise(g);
+    int16_t *pb = (int16_t *)(pointwise ? col : col + bytes_aligned((uint64_t)j->kg * j->nc));
+    q8_requant rg;
+    if (j->rq) {
+        rg = *j->rq;
+        rg.scale += m0;
+        rg.bias = j->bias ? j->bias + m0 : NULL;
+    }
+    if (pointwise) {
+        q8_gemm_pack_b(j->kg, n1 - n0, xg + n0, j->x_signed, (ptrdiff_t)j->N, 1, j->xz, pb);
+    } else {
+        u8_im2col(&j->st->kg, xg, (uint8_t)j->xz, n0, n1, col);
+        q8_gemm_pack_b(j->kg, n1 - n0, col, j->x_signed, (ptrdiff_t)(n1 - n0), 1, j->xz, pb);
+    }
+    q8_gemm_packed_simd128(mg, n1 - n0, j->kg, j->pw + gr * j->each, pb, j->rq ? &rg : NULL,
+                           j->y + ((n * (size_t)g->cout + m0) * j->N + n0) * j->es, (ptrdiff_t)j->N, 1);
+}
+
 static ei_status qconv_run_common(op_ctx *ctx, bool qlinear)
 {
     const qconv_state *st = ctx->state;
     const qconv *g = &st->g;
     qconv_io io = qconv_inputs(ctx, qlinear);
     if (g->batch == 0 || g->cout == 0 || g->out_pix == 0) return EI_STATUS_OK;
-    size_t kg = (size_t)(g->cg * g->ksize), N = (size_t)g->out_pix, nc = q8_chunk(kg, N), mg = (size_t)g->mg;
+    size_t kg = (size_t)(g->cg * g->ksize), N = (size_t)g->out_pix, nc = q8_chunk(kg, N);
     size_t each = (size_t)qconv_group_packed(g), cout = (size_t)g->cout;
     uint8_t *s = ctx->scratch;
     int32_t *zps = (int32_t *)s;
@@ -887,9 +938,6 @@ static ei_status qconv_run_common(op_ctx *ctx, bool qlinear)
         pw = (const int16_t *)s;
         s += bytes_aligned((uint64_t)each * (uint64_t)(qconv_depthwise(g) ? 1 : g->group) * 2);
     }
-    bool pointwise = qconv_pointwise(g);
-    uint8_t *col = s;
-    int16_t *pb = (int16_t *)(pointwise ? s : s + bytes_aligned((uint64_t)kg * nc));
     int x_signed = io.x->dtype == EI_DTYPE_INT8;
     int32_t xz = zp_at(io.x_zp, 0);
     q8_requant rq = {.scale = mult, .per_row = 1};
@@ -911,26 +959,9 @@ static ei_status qconv_run_common(op_ctx *ctx, bool qlinear)
                               y + (size_t)n * cout * N * es, s);
         return EI_STATUS_OK;
     }
-    for (int64_t n = 0; n < g->batch; n++) {
-        for (int64_t gr = 0; gr < g->group; gr++) {
-            const uint8_t *xg = x + ((size_t)n * (size_t)g->cin + (size_t)gr * (size_t)g->cg) * (size_t)g->in_pix;
-            size_t m0 = (size_t)gr * mg;
-            q8_requant rg = rq;
-            rg.scale = mult + m0;
-            rg.bias = io.bias ? (const int32_t *)io.bias->data + m0 : NULL;
-            for (size_t n0 = 0; n0 < N; n0 += nc) {
-                size_t n1 = n0 + nc < N ? n0 + nc : N;
-                if (pointwise) {
-                    q8_gemm_pack_b(kg, n1 - n0, xg + n0, x_signed, (ptrdiff_t)N, 1, xz, pb);
-                } else {
-                    u8_im2col(&st->kg, xg, (uint8_t)xz, n0, n1, col);
-                    q8_gemm_pack_b(kg, n1 - n0, col, x_signed, (ptrdiff_t)(n1 - n0), 1, xz, pb);
-                }
-                q8_gemm_packed_simd128(mg, n1 - n0, kg, pw + (size_t)gr * each, pb, qlinear ? &rg : NULL,
-                                       y + (((size_t)n * cout + m0) * N + n0) * es, (ptrdiff_t)N, 1);
-            }
-        }
-    }
+    qconv_job j = {st, x, y, pw, s, qconv_thread_bytes(g), qlinear ? &rq : NULL, io.bias ? io.bias->data : NULL,
+                   x_signed, xz, kg, N, nc, (N + nc - 1) / nc, each, es};
+    op_parallel(ctx, (size_t)g->batch * (size_t)g->group * j.chunks, qconv_task, &j);
     return EI_STATUS_OK;
 }
 static ei_status conv_integer_run(op_ctx *ctx) { return qconv_run_common(ctx, false); }
