@@ -10,7 +10,7 @@
 #define FAMILIES(X) \
     X(elementwise) X(matmul) X(conv) X(pool) X(norm) X(reduce) X(layout) X(gather) X(generate) X(resize) \
     X(loss) X(misc) X(quant) X(vision) X(rnn) X(signal) X(control) X(text) X(training) \
-    X(contrib) X(attention) X(nbits)
+    X(contrib) X(attention) X(nbits) X(qlinear)
 
 #define DECLARE(f) extern const op_def f##_ops[]; extern const int f##_ops_count;
 FAMILIES(DECLARE)
