@@ -273,6 +273,7 @@ static ei_status bias_rule(ei_model *g, node *add, const graph_uses *u)
 {
     if (!is_op(add, "Add") || add->n_in != 2 || add->in[0] < 0 || add->in[1] < 0 || add->out[0] < 0)
         return EI_STATUS_OK;
+    if (attr_find(add, "axis")) return EI_STATUS_OK; /* an opset 1-6 Add placing B at an axis */
     for (int side = 0; side < 2; side++) {
         node *mm = sole_producer(g, add->in[side], u, 1);
         if (!is_op(mm, "MatMul") || mm->n_in != 2 || mm->act.on) continue;

@@ -722,6 +722,37 @@ static ei_status binary_attrs(op_ctx *ctx, const binary_desc *d, bargs *e)
     return EI_STATUS_OK;
 }
 
+/*
+ * Add, Sub, Mul, Div and Pow before opset 7 broadcast only when their attribute broadcast = 1,
+ * and then B to A: B's dims are a contiguous run of A's, starting at attribute `axis` (by
+ * default at the end, which numpy's rule already does). *b gets B's tensor with its dims padded
+ * with 1s to that position.
+ */
+static ei_status legacy_operand(op_ctx *ctx, ei_tensor *b)
+{
+    *b = *ctx->in[1];
+    if (ctx->opset >= 7) return EI_STATUS_OK;
+    const ei_tensor *a = ctx->in[0];
+    if (!attr_int(ctx->n, "broadcast", 0)) {
+        bool same = a->rank == b->rank;
+        for (int d = 0; same && d < a->rank; d++) same = a->dims[d] == b->dims[d];
+        CHECK_SHAPE(ctx, same, "inputs %s and %s differ, and attribute broadcast is not 1 (opset %d)", shape_str(a),
+                    shape_str(b), ctx->opset);
+        return EI_STATUS_OK;
+    }
+    const attr *ax = attr_find(ctx->n, "axis");
+    if (!ax) return EI_STATUS_OK;
+    int64_t axis = attr_int(ctx->n, "axis", 0);
+    if (axis < 0) axis += a->rank;
+    CHECK_SHAPE(ctx, b->rank <= a->rank && axis >= 0 && axis <= a->rank - b->rank,
+                "B of shape %s cannot start at axis %lld of A %s", shape_str(b), (long long)attr_int(ctx->n, "axis", 0),
+                shape_str(a));
+    for (int d = 0; d < a->rank; d++)
+        b->dims[d] = d < axis || d >= axis + b->rank ? 1 : ctx->in[1]->dims[d - axis];
+    b->rank = a->rank;
+    return EI_STATUS_OK;
+}
+
 static ei_status infer_binary(op_ctx *ctx)
 {
     const binary_desc *d = find_binary(ctx->n->op_type);
@@ -733,7 +764,9 @@ static ei_status infer_binary(op_ctx *ctx)
     bargs e;
     TRY(binary_attrs(ctx, d, &e));
 
-    const ei_tensor *ins[2] = {ctx->in[0], ctx->in[1]};
+    ei_tensor b;
+    TRY(legacy_operand(ctx, &b));
+    const ei_tensor *ins[2] = {ctx->in[0], &b};
     if (d->fn == b_prelu) {
         /* The slope broadcasts to X, never the other way. */
         int rank;
@@ -829,10 +862,13 @@ static ei_status run_binary(op_ctx *ctx)
 {
     const binary_state *st = ctx->state;
     if (!has_out(ctx, 0)) return EI_STATUS_OK;
-    const ei_tensor *a = ctx->in[0], *b = ctx->in[1];
+    const ei_tensor *a = ctx->in[0];
     ei_tensor *y = ctx->out[0];
     if (numel(y) == 0) return EI_STATUS_OK;
 
+    ei_tensor bv;
+    TRY(legacy_operand(ctx, &bv));
+    const ei_tensor *b = &bv;
     const ei_tensor *ins[2] = {a, b};
     const void *data[2] = {a->data, b->data};
     bcast bc;
@@ -1017,6 +1053,9 @@ static ei_status run_where(op_ctx *ctx)
 #define VARIADIC(name, since) {name, "", since, infer_variadic, NULL, run_variadic, OP_INPLACE}
 
 const op_def elementwise_ops[] = {
+    /* opsets 1-6: broadcasting by attribute (legacy_operand) */
+    BINARY("Add", 1, OP_INPLACE), BINARY("Sub", 1, OP_INPLACE), BINARY("Mul", 1, OP_INPLACE),
+    BINARY("Div", 1, OP_INPLACE), BINARY("Pow", 1, OP_INPLACE),
     BINARY("Add", 7, OP_INPLACE),
     BINARY("Sub", 7, OP_INPLACE),
     BINARY("Mul", 7, OP_INPLACE),
