@@ -725,14 +725,21 @@ static ei_status binary_attrs(op_ctx *ctx, const binary_desc *d, bargs *e)
 /*
  * Add, Sub, Mul, Div and Pow before opset 7 broadcast only when their attribute broadcast = 1,
  * and then B to A: B's dims are a contiguous run of A's, starting at attribute `axis` (by
- * default at the end, which numpy's rule already does). *b gets B's tensor with its dims padded
- * with 1s to that position.
+ * default at the end, which numpy's rule already does). PRelu-6's [C] slope applies per channel.
+ * *b gets B's tensor with its dims padded with 1s to that position.
  */
 static ei_status legacy_operand(op_ctx *ctx, ei_tensor *b)
 {
     *b = *ctx->in[1];
     if (ctx->opset >= 7) return EI_STATUS_OK;
     const ei_tensor *a = ctx->in[0];
+    if (!strcmp(ctx->n->op_type, "PRelu")) { /* a [C] slope is per channel of an [N, C, ...] X */
+        if (b->rank == 1 && a->rank > 2 && b->dims[0] == a->dims[1] && b->dims[0] != a->dims[a->rank - 1]) {
+            for (int d = 0; d < a->rank; d++) b->dims[d] = d == 1 ? a->dims[1] : 1;
+            b->rank = a->rank;
+        }
+        return EI_STATUS_OK;
+    }
     if (!attr_int(ctx->n, "broadcast", 0)) {
         bool same = a->rank == b->rank;
         for (int d = 0; same && d < a->rank; d++) same = a->dims[d] == b->dims[d];
@@ -1062,6 +1069,7 @@ const op_def elementwise_ops[] = {
     BINARY("Div", 7, OP_INPLACE),
     BINARY("Pow", 7, OP_INPLACE),
     BINARY("Mod", 10, OP_INPLACE),
+    BINARY("PRelu", 6, OP_INPLACE), /* legacy_operand: a [C] slope is per channel */
     BINARY("PRelu", 7, OP_INPLACE),
     BINARY("BitShift", 11, OP_INPLACE),
     BINARY("And", 7, OP_INPLACE),

@@ -823,6 +823,7 @@ static ei_status einsum_run(op_ctx *ctx)
 }
 
 const op_def matmul_ops[] = {
+    {"Gemm", "", 1, gemm_infer, gemm_prepare, gemm_run, 0}, /* opsets 1-6: C broadcasts as since 7 */
     {"Gemm", "", 7, gemm_infer, gemm_prepare, gemm_run, 0},
     {"MatMul", "", 1, matmul_infer, matmul_prepare, matmul_run, 0},
     {"Einsum", "", 12, einsum_infer, NULL, einsum_run, 0},

@@ -92,3 +92,35 @@ test('opset 6: other shapes without broadcast = 1, or B that does not fit at its
     assert.match(r.error.message, re);
   }
 });
+
+test('opset 6 PRelu with a [C] slope applies it per channel of [N, C, H, W]', async () => {
+  const aDims = [2, 3, 2, 2], bDims = [3];
+  const a = seq(24, 7), b = Float32Array.of(0.5, -1, 2);
+  const want = a.map((v, i) => (v < 0 ? Math.fround(v * b[Math.floor(i / 4) % 3]) : v));
+  const r = await run(legacy('PRelu', aDims, bDims, {}), aDims, a, bDims, b);
+  assert.ok(r.native, r.stderr);
+  assert.deepEqual(Array.from(r.native.data), Array.from(want));
+  assert.deepEqual(Array.from(r.wasm.data), Array.from(want));
+});
+
+test('opset 6 Gemm with broadcast = 1 adds a [N] C to every row', async () => {
+  const model = makeModel({
+    opset: 6,
+    inputs: [{ name: 'a', type: 'float32', dims: [2, 3] }, { name: 'b', type: 'float32', dims: [3, 4] }],
+    outputs: [{ name: 'y', type: 'float32' }],
+    initializers: [{ name: 'c', type: 'float32', dims: [4], data: Float32Array.of(1, 2, 3, 4) }],
+    nodes: [{ op: 'Gemm', name: 'g0', attrs: { broadcast: 1 }, inputs: ['a', 'b', 'c'], outputs: ['y'] }],
+  });
+  const a = seq(6, 3), b = seq(12, 5);
+  const want = new Float32Array(8);
+  for (let m = 0; m < 2; m++) for (let n = 0; n < 4; n++) {
+    let acc = 0;
+    for (let k = 0; k < 3; k++) acc += a[m * 3 + k] * b[k * 4 + n];
+    want[m * 4 + n] = acc + n + 1;
+  }
+  const r = await run(model, [2, 3], a, [3, 4], b);
+  assert.ok(r.native, r.stderr);
+  for (const got of [r.native.data, r.wasm.data]) {
+    for (let i = 0; i < 8; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-5, `${got[i]} vs ${want[i]}`);
+  }
+});
