@@ -459,13 +459,29 @@ static int calibrate(qmodel *q, const ei_tensor *samples, int n_samples)
     return st == EI_STATUS_OK ? 0 : -1;
 }
 
+/* True when a Conv, Gemm or MatMul with int8 weights reads or writes activation `name`: only
+ * those are quantized (as onnxruntime's QDQ quantizer does), so a raw input that a Sub/Div
+ * normalises first keeps its float range. */
+static bool next_to_weights(qmodel *q, const char *name)
+{
+    for (int i = 0; i < q->n_nodes; i++) {
+        const qnode *n = &q->nodes[i];
+        if (weight_axis(q, n) < 0) continue;
+        if (n->n_out && !strcmp(n->out[0], name)) return true;
+        for (int k = 0; k < n->n_in; k++)
+            if (!strcmp(n->in[k], name)) return true;
+    }
+    return false;
+}
+
 /* Which activations get QuantizeLinear -> DequantizeLinear, and their parameters. */
 static void choose_acts(qmodel *q)
 {
     for (int i = 0; i < q->n_acts; i++) {
         act *a = &q->acts[i];
         const qnode *r = NULL;
-        if (!a->quantize || listed(q->outputs, q->n_outputs, a->name) || readers(q, a->name, &r) == 0) {
+        if (!a->quantize || listed(q->outputs, q->n_outputs, a->name) || readers(q, a->name, &r) == 0 ||
+            !next_to_weights(q, a->name)) {
             a->quantize = false;
             continue;
         }

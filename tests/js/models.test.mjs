@@ -175,8 +175,8 @@ export async function checkGolden(runFn, name) {
  * argmax hits against test_y.npy. Throws when the accuracy is below the model's minAccuracy;
  * otherwise returns {accuracy, correct, total}.
  */
-export async function checkAccuracy(runFn, name) {
-  const { spec, dir, modelPath } = modelFiles(name);
+export async function checkAccuracy(runFn, name, modelPath = modelFiles(name).modelPath) {
+  const { spec, dir } = modelFiles(name);
   const x = spec.toInput(loadNpy(join(dir, 'test_x.npy')));
   const y = loadNpy(join(dir, 'test_y.npy'));
   const total = x.shape[0];
@@ -220,4 +220,32 @@ for (const [runner, runFn] of Object.entries(RUNNERS)) {
         `threshold ${(100 * MODELS[name].minAccuracy).toFixed(0)}%`);
     });
   }
+}
+
+// int8: `edgeinfer quantize --weights int8 --calibrate` (activation ranges from the first
+// CALIBRATION rows of test_x.npy), then the held-out accuracy in the wasm build must stay within
+// one point of float32's (and above the model card's threshold).
+const CALIBRATION = 64;
+for (const name of Object.keys(MODELS)) {
+  test(`${name}: int8 (edgeinfer quantize) held-out accuracy within 1 point of float32`, { timeout: 600_000 }, async (t) => {
+    const { spec, dir, modelPath } = modelFiles(name);
+    const work = mkdtempSync(join(tmpdir(), `edgeinfer-int8-${name}-`));
+    try {
+      const x = spec.toInput(loadNpy(join(dir, 'test_x.npy')));
+      const rowSize = x.data.length / x.shape[0];
+      mkdirSync(join(work, 'cal'));
+      writeFileSync(join(work, 'cal', 'rows.npy'),
+        writeNpy(x.dtype, [CALIBRATION, ...x.shape.slice(1)], x.data.slice(0, CALIBRATION * rowSize)));
+      const int8Path = join(work, 'int8.onnx');
+      const r = spawnSync(CLI, ['quantize', modelPath, '-o', int8Path, '--weights', 'int8', '--calibrate', join(work, 'cal')], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const f32 = await checkAccuracy(runEdgeinferWasm, name);
+      const q8 = await checkAccuracy(runEdgeinferWasm, name, int8Path);
+      t.diagnostic(`${name}: float32 ${(100 * f32.accuracy).toFixed(2)}%, int8 ${(100 * q8.accuracy).toFixed(2)}% ` +
+        `(${readFileSync(modelPath).length} -> ${readFileSync(int8Path).length} bytes)`);
+      assert.ok(q8.accuracy >= f32.accuracy - 0.01, `${name}: int8 ${q8.accuracy} vs float32 ${f32.accuracy}`);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
 }
