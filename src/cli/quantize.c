@@ -459,15 +459,19 @@ static int calibrate(qmodel *q, const ei_tensor *samples, int n_samples)
     return st == EI_STATUS_OK ? 0 : -1;
 }
 
-/* True when a Conv, Gemm or MatMul with int8 weights reads or writes activation `name`: only
- * those are quantized (as onnxruntime's QDQ quantizer does), so a raw input that a Sub/Div
- * normalises first keeps its float range. */
+/* True when a Conv, Gemm or MatMul with int8 weights reads or writes activation `name` (through
+ * the Relu or Clip that alone reads its output): only those are quantized (as onnxruntime's QDQ
+ * quantizer does), so a raw input that a Sub/Div normalises first keeps its float range. */
 static bool next_to_weights(qmodel *q, const char *name)
 {
     for (int i = 0; i < q->n_nodes; i++) {
         const qnode *n = &q->nodes[i];
         if (weight_axis(q, n) < 0) continue;
         if (n->n_out && !strcmp(n->out[0], name)) return true;
+        const qnode *r = NULL; /* or its Relu/Clip, whose output is the one quantized (choose_acts) */
+        if (n->n_out && readers(q, n->out[0], &r) == 1 && (is_op(r, "Relu") || is_op(r, "Clip")) && r->n_out &&
+            !strcmp(r->out[0], name))
+            return true;
         for (int k = 0; k < n->n_in; k++)
             if (!strcmp(n->in[k], name)) return true;
     }
