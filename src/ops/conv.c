@@ -479,7 +479,7 @@ static ei_status conv_run_common(op_ctx *ctx, bool transpose)
         j.work += j.each * (size_t)g->group;
     }
     j.nc = chunk_columns(j.K, j.N);
-    j.chunks = (j.N + j.nc - 1) / j.nc;
+    j.chunks = j.nc ? (j.N + j.nc - 1) / j.nc : 0; /* ConvTranspose of an empty image: only the bias */
     if (transpose) convt_gemm(ctx, &j);
     else conv_gemm(ctx, &j);
     return EI_STATUS_OK;
