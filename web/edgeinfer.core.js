@@ -626,6 +626,7 @@ class Runtime {
       return this.x[name](...args);
     } catch (err) {
       this.broken = err;
+      if (this.workers.length) stopThreads(this); // the instance is retired: its workers too
       if (err instanceof EdgeInferError) throw err;
       throw fail('RUNTIME_ERROR', `edgeinfer.wasm failed in ${name}: ${err && err.message}`);
     }
