@@ -237,7 +237,7 @@ DIST_JS := $(DIST)/edgeinfer.mjs $(DIST)/edgeinfer.cjs $(DIST)/edgeinfer.js $(DI
 
 .PHONY: test-js test-browser bench-js bench-int8 bench-browser bench-native bench check-kernels-relaxed check-kernels-wasm
 
-wasm: $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer-relaxed.wasm $(DIST)/edgeinfer-threads.wasm $(DIST_JS)
+wasm: $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer-relaxed.wasm $(DIST)/edgeinfer-threads.wasm $(DIST)/edgeinfer-threads-relaxed.wasm $(DIST_JS)
 
 $(B)/wasm/%.o: %.c $(LIB_HDR)
 	@mkdir -p $(dir $@)
@@ -289,6 +289,23 @@ $(DIST)/edgeinfer-threads.wasm: $(MT_OBJ) web/exports.json web/wasm-names.mjs
 	$(EMENV) $(EMCC) -Oz -msimd128 -pthread --no-entry -sALLOW_MEMORY_GROWTH $(MT_MEMORY) -sMALLOC=emmalloc -sWASM_BIGINT \
 		-sEXPORTED_FUNCTIONS=@$(B)/wasm-mt/exports.json -Wno-pthreads-mem-growth $(MT_OBJ) -o $(B)/wasm-mt/edgeinfer.js
 	node web/wasm-names.mjs $(B)/wasm-mt/edgeinfer.wasm $(B)/wasm-mt/edgeinfer.js $@ web/exports.json $(MT_RUNTIME)
+
+# The threaded build again with relaxed-SIMD kernels (the loader's pick where the engine runs
+# relaxed SIMD, as for one thread).
+MT_RELAXED_OBJ := $(patsubst $(B)/wasm-mt/src/kernels/%,$(B)/wasm-mt-relaxed/src/kernels/%,$(MT_OBJ))
+
+$(B)/wasm-mt-relaxed/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(EMENV) $(EMCC) $(WASM_CFLAGS) -pthread -mrelaxed-simd $(WASM_OPT) -c $< -o $@
+
+$(DIST)/edgeinfer-threads-relaxed.wasm: $(MT_RELAXED_OBJ) $(DIST)/edgeinfer-threads.wasm web/wasm-names.mjs web/relaxed-opcodes.mjs
+	@mkdir -p $(B)/wasm-mt-relaxed
+	$(EMENV) $(EMCC) -Oz -msimd128 -mrelaxed-simd -pthread --no-entry -sALLOW_MEMORY_GROWTH $(MT_MEMORY) -sMALLOC=emmalloc \
+		-sWASM_BIGINT -sEXPORTED_FUNCTIONS=@$(B)/wasm-mt/exports.json -Wno-pthreads-mem-growth $(MT_RELAXED_OBJ) \
+		-o $(B)/wasm-mt-relaxed/edgeinfer.js
+	$(NODE_RELAXED) web/relaxed-opcodes.mjs $(B)/wasm-mt-relaxed/edgeinfer.wasm $(B)/wasm-mt-relaxed/standard.wasm
+	$(NODE_RELAXED) web/wasm-names.mjs $(B)/wasm-mt-relaxed/standard.wasm $(B)/wasm-mt-relaxed/edgeinfer.js $@ \
+		web/exports.json $(MT_RUNTIME)
 
 # The GEMM and convolution kernel tests (SIMD against the scalar twins) on the relaxed kernels:
 # compiled for wasm, rewritten like the relaxed build, run under Node.

@@ -24,7 +24,7 @@ import { pngIcon, svgIcon } from './icons.mjs';
 
 const DEMO = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(DEMO, '..');
-const DIST_FILES = ['edgeinfer.js', 'edgeinfer.mjs', 'edgeinfer-worker.js', 'edgeinfer.wasm', 'edgeinfer-relaxed.wasm', 'edgeinfer-threads.wasm'];
+const DIST_FILES = ['edgeinfer.js', 'edgeinfer.mjs', 'edgeinfer-worker.js', 'edgeinfer.wasm', 'edgeinfer-relaxed.wasm', 'edgeinfer-threads.wasm', 'edgeinfer-threads-relaxed.wasm'];
 // Files of models/<name>/ the pages use: plain names, or a folder and the extension of its files.
 const MODEL_FILES = {
   digits: ['model.onnx', 'samples.json'],

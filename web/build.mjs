@@ -59,6 +59,7 @@ const ASSET_URLS = {
   'edgeinfer.wasm': new URL('./edgeinfer.wasm', import.meta.url).href,
   'edgeinfer-relaxed.wasm': new URL('./edgeinfer-relaxed.wasm', import.meta.url).href,
   'edgeinfer-threads.wasm': new URL('./edgeinfer-threads.wasm', import.meta.url).href,
+  'edgeinfer-threads-relaxed.wasm': new URL('./edgeinfer-threads-relaxed.wasm', import.meta.url).href,
   'edgeinfer-worker.js': new URL('./edgeinfer-worker.js', import.meta.url).href,
 };
 

@@ -808,8 +808,9 @@ async function getRuntime(cfg) {
 
 // ---- threads ----
 //
-// A session on more than one thread runs in the threaded build (edgeinfer-threads.wasm), one
-// instance per thread of this page, whose memory is a shared WebAssembly.Memory. Its C thread pool
+// A session on more than one thread runs in a threaded build (edgeinfer-threads.wasm, or
+// edgeinfer-threads-relaxed.wasm where relaxed SIMD runs), one instance per thread of this page,
+// whose memory is a shared WebAssembly.Memory. Its C thread pool
 // (src/graph/threadpool.c) gets threads-1 workers: each loads edgeinfer-worker.js (the same
 // script as { worker: true } sessions, so a Content-Security-Policy that allows one allows the
 // other), instantiates the same module on the same memory with its own stack, and calls
@@ -818,7 +819,8 @@ async function getRuntime(cfg) {
 // (no SharedArrayBuffer, a page that is not cross-origin isolated, a worker that fails to
 // start), the session runs on one thread in the single-threaded build, after one notice.
 
-const THREADS_FILE = 'edgeinfer-threads.wasm';
+// The threaded builds: SIMD128, and relaxed SIMD picked as for one thread (simdBuild).
+const THREADS_FILES = { plain: 'edgeinfer-threads.wasm', relaxed: 'edgeinfer-threads-relaxed.wasm' };
 const THREAD_STACK = 256 << 10; // bytes of stack per worker: the kernels it runs need little
 const THREAD_START_MS = 10000; // a worker that has not started by then counts as failed
 // Pages of the threaded build's memory (its -sINITIAL_MEMORY and -sMAXIMUM_MEMORY in the Makefile).
@@ -889,15 +891,30 @@ function startThread(rt, module, url, index) {
   });
 }
 
+// The compiled threaded build: the relaxed one where simdBuild picks it (the SIMD128 one when
+// that file cannot be had), compiled once per URL.
+async function threadsModuleFor(cfg) {
+  const compile = (file) => {
+    if (!threadsModule || threadsModule.url !== file) threadsModule = { url: file, module: compileUrl(file) };
+    return threadsModule.module.catch((err) => {
+      threadsModule = null; // try again next time
+      throw err;
+    });
+  };
+  if (cfg.threadsUrl) return compile(cfg.threadsUrl);
+  const build = simdBuild(cfg.simd);
+  try {
+    return await compile(wasmFileUrl(cfg, THREADS_FILES[build]));
+  } catch (err) {
+    if (build !== 'relaxed' || cfg.simd !== undefined) throw err;
+    return compile(wasmFileUrl(cfg, THREADS_FILES.plain));
+  }
+}
+
 async function makeThreadedRuntime(cfg, threads) {
   const url = cfg.workerUrl || env.workerUrl || defaultUrl('edgeinfer-worker.js');
   if (!url) throw new Error('cannot tell where edgeinfer-worker.js is; set edgeinfer.env.workerUrl');
-  const file = cfg.threadsUrl || wasmFileUrl(cfg, THREADS_FILE);
-  if (!threadsModule || threadsModule.url !== file) threadsModule = { url: file, module: compileUrl(file) };
-  const module = await threadsModule.module.catch((err) => {
-    threadsModule = null; // try again next time
-    throw err;
-  });
+  const module = await threadsModuleFor(cfg);
   const memory = new WebAssembly.Memory({ ...SHARED_PAGES, shared: true });
   const rt = await Runtime.create(module, memory);
   try {
@@ -934,6 +951,11 @@ function stopThreads(rt) {
   rt.workers = [];
   rt.pool = 0;
   if (threaded && rt === threaded.rt) threaded = null;
+}
+
+// Where a worker session's worker finds the threaded build this thread would pick.
+function threadsUrlFor(cfg) {
+  return wasmFileUrl(cfg, THREADS_FILES[simdBuild(cfg.simd)]);
 }
 
 // The instance a session of `threads` threads runs in: the threaded one, or this thread's
@@ -1256,7 +1278,7 @@ class InferenceSession {
       worker ? getModule(cfg) : runtimeFor(cfg, threads),
     ]);
     const backend = worker
-      ? await WorkerBackend.create(runtimeOrModule, model, options, { threads, threadsUrl: wasmFileUrl(cfg, THREADS_FILE) })
+      ? await WorkerBackend.create(runtimeOrModule, model, options, { threads, threadsUrl: threadsUrlFor(cfg) })
       : LocalBackend.create(runtimeOrModule, model.bytes, checkLimits(options.limits));
     return new InferenceSession(backend, CREATE_KEY, overrides);
   }

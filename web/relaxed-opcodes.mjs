@@ -91,6 +91,7 @@ kind('f64', [0x44]);
 kind('byte', [0xd0]);
 kind('fc', [0xfc]);
 kind('fd', [0xfd]);
+kind('fe', [0xfe]);
 
 // 0xfc sub-opcodes: saturating truncation (0-7), bulk memory and table ops (8-17).
 const FC = new Map([...range(0, 7).map((op) => [op, []]),
@@ -163,6 +164,12 @@ function scanBody(bytes, pos, end, onFma) {
       const imm = FC.get(sub);
       if (!imm) r.fail(`unknown opcode 0xfc ${sub}`);
       immediates(r, imm);
+    } else if (k === 'fe') { // threads: atomic.fence (3) takes a zero byte, the rest a memarg
+      const sub = r.u32();
+      if (sub === 3) {
+        if (r.byte() !== 0) r.fail('atomic.fence: expected a zero byte');
+      } else if (sub <= 0x4e) r.memarg();
+      else r.fail(`unknown opcode 0xfe ${sub}`);
     } else if (k === 'fd') {
       const subAt = r.pos;
       const { value: sub, length } = r.uleb(32);
