@@ -1097,11 +1097,22 @@ class LocalBackend {
       return fn();
     } catch (err) {
       if (healthy && rt.broken) {
-        err.message += ` (the session made from ${this.where})`;
+        err.message += ` (the session made from ${this.where}${this.runningNode()})`;
         this.trap = fail('RUNTIME_ERROR', `the session made from ${this.where} stopped its WebAssembly instance ` +
           `(${rt.broken.message}): create the session again`);
       }
       throw err;
+    }
+  }
+
+  // ", at its Op node 'name'" for the node a trapped run was at, asked of the retired instance.
+  runningNode() {
+    try {
+      const x = this.rt.x, s = this.session, i = x.ei_session_run_node(s), op = x.ei_session_node_op(s, i);
+      const name = op && this.rt.str(x.ei_session_node_name(s, i));
+      return op ? `, at its ${this.rt.str(op)} node${name ? ` '${name}'` : ''}` : '';
+    } catch {
+      return '';
     }
   }
 

@@ -383,6 +383,7 @@ static ei_status create_session(const ei_model *m, const ei_session_options *o, 
     }
     s->iter_count = iter_count ? iter_count : &s->iterations;
     s->slice_left = slice_left ? slice_left : &s->slice;
+    s->pos = -1;
     ei_status st = create(s, m);
     if (st != EI_STATUS_OK && s->m) {
         /* A failed session keeps only its message: every later call says it was not created. */
@@ -489,6 +490,8 @@ size_t ei_session_arena_bytes(const ei_session *s)
 }
 
 int ei_session_node_count(const ei_session *s) { return s && s->m ? s->m->n_nodes : 0; }
+
+int ei_session_run_node(const ei_session *s) { return s ? s->pos : 0; }
 
 static const node *compiled_node(const ei_session *s, int i)
 {
@@ -722,7 +725,7 @@ static ei_status run_begin(ei_session *s)
     const ei_model *m = s->m;
     ei_session_run_cancel(s);
     s->ran = false;
-    s->pos = 0;
+    s->pos = -1; /* no node while planning */
     if (s->iter_count == &s->iterations) s->iterations = 0; /* a root session: a new run's count */
     for (int k = 0; k < m->n_inputs; k++)
         if (!s->is_bound[k])
@@ -736,6 +739,7 @@ static ei_status run_begin(ei_session *s)
     if (s->dynamic) dynamic_begin(s);
     else
         for (int k = 0; k < m->n_inputs; k++) s->t[m->inputs[k]].data = s->bound[k].data;
+    s->pos = 0;
     return EI_STATUS_OK;
 }
 

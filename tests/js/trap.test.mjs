@@ -15,6 +15,7 @@ import { ROOT, rejectsWith, requireDist } from './helpers.mjs';
 requireDist();
 
 let trapNext = null; // the export whose next call traps
+let trapAfter = false; // ... after the call did its work (else before)
 let memory = null; // the memory of the last instance made
 const instantiate = WebAssembly.instantiate;
 WebAssembly.instantiate = async (...args) => {
@@ -24,11 +25,10 @@ WebAssembly.instantiate = async (...args) => {
   memory = instance.exports.memory;
   for (const [name, value] of Object.entries(instance.exports)) {
     exports[name] = typeof value !== 'function' ? value : (...a) => {
-      if (name === trapNext) {
-        trapNext = null;
-        throw new WebAssembly.RuntimeError('unreachable (injected by trap.test.mjs)');
-      }
-      return value(...a);
+      if (name !== trapNext) return value(...a);
+      trapNext = null;
+      if (trapAfter) value(...a);
+      throw new WebAssembly.RuntimeError('unreachable (injected by trap.test.mjs)');
     };
   }
   const wrapped = { exports };
@@ -78,6 +78,21 @@ test('a trap while another session\'s run is paused between slices: that run sta
   assert.deepEqual(Array.from((await b.run({ v })).y.data), [7]);
   await a.release();
   await b.release();
+});
+
+test('a trap names the node its run was at', async () => {
+  const chain = makeModel({ // y = x + 1 + 1 + 1, node by node
+    inputs: [{ name: 'x', type: 'float32', dims: [4] }], outputs: [{ name: 'y', type: 'float32', dims: [4] }],
+    nodes: [0, 1, 2].map((i) => ({ op: 'Add', inputs: [i ? `v${i}` : 'x', 'one'], outputs: [i === 2 ? 'y' : `v${i + 1}`], name: `add${i}` })),
+    initializers: [{ name: 'one', type: 'float32', dims: [4], data: new Float32Array(4).fill(1) }],
+  });
+  const s = await InferenceSession.create(chain);
+  trapNext = 'ei_session_run_step'; // after the first slice (one node), which pauses at add1
+  trapAfter = true;
+  await rejectsWith(s.run({ x: new Tensor('float32', new Float32Array(4), [4]) }, { signal: new AbortController().signal }),
+    'RUNTIME_ERROR', /failed in ei_session_run_step: unreachable.*\(the session made from the buffer, at its Add node 'add1'\)/);
+  trapAfter = false;
+  await s.release();
 });
 
 test('a trap that overwrote another session\'s model in wasm memory: that session fails clearly', async () => {
