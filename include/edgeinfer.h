@@ -221,7 +221,7 @@ ei_status ei_session_run(ei_session *session);
 /*
  * The same run in slices, for a caller that must stay responsive or be able to stop
  * (a browser's main thread): each call runs nodes until `budget` of them (those of subgraphs
- * included) have run, then returns EI_STATUS_PENDING; call it again to go on. The run ends
+ * included; at least one) have run, then returns EI_STATUS_PENDING; call it again to go on. The run ends
  * with the call that returns EI_STATUS_OK (outputs ready) or an error. A slice ends between
  * two nodes of the model's graph or between two iterations of a Loop or Scan of that graph,
  * so one node (one iteration of such a loop, loops nested in it included) may run past the

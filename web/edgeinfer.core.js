@@ -620,8 +620,7 @@ class Runtime {
   // so it is retired and later sessions get a fresh one.
   call(name, ...args) {
     if (this.broken) {
-      throw fail('RUNTIME_ERROR', `the WebAssembly instance of this session stopped after an earlier error ` +
-        `(${this.broken.message}); create the session again`);
+      throw fail('RUNTIME_ERROR', `edgeinfer.wasm stopped after an earlier error (${this.broken.message})`);
     }
     try {
       return this.x[name](...args);
@@ -990,7 +989,6 @@ function checksum(u8) {
 // a run in slices lets the page (and an AbortSignal) act between them.
 function nextTask() {
   return new Promise((resolve) => {
-    if (typeof setImmediate === 'function') return setImmediate(resolve);
     const { port1, port2 } = new MessageChannel();
     port1.onmessage = () => { port1.close(); resolve(); };
     port2.postMessage(0);
@@ -998,7 +996,7 @@ function nextTask() {
 }
 
 // A slice of a run with an AbortSignal lasts about SLICE_MS: the node budget of the next slice
-// doubles or halves towards it.
+// doubles below it and halves above.
 const SLICE_MS = 8;
 
 // A session in this thread's wasm instance. A trap of that instance (a bug) retires it; the
@@ -1009,7 +1007,7 @@ const SLICE_MS = 8;
 // take turns, since a run with a signal goes in slices (ei_session_run_step) that yield to the
 // event loop between them.
 class LocalBackend {
-  static create(rt, bytes, limits, cfg, where = 'the model') {
+  static create(rt, bytes, limits, cfg, where) {
     const x = new LocalBackend(limits, cfg, where);
     x.open(rt, bytes);
     x.threads = rt.pool ? rt.threads : 1;
@@ -1077,9 +1075,8 @@ class LocalBackend {
     const bytes = old.heap().subarray(ptr, ptr + length);
     this.release();
     if (checksum(bytes) !== sum) {
-      throw (this.trap = fail('RUNTIME_ERROR', `the WebAssembly instance of the session made from ${this.where} stopped ` +
-        `after another session's error (${old.broken.message}), which also overwrote this session's model in ` +
-        'wasm memory, so it cannot be made again by itself: create the session again'));
+      throw (this.trap = fail('RUNTIME_ERROR', `the session made from ${this.where} was lost: another session's ` +
+        'error overwrote its model in wasm memory; create the session again'));
     }
     this.open(await runtimeFor(this.cfg, this.threads), bytes);
   }
@@ -1141,22 +1138,15 @@ class LocalBackend {
   }
 
   async runHere(feeds, outputIndices, signal) {
-    const rt = this.rt;
+    const rt = this.rt, s = this.session;
     this.guard(() => this.bind(feeds));
-    if (!signal) this.guard(() => this.check(rt.call('ei_session_run', this.session)));
-    for (let budget = 1, st = PENDING; signal && st === PENDING;) {
-      const t0 = performance.now();
-      st = this.guard(() => rt.call('ei_session_run_step', this.session, BigInt(budget)));
-      if (st !== PENDING) {
-        this.check(st);
-        break;
-      }
-      const ms = performance.now() - t0;
-      budget = ms < SLICE_MS / 2 ? Math.min(budget * 2, 2 ** 30) : ms > SLICE_MS * 2 ? Math.max(budget >> 1, 1) : budget;
-      await nextTask();
-      if (signal.aborted) {
-        this.guard(() => rt.call('ei_session_run_cancel', this.session));
-        throw fail('ABORTED', 'the run was cancelled (AbortSignal); the session is ready for the next run');
+    for (let budget = 1, st = PENDING, t0; st === PENDING; budget = performance.now() - t0 < SLICE_MS ? budget * 2 : budget / 2 + 0.5 | 0) {
+      t0 = performance.now();
+      st = this.guard(() => (signal ? rt.call('ei_session_run_step', s, BigInt(budget)) : rt.call('ei_session_run', s)));
+      if (st !== PENDING) this.check(st);
+      else if (await nextTask(), signal.aborted) {
+        this.guard(() => rt.call('ei_session_run_cancel', s));
+        throw fail('ABORTED', 'the run was cancelled (AbortSignal); the session is ready');
       }
     }
     return this.guard(() => outputIndices.map((i) => {

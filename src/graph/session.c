@@ -746,8 +746,8 @@ static ei_status run_begin(ei_session *s)
 /* Runs nodes from s->pos to the end, or (stepping) until the slice is used up. */
 static ei_status run_nodes(ei_session *s)
 {
-    for (; s->pos < s->m->n_nodes; s->pos++) {
-        if (s->stepping && *s->slice_left <= 0) return EI_STATUS_PENDING;
+    for (int first = s->pos; s->pos < s->m->n_nodes; s->pos++) {
+        if (s->stepping && *s->slice_left <= 0 && s->pos > first) return EI_STATUS_PENDING; /* after one node at least */
         --*s->slice_left;
         TRY(s->dynamic ? dynamic_node(s, s->pos) : static_node(s, s->pos));
     }
@@ -778,9 +778,6 @@ ei_status ei_session_run(ei_session *s)
 ei_status ei_session_run_step(ei_session *s, int64_t budget)
 {
     if (!s) return EI_STATUS_INVALID_ARGUMENT;
-    if (s->slice_left != &s->slice) return FAIL(s, EI_STATUS_INVALID_STATE, "a subgraph's session runs whole");
-    if (budget <= 0)
-        return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "ei_session_run_step: budget %lld, expected > 0", (long long)budget);
     if (!s->stepping) {
         ei_status st = run_begin(s);
         if (st != EI_STATUS_OK) return run_end(s, st);

@@ -216,45 +216,55 @@ static ei_status loop_infer(op_ctx *ctx)
     return EI_STATUS_NEEDS_DATA;
 }
 
-/* A loop's progress: what it carries, what it stacked, where it is (kept while it is paused). */
-typedef struct loop_progress {
-    int n, k_scan;
+/* A Loop's or Scan's progress, kept while the node is paused: n owned tensors (Loop's carried
+ * values; Scan's states, then its slice buffers), k stacked outputs (Loop's scan outputs) and the
+ * next iteration. */
+typedef struct progress {
+    int n, k;
     int64_t it;
     bool cond;
-    ei_tensor *carried; /* [n] */
-    stack *scans;       /* [k_scan] */
-} loop_progress;
+    ei_tensor *t; /* [n] */
+    stack *st;    /* [k] */
+} progress;
 
-static void loop_progress_free(void *p)
+static void progress_free(void *p)
 {
-    loop_progress *lp = p;
-    for (int j = 0; lp->carried && j < lp->n; j++) free(lp->carried[j].data);
-    for (int k = 0; lp->scans && k < lp->k_scan; k++) free(lp->scans[k].data);
-    free(lp->carried);
-    free(lp->scans);
-    free(lp);
+    progress *g = p;
+    for (int j = 0; g->t && j < g->n; j++) free(g->t[j].data);
+    for (int k = 0; g->st && k < g->k; k++) free(g->st[k].data);
+    free(g->t);
+    free(g->st);
+    free(g);
+}
+
+static ei_status progress_new(op_ctx *ctx, int n, int k, progress **out)
+{
+    progress *g = *out = calloc(1, sizeof *g);
+    if (g) {
+        g->n = n;
+        g->k = k;
+        g->cond = true;
+        g->t = calloc((size_t)n + 1, sizeof *g->t);
+        g->st = calloc((size_t)k + 1, sizeof *g->st);
+    }
+    return g && g->t && g->st ? EI_STATUS_OK : op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory starting the loop");
 }
 
 /* A fresh start: the initial loop values copied, nothing stacked. */
-static ei_status loop_start(op_ctx *ctx, int n, int k_scan, loop_progress **out)
+static ei_status loop_start(op_ctx *ctx, int n, int k_scan, progress **out)
 {
-    loop_progress *lp = *out = calloc(1, sizeof *lp);
-    if (!lp) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory starting the loop");
-    lp->n = n;
-    lp->k_scan = k_scan;
-    lp->cond = has_in(ctx, 1) ? is_true(ctx->in[1]) : true;
-    lp->carried = calloc((size_t)n + 1, sizeof *lp->carried);
-    lp->scans = calloc((size_t)k_scan + 1, sizeof *lp->scans);
-    if (!lp->carried || !lp->scans) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory starting the loop");
+    TRY(progress_new(ctx, n, k_scan, out));
+    progress *lp = *out;
+    if (has_in(ctx, 1)) lp->cond = is_true(ctx->in[1]);
     for (int j = 0; j < n; j++) {
         if (!has_in(ctx, 2 + j)) return op_fail(ctx, EI_STATUS_INVALID_MODEL, "loop value %d is absent", j);
-        TRY(copy_tensor(ctx, ctx->in[2 + j], &lp->carried[j]));
+        TRY(copy_tensor(ctx, ctx->in[2 + j], &lp->t[j]));
     }
     return EI_STATUS_OK;
 }
 
 /* One body run: binds the iteration number, cond and carried values, copies the results back. */
-static ei_status loop_iteration(op_ctx *ctx, const attr *body, ei_session *cs, loop_progress *lp)
+static ei_status loop_iteration(op_ctx *ctx, const attr *body, ei_session *cs, progress *lp)
 {
     const ei_model *g = body->sub;
     int n = lp->n;
@@ -265,7 +275,7 @@ static ei_status loop_iteration(op_ctx *ctx, const attr *body, ei_session *cs, l
     scalar_for(g, 1, EI_DTYPE_BOOL, &cond_value, &t_cond);
     ei_status st = ei_session_set_input(cs, 0, &t_iter);
     if (st == EI_STATUS_OK) st = ei_session_set_input(cs, 1, &t_cond);
-    for (int j = 0; st == EI_STATUS_OK && j < n; j++) st = ei_session_set_input(cs, 2 + j, &lp->carried[j]);
+    for (int j = 0; st == EI_STATUS_OK && j < n; j++) st = ei_session_set_input(cs, 2 + j, &lp->t[j]);
     if (st != EI_STATUS_OK) return sub_fail(ctx, st, body, cs);
     TRY(sub_run(ctx, body, cs));
     TRY(ei_session_output(cs, 0, &o));
@@ -273,22 +283,22 @@ static ei_status loop_iteration(op_ctx *ctx, const attr *body, ei_session *cs, l
     /* Copy before the next run: it may overwrite the body's output buffers. */
     for (int j = 0; j < n; j++) {
         TRY(ei_session_output(cs, 1 + j, &o));
-        TRY(copy_tensor(ctx, &o, &lp->carried[j]));
+        TRY(copy_tensor(ctx, &o, &lp->t[j]));
     }
-    for (int k = 0; k < lp->k_scan; k++) {
+    for (int k = 0; k < lp->k; k++) {
         TRY(ei_session_output(cs, 1 + n + k, &o));
-        TRY(stack_push(ctx, &lp->scans[k], &o, k, lp->it));
+        TRY(stack_push(ctx, &lp->st[k], &o, k, lp->it));
     }
     return EI_STATUS_OK;
 }
 
 /* The node's outputs: the final loop values, then the stacked scan outputs. */
-static ei_status loop_finish(op_ctx *ctx, const ei_model *g, loop_progress *lp)
+static ei_status loop_finish(op_ctx *ctx, const ei_model *g, progress *lp)
 {
     int n = lp->n;
-    for (int j = 0; j < n; j++) TRY(output_copy(ctx, j, &lp->carried[j]));
-    for (int k = 0; k < lp->k_scan; k++) {
-        ei_tensor *e = &lp->scans[k].elem;
+    for (int j = 0; j < n; j++) TRY(output_copy(ctx, j, &lp->t[j]));
+    for (int k = 0; k < lp->k; k++) {
+        ei_tensor *e = &lp->st[k].elem;
         if (lp->it == 0) { /* no iteration: take the body's declared type; the shape is [0] */
             const value *v = &g->values[g->outputs[1 + n + k]];
             e->dtype = v->has_decl && dtype_size(v->decl_dtype) ? v->decl_dtype : EI_DTYPE_FLOAT32;
@@ -299,7 +309,7 @@ static ei_status loop_finish(op_ctx *ctx, const ei_model *g, loop_progress *lp)
         dims[0] = lp->it;
         for (int d = 0; d < e->rank; d++) dims[d + 1] = e->dims[d];
         TRY(op_output_alloc(ctx, n + k, e->dtype, e->rank + 1, dims));
-        if (has_out(ctx, n + k) && lp->scans[k].used) memcpy(ctx->out[n + k]->data, lp->scans[k].data, lp->scans[k].used);
+        if (has_out(ctx, n + k) && lp->st[k].used) memcpy(ctx->out[n + k]->data, lp->st[k].data, lp->st[k].used);
     }
     return EI_STATUS_OK;
 }
@@ -313,7 +323,7 @@ static ei_status loop_run(op_ctx *ctx)
     int64_t trips = has_in(ctx, 0) ? tensor_get_i64(ctx->in[0], 0) : MAX_ITERATIONS;
     CHECK(ctx, !has_in(ctx, 0) || numel(ctx->in[0]) == 1, "M has shape %s, expected one element",
           shape_str(ctx->in[0]));
-    loop_progress *lp = op_resumed(ctx);
+    progress *lp = op_resumed(ctx);
     ei_session *cs = NULL;
     ei_status st = lp ? EI_STATUS_OK : loop_start(ctx, n, g->n_outputs - 1 - n, &lp);
     if (st == EI_STATUS_OK) st = sub_open(ctx, body, &cs);
@@ -323,11 +333,11 @@ static ei_status loop_run(op_ctx *ctx)
                          (long long)lp->it);
             break;
         }
-        if (lp->it > first && op_pause(ctx, lp, loop_progress_free)) return EI_STATUS_PENDING;
+        if (lp->it > first && op_pause(ctx, lp, progress_free)) return EI_STATUS_PENDING;
         if ((st = op_count_iteration(ctx)) == EI_STATUS_OK) st = loop_iteration(ctx, body, cs, lp);
     }
     if (st == EI_STATUS_OK) st = loop_finish(ctx, g, lp);
-    if (lp) loop_progress_free(lp);
+    if (lp) progress_free(lp);
     return st;
 }
 
@@ -423,38 +433,16 @@ static ei_status scan_infer(op_ctx *ctx)
     return EI_STATUS_NEEDS_DATA;
 }
 
-/* A scan's progress: its states, the slice buffers, the next step (kept while it is paused). */
-typedef struct scan_progress {
-    int ns, k_in;
-    int64_t t;
-    ei_tensor *state; /* [ns] */
-    ei_tensor *slice; /* [k_in] */
-} scan_progress;
-
-static void scan_progress_free(void *p)
-{
-    scan_progress *sp = p;
-    for (int j = 0; sp->state && j < sp->ns; j++) free(sp->state[j].data);
-    for (int i = 0; sp->slice && i < sp->k_in; i++) free(sp->slice[i].data);
-    free(sp->state);
-    free(sp->slice);
-    free(sp);
-}
-
 /* A fresh start: the initial states copied, a buffer for each input's slice. */
-static ei_status scan_start(op_ctx *ctx, const scan_geom *s, scan_progress **out)
+static ei_status scan_start(op_ctx *ctx, const scan_geom *s, progress **out)
 {
-    scan_progress *sp = *out = calloc(1, sizeof *sp);
-    if (!sp) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory");
-    int ns = sp->ns = s->n_state;
-    sp->k_in = s->k_in;
-    sp->state = calloc((size_t)ns + 1, sizeof *sp->state);
-    sp->slice = calloc((size_t)s->k_in + 1, sizeof *sp->slice);
-    if (!sp->state || !sp->slice) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory");
-    for (int j = 0; j < ns; j++) TRY(copy_tensor(ctx, ctx->in[j], &sp->state[j]));
+    int ns = s->n_state;
+    TRY(progress_new(ctx, ns + s->k_in, 0, out));
+    progress *sp = *out;
+    for (int j = 0; j < ns; j++) TRY(copy_tensor(ctx, ctx->in[j], &sp->t[j]));
     for (int i = 0; i < s->k_in; i++) {
         const ei_tensor *x = ctx->in[ns + i];
-        ei_tensor *sl = &sp->slice[i];
+        ei_tensor *sl = &sp->t[ns + i];
         sl->dtype = x->dtype;
         sl->rank = x->rank - 1;
         for (int d = 0, e = 0; d < x->rank; d++)
@@ -471,14 +459,14 @@ static ei_status scan_run(op_ctx *ctx)
     TRY(scan_geometry(ctx, &s));
     const attr *body = graph_attr(ctx, "body");
     int ns = s.n_state;
-    scan_progress *sp = op_resumed(ctx);
+    progress *sp = op_resumed(ctx);
     ei_session *cs = NULL;
     ei_status st = sp ? EI_STATUS_OK : scan_start(ctx, &s, &sp);
     if (st == EI_STATUS_OK) st = sub_open(ctx, body, &cs);
-    ei_tensor *state = sp ? sp->state : NULL, *slice = sp ? sp->slice : NULL;
-    for (int64_t first = sp ? sp->t : 0; st == EI_STATUS_OK && sp->t < s.len; sp->t++) {
-        int64_t t = sp->t;
-        if (t > first && op_pause(ctx, sp, scan_progress_free)) return EI_STATUS_PENDING;
+    ei_tensor *state = sp ? sp->t : NULL, *slice = sp ? sp->t + ns : NULL;
+    for (int64_t first = sp ? sp->it : 0; st == EI_STATUS_OK && sp->it < s.len; sp->it++) {
+        int64_t t = sp->it;
+        if (t > first && op_pause(ctx, sp, progress_free)) return EI_STATUS_PENDING;
         if ((st = op_count_iteration(ctx)) != EI_STATUS_OK) break;
         for (int j = 0; st == EI_STATUS_OK && j < ns; j++) st = ei_session_set_input(cs, j, &state[j]);
         for (int i = 0; st == EI_STATUS_OK && i < s.k_in; i++) {
@@ -532,7 +520,7 @@ static ei_status scan_run(op_ctx *ctx)
             int64_t zero = 0;
             st = op_output_alloc(ctx, ns + m, EI_DTYPE_FLOAT32, 1, &zero);
         }
-    if (sp) scan_progress_free(sp);
+    if (sp) progress_free(sp);
     return st;
 }
 

@@ -22,7 +22,7 @@ WebAssembly.instantiate = async (...args) => {
   const result = await instantiate.apply(WebAssembly, args);
   const instance = result instanceof WebAssembly.Instance ? result : result.instance;
   const exports = {};
-  memory = instance.exports.memory;
+  memory = instance.exports.memory || args[1].env.memory; // the threaded build imports its (shared) memory
   for (const [name, value] of Object.entries(instance.exports)) {
     exports[name] = typeof value !== 'function' ? value : (...a) => {
       if (name !== trapNext) return value(...a);
@@ -45,22 +45,26 @@ const model = makeModel({ // y = x * w, w = [1, 2, 3, ...]: wrong weights would 
 const x = new Tensor('float32', new Float32Array(256).fill(2), [256]);
 const want = Float32Array.from({ length: 256 }, (_, i) => 2 * (i + 1));
 
-test('a trap: the trapping session fails clearly; the others of its instance are made again and run; worker sessions work', async () => {
-  const a = await InferenceSession.create(model);
-  const b = await InferenceSession.create(model, { limits: { loopIterations: 5 } });
-  const w = await InferenceSession.create(model, { worker: true });
-  assert.deepEqual((await b.run({ x })).y.data, want);
-  trapNext = 'ei_session_run';
-  await rejectsWith(a.run({ x }), 'RUNTIME_ERROR', /edgeinfer\.wasm failed in ei_session_run: unreachable.*\(the session made from the buffer\)/);
-  assert.equal(env.wasmMemoryBytes, 0, 'the trapped instance is no longer counted');
-  assert.deepEqual((await b.run({ x })).y.data, want); // made again on a fresh instance
-  assert.ok(env.wasmMemoryBytes > 0);
-  await rejectsWith(a.run({ x }), 'RUNTIME_ERROR', /session made from the buffer stopped its WebAssembly instance.*create the session again/);
-  const c = await InferenceSession.create(model);
-  assert.deepEqual((await c.run({ x })).y.data, want);
-  assert.deepEqual((await w.run({ x })).y.data, want);
-  for (const s of [a, b, c, w]) await s.release(); // releasing a trapped session is harmless
-});
+for (const numThreads of [1, 2]) {
+  test(`a trap (${numThreads} thread${numThreads > 1 ? 's' : ''}): the trapping session fails clearly; the others of its instance are made again and run; worker sessions work`, async () => {
+    const a = await InferenceSession.create(model, { numThreads });
+    const b = await InferenceSession.create(model, { numThreads, limits: { loopIterations: 5 } });
+    assert.equal(b.numThreads, numThreads);
+    const w = await InferenceSession.create(model, { worker: true });
+    assert.deepEqual((await b.run({ x })).y.data, want);
+    const before = env.wasmMemoryBytes;
+    trapNext = 'ei_session_run';
+    await rejectsWith(a.run({ x }), 'RUNTIME_ERROR', /edgeinfer\.wasm failed in ei_session_run: unreachable.*\(the session made from the buffer\)/);
+    assert.ok(env.wasmMemoryBytes < before, 'the trapped instance is no longer counted');
+    assert.deepEqual((await b.run({ x })).y.data, want); // made again on a fresh instance
+    assert.ok(env.wasmMemoryBytes > 0);
+    await rejectsWith(a.run({ x }), 'RUNTIME_ERROR', /session made from the buffer stopped its WebAssembly instance.*create the session again/);
+    const c = await InferenceSession.create(model, { numThreads });
+    assert.deepEqual((await c.run({ x })).y.data, want);
+    assert.deepEqual((await w.run({ x })).y.data, want);
+    for (const s of [a, b, c, w]) await s.release(); // releasing a trapped session is harmless
+  });
+}
 
 test('a trap while another session\'s run is paused between slices: that run starts again on a fresh instance', async () => {
   const loops = join(ROOT, 'tests', 'fuzz', 'regressions', 'loop-nest-iteration-budget.onnx'); // 100 x 100 body runs
@@ -101,7 +105,7 @@ test('a trap that overwrote another session\'s model in wasm memory: that sessio
   trapNext = 'ei_session_run';
   await rejectsWith(a.run({ x }), 'RUNTIME_ERROR', /unreachable/);
   new Uint8Array(memory.buffer).fill(0x5a, 1024); // what a stray write could do
-  await rejectsWith(b.run({ x }), 'RUNTIME_ERROR', /overwrote this session's model.*create the session again/);
+  await rejectsWith(b.run({ x }), 'RUNTIME_ERROR', /was lost.*overwrote its model.*create the session again/);
   await rejectsWith(b.run({ x }), 'RUNTIME_ERROR', /overwrote/);
   const c = await InferenceSession.create(model);
   assert.deepEqual((await c.run({ x })).y.data, want);
