@@ -244,11 +244,11 @@ int ei_session_node_count(const ei_session *session);
 const char *ei_session_node_op(const ei_session *session, int index);
 const char *ei_session_node_name(const ei_session *session, int index);
 const char *ei_session_node_fused(const ei_session *session, int index);
-/* The index (as above) of the node the current or last run is at: the one that failed or was
- * running when the run stopped (a paused run goes on there); the node count after a whole run;
- * -1 before any run and while a run plans. Lets a caller whose run was cut short from outside
- * (a trap of the wasm build) name the node. */
-int ei_session_run_node(const ei_session *session);
+/* The node the current or last run is at, as "node 'conv1' (Conv, opset 13)": the one that
+ * failed or was running when the run stopped (a paused run goes on there); NULL after a whole
+ * run, before any run and while a run plans. Lets a caller whose run was cut short from
+ * outside (a trap of the wasm build) name the node. The text lasts until the next call. */
+const char *ei_session_run_node(const ei_session *session);
 
 /*
  * Decodes a serialized ONNX TensorProto (such as the .pb files of the ONNX

@@ -204,7 +204,7 @@ struct ei_session {
     int64_t *slice_left;   /* where this session counts its node runs: its own, or its root's */
     bool stepping;         /* a run made of ei_session_run_step calls is under way (root only) */
     bool replanned;        /* that run made a new plan */
-    int pos;               /* the position in execution order a run is at (ei_session_run_node) */
+    int pos;               /* the position in execution order a run is at (ei_session_run_node), -1 while planning */
 };
 
 /* A session for a subgraph, sharing its parent's limits and iteration count. */

@@ -491,11 +491,15 @@ size_t ei_session_arena_bytes(const ei_session *s)
 
 int ei_session_node_count(const ei_session *s) { return s && s->m ? s->m->n_nodes : 0; }
 
-int ei_session_run_node(const ei_session *s) { return s ? s->pos : 0; }
-
 static const node *compiled_node(const ei_session *s, int i)
 {
     return i >= 0 && i < ei_session_node_count(s) ? &s->m->nodes[s->m->order[i]] : NULL;
+}
+
+const char *ei_session_run_node(const ei_session *s)
+{
+    const node *n = s ? compiled_node(s, s->pos) : NULL;
+    return n ? node_label(n) : NULL;
 }
 
 const char *ei_session_node_op(const ei_session *s, int i)
