@@ -1116,8 +1116,15 @@ class LocalBackend {
     const later = this.queued > 0 || (this.rt.broken && !this.trap);
     if (later) feeds = feeds.map((f) => ({ ...f, bytes: Uint8Array.prototype.slice.call(feedBytes(f)) }));
     const go = async () => {
-      if (this.rt.broken && !this.trap) await this.revive();
-      return this.runHere(feeds, outputIndices, signal);
+      for (let again = true; ; again = false) {
+        if (this.rt.broken && !this.trap) await this.revive();
+        try {
+          return await this.runHere(feeds, outputIndices, signal);
+        } catch (err) {
+          // Another session trapped while this run paused between slices: run it again.
+          if (!again || this.trap || !this.rt.broken) throw err;
+        }
+      }
     };
     this.queued++;
     const turn = later ? this.turn.then(go) : go();

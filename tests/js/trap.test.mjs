@@ -3,7 +3,7 @@
 // RuntimeError a trap throws). The session whose call trapped rejects with RUNTIME_ERROR naming
 // it, and keeps refusing; the other sessions of that thread's instance are made again on a fresh
 // instance at their next run (from their model bytes, still intact in the old instance's memory)
-// and give the same outputs (a run of theirs paused between slices at that moment fails); when those bytes were overwritten, the session fails clearly instead;
+// and give the same outputs (a run of theirs paused between slices then starts again there); when those bytes were overwritten, the session fails clearly instead;
 // worker sessions, each in its own instance, keep working throughout.
 
 import test from 'node:test';
@@ -66,7 +66,7 @@ for (const numThreads of [1, 2]) {
   });
 }
 
-test('a trap while another session\'s run is paused between slices: that run fails, the next one works on a fresh instance', async () => {
+test('a trap while another session\'s run is paused between slices: that run starts again on a fresh instance', async () => {
   const loops = join(ROOT, 'tests', 'fuzz', 'regressions', 'loop-nest-iteration-budget.onnx'); // 100 x 100 body runs
   const a = await InferenceSession.create(model);
   const b = await InferenceSession.create(loops);
@@ -78,7 +78,7 @@ test('a trap while another session\'s run is paused between slices: that run fai
   assert.equal(done, false, 'the run is still under way');
   trapNext = 'ei_session_run';
   await rejectsWith(a.run({ x }), 'RUNTIME_ERROR', /unreachable/);
-  await rejectsWith(running, 'RUNTIME_ERROR', /edgeinfer\.wasm stopped after an earlier error/);
+  assert.deepEqual(Array.from((await running).y.data), [7]);
   assert.deepEqual(Array.from((await b.run({ v })).y.data), [7]);
   await a.release();
   await b.release();
