@@ -51,7 +51,8 @@ typedef enum ei_status {
     EI_STATUS_UNSUPPORTED = 3,      /* valid ONNX that this build does not run */
     EI_STATUS_INVALID_SHAPE = 4,    /* shapes or dtypes that do not fit together */
     EI_STATUS_OUT_OF_MEMORY = 5,
-    EI_STATUS_INVALID_STATE = 6     /* e.g. run before every input was set */
+    EI_STATUS_INVALID_STATE = 6,    /* e.g. run before every input was set */
+    EI_STATUS_PENDING = 7           /* not an error: ei_session_run_step stopped before the end */
 } ei_status;
 
 /* Element types, numbered as ONNX TensorProto.DataType. */
@@ -217,6 +218,19 @@ const char *ei_session_errmsg(const ei_session *session);
  * and must stay valid until it returns; the library never writes to it. */
 ei_status ei_session_set_input(ei_session *session, int index, const ei_tensor *tensor);
 ei_status ei_session_run(ei_session *session);
+/*
+ * The same run in slices, for a caller that must stay responsive or be able to stop
+ * (a browser's main thread): each call runs nodes until `budget` of them (those of subgraphs
+ * included; at least one) have run, then returns EI_STATUS_PENDING; call it again to go on. The run ends
+ * with the call that returns EI_STATUS_OK (outputs ready) or an error. A slice ends between
+ * two nodes of the model's graph or between two iterations of a Loop or Scan of that graph,
+ * so one node (one iteration of such a loop, loops nested in it included) may run past the
+ * budget. The inputs stay bound and their data valid until the run ends.
+ * ei_session_run_cancel abandons a run under way (ei_session_set_input and ei_session_run
+ * do too) and leaves the session ready for the next run.
+ */
+ei_status ei_session_run_step(ei_session *session, int64_t budget);
+void ei_session_run_cancel(ei_session *session);
 /* Output `index` of the last successful run; its data stays valid until the next
  * run, a failed run, or ei_session_free. */
 ei_status ei_session_output(ei_session *session, int index, ei_tensor *out);
@@ -230,6 +244,11 @@ int ei_session_node_count(const ei_session *session);
 const char *ei_session_node_op(const ei_session *session, int index);
 const char *ei_session_node_name(const ei_session *session, int index);
 const char *ei_session_node_fused(const ei_session *session, int index);
+/* The node the current or last run is at, as "node 'conv1' (Conv, opset 13)": the one that
+ * failed or was running when the run stopped (a paused run goes on there); NULL after a whole
+ * run, before any run and while a run plans. Lets a caller whose run was cut short from
+ * outside (a trap of the wasm build) name the node. The text lasts until the next call. */
+const char *ei_session_run_node(const ei_session *session);
 
 /*
  * Decodes a serialized ONNX TensorProto (such as the .pb files of the ONNX

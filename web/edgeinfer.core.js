@@ -39,7 +39,8 @@ function nodeBuiltin(name) {
 
 // Status names in the order of ei_status in include/edgeinfer.h.
 const STATUS_CODES = ['OK', 'INVALID_ARGUMENT', 'INVALID_MODEL', 'UNSUPPORTED', 'INVALID_SHAPE',
-  'OUT_OF_MEMORY', 'INVALID_STATE'];
+  'OUT_OF_MEMORY', 'INVALID_STATE', 'PENDING'];
+const PENDING = 7; // EI_STATUS_PENDING: ei_session_run_step stopped at the end of a slice
 
 /**
  * Every error edgeinfer throws. `code` is the C status name ('INVALID_MODEL', 'INVALID_SHAPE', ...)
@@ -619,8 +620,7 @@ class Runtime {
   // so it is retired and later sessions get a fresh one.
   call(name, ...args) {
     if (this.broken) {
-      throw fail('RUNTIME_ERROR', `the WebAssembly instance of this session stopped after an earlier error ` +
-        `(${this.broken.message}); create the session again`);
+      throw fail('RUNTIME_ERROR', `edgeinfer.wasm stopped after an earlier error (${this.broken.message})`);
     }
     try {
       return this.x[name](...args);
@@ -659,9 +659,8 @@ class Runtime {
     return fail(STATUS_CODES[status] || 'RUNTIME_ERROR', message || `edgeinfer status ${status}`);
   }
 
-  // Copies bytes into fresh wasm memory (zero padded by PAD bytes).
-  // Loads a model and returns its handle (the caller frees it with ei_model_free); throws
-  // the C message when loading fails.
+  // Loads a model and returns its handle (the caller frees it with ei_model_free) and where its
+  // bytes lie in wasm memory; throws the C message when loading fails.
   loadModel(bytes) {
     // Loading needs about three times the model in memory (the bytes, packed weights, the
     // arena). Growing once to that size up front is much faster than growing in many small
@@ -681,9 +680,10 @@ class Runtime {
       if (model) this.call('ei_model_free', model);
       throw this.statusError(st, `cannot load the model: ${msg}`);
     }
-    return model;
+    return { model, ptr: p };
   }
 
+  // Copies bytes into fresh wasm memory (zero padded by PAD bytes).
   copyIn(bytes) {
     const p = this.malloc(bytes.length + PAD);
     const heap = this.heap();
@@ -995,31 +995,73 @@ function ioMetadata(rt, model, isOutput, index, name) {
   };
 }
 
-// A session in this thread's wasm instance.
+// A checksum of a model's bytes in wasm memory (with the zero padding up to a 4-byte boundary
+// that copyIn put after them): tells whether they are still intact.
+function checksum(heap, ptr, length) {
+  const w = new Int32Array(heap.buffer, ptr, (length + 3) >> 2); // malloc'd: 4-byte aligned
+  let h = length;
+  for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w[i], 16777619);
+  return h;
+}
+
+// The next task of the event loop (not a microtask, and without setTimeout's 4 ms clamp), so that
+// a run in slices lets the page (and an AbortSignal) act between them.
+function nextTask() {
+  return new Promise((resolve) => {
+    if (IS_NODE) return setImmediate(resolve); // 4x cheaper there
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => { port1.close(); resolve(); };
+    port2.postMessage(0);
+  });
+}
+
+// A slice of a run with an AbortSignal lasts about SLICE_MS: the node budget of the next slice
+// doubles below it and halves above.
+const SLICE_MS = 8;
+
+// A session in this thread's wasm instance. A trap of that instance (a bug) retires it; the
+// session whose call trapped then refuses to run, and every other one is made again on a fresh
+// instance at its next run, from its options and its model bytes read from the old instance's
+// memory: they were copied there once (no JS copy is kept), and their checksum, taken then, must
+// still match, else the session fails clearly and must be created again. Runs of one session
+// take turns, since a run with a signal goes in slices (ei_session_run_step) that yield to the
+// event loop between them.
 class LocalBackend {
-  static create(rt, bytes, limits) {
-    const x = new LocalBackend(rt);
-    rt.live++;
-    x.counted = true;
-    try {
-      x.load(bytes, limits);
-    } catch (err) {
-      x.release();
-      throw err;
-    }
+  static create(rt, bytes, limits, cfg, where) {
+    const x = new LocalBackend(limits, cfg, where);
+    x.open(rt, bytes);
     return x;
   }
 
-  constructor(rt) {
-    this.rt = rt;
-    this.model = 0;
+  constructor(limits, cfg, where) {
+    this.limits = limits;
+    this.cfg = cfg;
+    this.where = where;
     this.session = 0;
+    this.model = 0;
     this.inputs = []; // per model input: {ptr, cap} of its reusable wasm buffer
+    this.turn = Promise.resolve(); // the end of the last run asked for
+    this.queued = 0; // runs asked for and not ended
+    // this.trap: the error that ended this session
+  }
+
+  open(rt, bytes) {
+    this.rt = rt;
+    rt.live++;
+    this.counted = true;
+    try {
+      this.load(bytes, this.limits);
+    } catch (err) {
+      this.release();
+      throw err;
+    }
   }
 
   load(bytes, limits) {
     const rt = this.rt;
-    this.model = rt.loadModel(bytes);
+    const { model, ptr } = rt.loadModel(bytes);
+    this.model = model;
+    this.src = { ptr, length: bytes.length, sum: checksum(rt.heap(), ptr, bytes.length) };
     rt.view().setUint32(rt.scratch + SCRATCH_HANDLE, 0, true);
     const at = rt.scratch + SCRATCH_OPTIONS;
     rt.call('ei_session_options_default', at);
@@ -1046,12 +1088,97 @@ class LocalBackend {
     this.inputs = meta.inputNames.map(() => ({ ptr: 0, cap: 0 }));
   }
 
+  // This session again, on a fresh instance, after another session's trap retired its instance.
+  async revive() {
+    const old = this.rt, { ptr, length, sum } = this.src;
+    const bytes = old.heap().subarray(ptr, ptr + length);
+    this.release();
+    if (checksum(old.heap(), ptr, length) !== sum) {
+      throw (this.trap = fail('RUNTIME_ERROR', `the session made from ${this.where} was lost: another session's ` +
+        'error overwrote its model; create the session again'));
+    }
+    this.open(await runtimeFor(this.cfg, old.threads), bytes); // as many threads as before
+  }
+
   errmsg() {
     return this.rt.str(this.rt.call('ei_session_errmsg', this.session));
   }
 
-  // feeds: feedSpec() results, one per model input; outputIndices: which outputs to return.
-  run(feeds, outputIndices) {
+  // Calls into the wasm for this session: a trap there is this session's, and ends it.
+  guard(fn) {
+    if (this.trap) throw this.trap;
+    if (!this.session) throw fail('INVALID_STATE', 'the session was released');
+    const rt = this.rt, healthy = !rt.broken;
+    try {
+      return fn();
+    } catch (err) {
+      if (healthy && rt.broken) {
+        err.message += ` (the session made from ${this.where}${this.runningNode()})`;
+        this.trap = fail('RUNTIME_ERROR', `the session made from ${this.where} trapped (${rt.broken.message}); create the session again`);
+      }
+      throw err;
+    }
+  }
+
+  // ", at node 'name' (Op, opset n)" for the node a trapped run was at, asked of the retired instance.
+  runningNode() {
+    try {
+      const p = this.rt.x.ei_session_run_node(this.session);
+      return p ? `, at ${this.rt.str(p)}` : '';
+    } catch {
+      return '';
+    }
+  }
+
+  // feeds: feedSpec() results, one per model input; outputIndices: which outputs to return;
+  // signal: an AbortSignal, to run in slices.
+  run(feeds, outputIndices, signal) {
+    // The feeds are read now: into wasm memory when the session is free to run at once, else
+    // copied until its turn comes.
+    const later = this.queued > 0 || (this.rt.broken && !this.trap);
+    if (later) feeds = feeds.map((f) => ({ ...f, bytes: Uint8Array.prototype.slice.call(feedBytes(f)) }));
+    const go = async () => {
+      for (let again = true; ; again = false) {
+        if (this.rt.broken && !this.trap) await this.revive();
+        try {
+          return await this.runHere(feeds, outputIndices, signal);
+        } catch (err) {
+          // Another session trapped while this run paused between slices: run it again.
+          if (!again || this.trap || !this.rt.broken) throw err;
+        }
+      }
+    };
+    this.queued++;
+    const turn = later ? this.turn.then(go) : go();
+    this.turn = turn.catch(() => {}).then(() => { this.queued--; });
+    return turn;
+  }
+
+  async runHere(feeds, outputIndices, signal) {
+    const rt = this.rt, s = this.session;
+    this.guard(() => this.bind(feeds));
+    for (let budget = 1, st = PENDING, t0; st === PENDING; budget = performance.now() - t0 < SLICE_MS ? budget * 2 : budget / 2 + 0.5 | 0) {
+      t0 = performance.now();
+      st = this.guard(() => (signal ? rt.call('ei_session_run_step', s, BigInt(budget)) : rt.call('ei_session_run', s)));
+      if (st !== PENDING) this.check(st);
+      else if (await nextTask(), signal.aborted) {
+        this.guard(() => rt.call('ei_session_run_cancel', s));
+        throw fail('ABORTED', 'the run was cancelled (AbortSignal)');
+      }
+    }
+    return this.guard(() => outputIndices.map((i) => {
+      const t = rt.scratch + SCRATCH_TENSOR;
+      this.check(rt.call('ei_session_output', this.session, i, t));
+      return rt.readTensor(t, `output '${this.meta.outputNames[i]}'`);
+    }));
+  }
+
+  check(st) {
+    if (st !== 0) throw this.rt.statusError(st, this.errmsg());
+  }
+
+  // Copies the feeds into the session's input buffers and binds them.
+  bind(feeds) {
     const rt = this.rt;
     for (const f of feeds) {
       const buf = this.inputs[f.index];
@@ -1067,29 +1194,18 @@ class LocalBackend {
       rt.heap().set(data, buf.ptr);
       const t = rt.scratch + SCRATCH_TENSOR;
       rt.writeTensor(t, f.dtype, f.dims, buf.ptr);
-      const st = rt.call('ei_session_set_input', this.session, f.index, t);
-      if (st !== 0) throw rt.statusError(st, this.errmsg());
+      this.check(rt.call('ei_session_set_input', this.session, f.index, t));
     }
-    const st = rt.call('ei_session_run', this.session);
-    if (st !== 0) throw rt.statusError(st, this.errmsg());
-    const out = [];
-    for (const i of outputIndices) {
-      const t = rt.scratch + SCRATCH_TENSOR;
-      const s = rt.call('ei_session_output', this.session, i, t);
-      if (s !== 0) throw rt.statusError(s, this.errmsg());
-      out.push(rt.readTensor(t, `output '${this.meta.outputNames[i]}'`));
-    }
-    return out;
   }
 
   release() {
     const rt = this.rt;
     if (!rt.broken) { // else its memory is gone with the instance
       for (const b of this.inputs) rt.free(b.ptr);
-      this.inputs = [];
       if (this.session) rt.call('ei_session_free', this.session);
       if (this.model) rt.call('ei_model_free', this.model);
     }
+    this.inputs = [];
     this.session = 0;
     this.model = 0;
     if (this.counted) {
@@ -1145,7 +1261,7 @@ class WorkerBackend {
     try {
       w = new WorkerBackend(String(url));
       w.meta = await w.request('create', { module, bytes, limits: checkLimits(options.limits), ...threading,
-        workerUrl: String(url) }, [bytes.buffer]);
+        workerUrl: String(url), where: model.where }, [bytes.buffer]);
     } catch (err) {
       if (w) w.terminate();
       if (err instanceof EdgeInferError) throw err;
@@ -1279,7 +1395,7 @@ class InferenceSession {
     ]);
     const backend = worker
       ? await WorkerBackend.create(runtimeOrModule, model, options, { threads, threadsUrl: threadsUrlFor(cfg) })
-      : LocalBackend.create(runtimeOrModule, model.bytes, checkLimits(options.limits));
+      : LocalBackend.create(runtimeOrModule, model.bytes, checkLimits(options.limits), cfg, model.where);
     return new InferenceSession(backend, CREATE_KEY, overrides);
   }
 
@@ -1287,10 +1403,10 @@ class InferenceSession {
    * Runs the model. `feeds` maps every input name to a Tensor; the result maps output names
    * (all outputs, or those named in `fetches`) to new Tensors. As in onnxruntime, the second
    * argument may be run options instead, and fetches may give tensors to copy outputs into.
-   * Run options' signal (an AbortSignal) cancels: checked before the run; in worker mode it
-   * also stops a run in progress by terminating the session's worker (the session then
-   * refuses to run). Other sessions, each with its own worker or this thread's instance, are
-   * not affected.
+   * Run options' signal (an AbortSignal) cancels: checked before the run; on this thread the
+   * run then goes in slices and abort() stops it between two (the session stays usable); in
+   * worker mode it stops a run in progress by terminating the session's worker (the session
+   * then refuses to run). Other sessions are not affected.
    */
   async run(feeds, fetches, runOptions) {
     if (this.#released) throw fail('INVALID_STATE', 'the session was released; create a new one to run the model');
@@ -1380,7 +1496,7 @@ function compiledGraph(rt, model) {
 async function inspect(source, options = {}) {
   const cfg = wasmConfig(options);
   const [{ bytes }, rt] = await Promise.all([readModel(source), getRuntime(cfg)]);
-  const model = rt.loadModel(bytes);
+  const { model } = rt.loadModel(bytes);
   try {
     const nodes = [];
     const domains = new Set(['']);

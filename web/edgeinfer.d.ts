@@ -53,7 +53,8 @@ export type ErrorCode =
   | 'INVALID_STATE'
   /** edgeinfer.wasm, edgeinfer-worker.js or the model could not be fetched or compiled. */
   | 'LOAD_FAILED'
-  /** The wasm instance trapped (it is replaced for later sessions) or a worker died. */
+  /** The wasm instance trapped (this session is dead; the instance's other sessions are made
+   *  again on a fresh one at their next run) or a worker died. */
   | 'RUNTIME_ERROR'
   /** The run's AbortSignal fired. */
   | 'ABORTED';
@@ -216,9 +217,11 @@ export interface RunOptions {
   tag?: string;
   extra?: Record<string, unknown>;
   /**
-   * Cancels the run. Checked before the run starts; a `{ worker: true }` session also stops
-   * a run in progress by terminating its worker, after which the session refuses to run
-   * (create it again). A main-thread run, once started, runs to its end.
+   * Cancels the run (it rejects with code 'ABORTED'). Checked before the run starts. On this
+   * thread, a run with a signal goes in slices of about 8 ms that yield to the event loop, and
+   * abort() stops it between two nodes, or two iterations of a Loop or Scan of the model's
+   * graph; the session is ready for its next run. A `{ worker: true }` session stops a run in
+   * progress by terminating its worker, after which the session refuses to run (create it again).
    */
   signal?: AbortSignal;
 }

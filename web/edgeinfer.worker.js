@@ -3,7 +3,7 @@
 // edgeinfer.core.js, whose LocalBackend does the work, so the worker needs no other script.
 //
 // Protocol (see WorkerBackend in edgeinfer.core.js): requests { id, op, args } with op one of
-//   'create'  args { module: WebAssembly.Module, bytes: Uint8Array, limits } -> session metadata
+//   'create'  args { module: WebAssembly.Module, bytes: Uint8Array, limits, where } -> session metadata
 //   'run'     args { feeds: feedSpec()[], outputIndices: number[] }    -> [{ type, dims, data }]
 //   'release' args {}                                                   -> undefined
 // replies { id, ok: true, value } or { id, ok: false, error: { message, code } }. Input and output
@@ -25,12 +25,12 @@
       let transfer = [];
       if (op === 'create') {
         if (backend) throw fail('INVALID_STATE', 'this worker already holds a session');
-        const rt = await runtimeFor({ module: args.module, threadsUrl: args.threadsUrl, workerUrl: args.workerUrl }, args.threads || 1);
-        backend = LocalBackend.create(rt, args.bytes, args.limits);
+        const cfg = { module: args.module, threadsUrl: args.threadsUrl, workerUrl: args.workerUrl };
+        backend = LocalBackend.create(await runtimeFor(cfg, args.threads || 1), args.bytes, args.limits, cfg, args.where);
         value = { ...backend.meta };
       } else if (op === 'run') {
         if (!backend) throw fail('INVALID_STATE', 'the session was released');
-        value = backend.run(args.feeds, args.outputIndices).map((t) => ({ type: t.type, dims: t.dims, data: t.data }));
+        value = (await backend.run(args.feeds, args.outputIndices)).map((t) => ({ type: t.type, dims: t.dims, data: t.data }));
         transfer = value.map((t) => t.data.buffer);
       } else if (op === 'release') {
         if (backend) backend.release();

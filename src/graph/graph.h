@@ -171,6 +171,10 @@ typedef struct node_rt {
      * kept for the session's life, so a subgraph is compiled and planned once, not per run */
     struct ei_session *sub[2];
     const attr *sub_of[2]; /* the attribute each was made for */
+    /* a Loop or Scan paused by ei_session_run_step between two iterations: its progress, taken
+     * back when the node runs again, freed with resume_free when the run is abandoned */
+    void *resume;
+    void (*resume_free)(void *);
 } node_rt;
 
 struct ei_session {
@@ -196,6 +200,11 @@ struct ei_session {
     ei_threadpool *pool;   /* the threads runs split nodes across; NULL: the calling thread only */
     int64_t iterations;    /* Loop/Scan body runs in the current run (the root session's count) */
     int64_t *iter_count;   /* where this session counts them: its own, or its root's */
+    int64_t slice;         /* node runs left in the current ei_session_run_step (the root's count) */
+    int64_t *slice_left;   /* where this session counts its node runs: its own, or its root's */
+    bool stepping;         /* a run made of ei_session_run_step calls is under way (root only) */
+    bool replanned;        /* that run made a new plan */
+    int pos;               /* the position in execution order a run is at (ei_session_run_node), -1 while planning */
 };
 
 /* A session for a subgraph, sharing its parent's limits and iteration count. */

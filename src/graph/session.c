@@ -105,6 +105,8 @@ static void reset_values(ei_session *s)
         else memset(&s->t[v], 0, sizeof s->t[v]);
     }
     for (int i = 0; i < m->n_nodes; i++) {
+        if (s->rt[i].resume) s->rt[i].resume_free(s->rt[i].resume);
+        s->rt[i].resume = NULL;
         s->rt[i].state = NULL;
         s->rt[i].folded = false;
         s->rt[i].scratch_bytes = 0;
@@ -361,7 +363,8 @@ void ei_session_options_default(ei_session_options *o)
     o->threadpool = NULL;
 }
 
-static ei_status create_session(const ei_model *m, const ei_session_options *o, int64_t *iter_count, ei_session **out)
+static ei_status create_session(const ei_model *m, const ei_session_options *o, int64_t *iter_count,
+                                int64_t *slice_left, ei_session **out)
 {
     if (!out) return EI_STATUS_INVALID_ARGUMENT;
     ei_session *s = calloc(1, sizeof *s);
@@ -379,6 +382,8 @@ static ei_status create_session(const ei_model *m, const ei_session_options *o, 
         s->pool = o->threadpool;
     }
     s->iter_count = iter_count ? iter_count : &s->iterations;
+    s->slice_left = slice_left ? slice_left : &s->slice;
+    s->pos = -1;
     ei_status st = create(s, m);
     if (st != EI_STATUS_OK && s->m) {
         /* A failed session keeps only its message: every later call says it was not created. */
@@ -388,17 +393,17 @@ static ei_status create_session(const ei_model *m, const ei_session_options *o, 
     return st;
 }
 
-ei_status ei_session_create(const ei_model *m, ei_session **out) { return create_session(m, NULL, NULL, out); }
+ei_status ei_session_create(const ei_model *m, ei_session **out) { return create_session(m, NULL, NULL, NULL, out); }
 
 ei_status ei_session_create_with(const ei_model *m, const ei_session_options *o, ei_session **out)
 {
-    return create_session(m, o, NULL, out);
+    return create_session(m, o, NULL, NULL, out);
 }
 
 ei_status session_create_child(const ei_session *parent, const ei_model *m, ei_session **out)
 {
     ei_session_options o = {parent->limits, parent->pool};
-    return create_session(m, &o, parent->iter_count, out);
+    return create_session(m, &o, parent->iter_count, parent->slice_left, out);
 }
 
 ei_status op_count_iteration(op_ctx *ctx)
@@ -407,6 +412,24 @@ ei_status op_count_iteration(op_ctx *ctx)
     if (++*s->iter_count <= s->limits.loop_iterations) return EI_STATUS_OK;
     return op_fail(ctx, EI_STATUS_INVALID_ARGUMENT, "more than %lld loop iterations in one run (nested loops "
                    "included; ei_limits.loop_iterations)", (long long)s->limits.loop_iterations);
+}
+
+bool op_pause(op_ctx *ctx, void *progress, void (*progress_free)(void *))
+{
+    ei_session *s = ctx->s;
+    if (!s->stepping || *s->slice_left > 0) return false;
+    node_rt *rt = &s->rt[ctx->n - s->m->nodes];
+    rt->resume = progress;
+    rt->resume_free = progress_free;
+    return true;
+}
+
+void *op_resumed(op_ctx *ctx)
+{
+    node_rt *rt = &ctx->s->rt[ctx->n - ctx->s->m->nodes];
+    void *p = rt->resume;
+    rt->resume = NULL;
+    return p;
 }
 
 ei_status op_subsession_plan(op_ctx *ctx, ei_session *cs, const ei_tensor *inputs, ei_tensor *outputs, bool *is_static)
@@ -473,6 +496,12 @@ static const node *compiled_node(const ei_session *s, int i)
     return i >= 0 && i < ei_session_node_count(s) ? &s->m->nodes[s->m->order[i]] : NULL;
 }
 
+const char *ei_session_run_node(const ei_session *s)
+{
+    const node *n = s ? compiled_node(s, s->pos) : NULL;
+    return n ? node_label(n) : NULL;
+}
+
 const char *ei_session_node_op(const ei_session *s, int i)
 {
     return compiled_node(s, i) ? compiled_node(s, i)->op_type : NULL;
@@ -508,6 +537,7 @@ ei_status ei_session_set_input(ei_session *s, int index, const ei_tensor *t)
     if (!s) return EI_STATUS_INVALID_ARGUMENT;
     if (!s->m) return FAIL(s, EI_STATUS_INVALID_STATE, "the session was not created");
     const ei_model *m = s->m;
+    ei_session_run_cancel(s);
     if (index < 0 || index >= m->n_inputs)
         return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "input index %d is out of range: the model has %d inputs", index,
                     m->n_inputs);
@@ -627,7 +657,8 @@ ei_status op_output_alloc(op_ctx *ctx, int i, int32_t dtype, int rank, const int
     return place_dynamic(ctx->s, ctx->n, i);
 }
 
-static ei_status run_dynamic(ei_session *s)
+/* Per-run mode, at the start of a run: fresh values, the bound inputs in place. */
+static void dynamic_begin(ei_session *s)
 {
     const ei_model *m = s->m;
     reset_values(s);
@@ -636,80 +667,136 @@ static ei_status run_dynamic(ei_session *s)
         s->t[m->inputs[k]] = s->bound[k];
         s->known[m->inputs[k]] = true;
     }
-    for (int pos = 0; pos < m->n_nodes; pos++) {
-        int i = m->order[pos];
-        const node *n = &m->nodes[i];
-        op_ctx c;
-        ctx_init(&c, s, i, false);
-        if (n->op->flags & OP_DYNAMIC_OUTPUTS) {
-            /* The op places its outputs itself (op_output_alloc) once it knows them. */
-            for (int k = 0; k < n->n_out; k++)
-                if (c.out[k]) c.out[k]->dtype = 0;
-            TRY(attr_checked(&c, n->op->run(&c)));
-            for (int k = 0; k < n->n_out; k++)
-                if (c.out[k] && !c.out[k]->data)
-                    return FAIL(s, EI_STATUS_INVALID_MODEL, "%s: output %d was not produced", node_label(n), k);
-            free_dead_inputs(s, n, pos);
-            continue;
-        }
-        ei_status st = infer_node(s, i, &c);
-        if (st == EI_STATUS_NEEDS_DATA)
-            return FAIL(s, EI_STATUS_INVALID_STATE, "%s: an input value is missing at run time", node_label(n));
-        TRY(st);
+}
+
+/* Per-run mode: infers, places and runs the node at `pos`. */
+static ei_status dynamic_node(ei_session *s, int pos)
+{
+    int i = s->m->order[pos];
+    const node *n = &s->m->nodes[i];
+    op_ctx c;
+    ctx_init(&c, s, i, false);
+    if (n->op->flags & OP_DYNAMIC_OUTPUTS) {
+        /* The op places its outputs itself (op_output_alloc) once it knows them; a paused op
+         * resumes with those it placed already. */
+        for (int k = 0; k < n->n_out && !s->rt[i].resume; k++)
+            if (c.out[k]) c.out[k]->dtype = 0;
+        TRY(attr_checked(&c, n->op->run(&c)));
         for (int k = 0; k < n->n_out; k++)
-            if (n->out[k] >= 0) TRY(place_dynamic(s, n, k));
-        void *scratch = NULL;
-        if (c.scratch_bytes) {
-            TRY(check_budget(s, 0, padded_size(c.scratch_bytes), node_label(n)));
-            scratch = aligned_alloc(EI_ALIGN, padded_size(c.scratch_bytes));
-            if (!scratch) return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "%s: out of memory for scratch", node_label(n));
-            c.scratch = scratch;
-        }
-        if (n->op->prepare) st = attr_checked(&c, n->op->prepare(&c));
-        if (st == EI_STATUS_OK && !outputs_empty(&c)) st = attr_checked(&c, n->op->run(&c));
-        free(scratch);
-        TRY(st);
+            if (c.out[k] && !c.out[k]->data)
+                return FAIL(s, EI_STATUS_INVALID_MODEL, "%s: output %d was not produced", node_label(n), k);
         free_dead_inputs(s, n, pos);
+        return EI_STATUS_OK;
     }
+    ei_status st = infer_node(s, i, &c);
+    if (st == EI_STATUS_NEEDS_DATA)
+        return FAIL(s, EI_STATUS_INVALID_STATE, "%s: an input value is missing at run time", node_label(n));
+    TRY(st);
+    for (int k = 0; k < n->n_out; k++)
+        if (n->out[k] >= 0) TRY(place_dynamic(s, n, k));
+    void *scratch = NULL;
+    if (c.scratch_bytes) {
+        TRY(check_budget(s, 0, padded_size(c.scratch_bytes), node_label(n)));
+        scratch = aligned_alloc(EI_ALIGN, padded_size(c.scratch_bytes));
+        if (!scratch) return FAIL(s, EI_STATUS_OUT_OF_MEMORY, "%s: out of memory for scratch", node_label(n));
+        c.scratch = scratch;
+    }
+    if (n->op->prepare) st = attr_checked(&c, n->op->prepare(&c));
+    if (st == EI_STATUS_OK && !outputs_empty(&c)) st = attr_checked(&c, n->op->run(&c));
+    free(scratch);
+    TRY(st);
+    free_dead_inputs(s, n, pos);
     return EI_STATUS_OK;
 }
 
-ei_status ei_session_run(ei_session *s)
+/* Planned mode: runs the node at `pos` on the arena. */
+static ei_status static_node(ei_session *s, int pos)
+{
+    int i = s->m->order[pos];
+    if (s->rt[i].folded) return EI_STATUS_OK;
+    op_ctx c;
+    ctx_init(&c, s, i, false);
+    c.scratch_bytes = s->rt[i].scratch_bytes;
+    c.scratch = c.scratch_bytes ? s->arena_base + s->rt[i].scratch_off : empty_data;
+    return outputs_empty(&c) ? EI_STATUS_OK : attr_checked(&c, s->m->nodes[i].op->run(&c));
+}
+
+/* The start of a run: checks the inputs, plans when their shapes changed. */
+static ei_status run_begin(ei_session *s)
 {
     if (!s) return EI_STATUS_INVALID_ARGUMENT;
     if (!s->m) return FAIL(s, EI_STATUS_INVALID_STATE, "the session was not created");
     const ei_model *m = s->m;
+    ei_session_run_cancel(s);
     s->ran = false;
+    s->pos = -1; /* no node while planning */
     if (s->iter_count == &s->iterations) s->iterations = 0; /* a root session: a new run's count */
     for (int k = 0; k < m->n_inputs; k++)
         if (!s->is_bound[k])
             return FAIL(s, EI_STATUS_INVALID_STATE, "input '%s' was not set (the model has %d inputs)",
                         m->values[m->inputs[k]].name, m->n_inputs);
     TRY(check_symbols(s));
-    bool replan = !s->planned;
-    for (int k = 0; k < m->n_inputs && !replan; k++)
-        if (!same_shape(&s->bound[k], &s->plan_inputs[k])) replan = true;
-    ei_status st = EI_STATUS_OK;
-    if (replan) st = plan(s, s->bound);
-    if (st == EI_STATUS_OK && s->dynamic) st = run_dynamic(s);
-    else if (st == EI_STATUS_OK) {
+    s->replanned = !s->planned;
+    for (int k = 0; k < m->n_inputs && !s->replanned; k++)
+        if (!same_shape(&s->bound[k], &s->plan_inputs[k])) s->replanned = true;
+    if (s->replanned) TRY(plan(s, s->bound));
+    if (s->dynamic) dynamic_begin(s);
+    else
         for (int k = 0; k < m->n_inputs; k++) s->t[m->inputs[k]].data = s->bound[k].data;
-        for (int pos = 0; pos < m->n_nodes && st == EI_STATUS_OK; pos++) {
-            int i = m->order[pos];
-            if (s->rt[i].folded) continue;
-            op_ctx c;
-            ctx_init(&c, s, i, false);
-            c.scratch_bytes = s->rt[i].scratch_bytes;
-            c.scratch = c.scratch_bytes ? s->arena_base + s->rt[i].scratch_off : empty_data;
-            if (!outputs_empty(&c)) st = attr_checked(&c, m->nodes[i].op->run(&c));
-        }
+    s->pos = 0;
+    return EI_STATUS_OK;
+}
+
+/* Runs nodes from s->pos to the end, or (stepping) until the slice is used up. */
+static ei_status run_nodes(ei_session *s)
+{
+    for (int first = s->pos; s->pos < s->m->n_nodes; s->pos++) {
+        if (s->stepping && *s->slice_left <= 0 && s->pos > first) return EI_STATUS_PENDING; /* after one node at least */
+        --*s->slice_left;
+        TRY(s->dynamic ? dynamic_node(s, s->pos) : static_node(s, s->pos));
     }
+    return EI_STATUS_OK;
+}
+
+/* The end of a run, with its status. */
+static ei_status run_end(ei_session *s, ei_status st)
+{
+    s->stepping = false;
     if (st != EI_STATUS_OK) {
-        if (replan || s->dynamic) s->planned = false; /* plan again next time, from a clean state */
+        if (s->m && (s->replanned || s->dynamic)) reset_values(s); /* plan again next time, from a clean state */
         return st;
     }
     s->ran = true;
     return EI_STATUS_OK;
+}
+
+ei_status ei_session_run(ei_session *s)
+{
+    if (!s) return EI_STATUS_INVALID_ARGUMENT;
+    ei_status st = run_begin(s);
+    if (s->slice_left == &s->slice) s->slice = INT64_MAX; /* a root session: no slices */
+    if (st == EI_STATUS_OK) st = run_nodes(s);
+    return run_end(s, st);
+}
+
+ei_status ei_session_run_step(ei_session *s, int64_t budget)
+{
+    if (!s) return EI_STATUS_INVALID_ARGUMENT;
+    if (!s->stepping) {
+        ei_status st = run_begin(s);
+        if (st != EI_STATUS_OK) return run_end(s, st);
+        s->stepping = true;
+    }
+    s->slice = budget;
+    ei_status st = run_nodes(s);
+    return st == EI_STATUS_PENDING ? st : run_end(s, st);
+}
+
+void ei_session_run_cancel(ei_session *s)
+{
+    if (!s || !s->stepping) return;
+    s->stepping = false;
+    if (s->m && s->dynamic) reset_values(s); /* frees paused loops' progress and the run's buffers */
 }
 
 ei_status ei_session_output(ei_session *s, int index, ei_tensor *out)

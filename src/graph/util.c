@@ -133,6 +133,7 @@ const char *ei_status_name(ei_status st)
     case EI_STATUS_INVALID_SHAPE: return "invalid shape";
     case EI_STATUS_OUT_OF_MEMORY: return "out of memory";
     case EI_STATUS_INVALID_STATE: return "invalid state";
+    case EI_STATUS_PENDING: return "pending";
     default: return "unknown status";
     }
 }

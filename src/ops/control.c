@@ -216,84 +216,128 @@ static ei_status loop_infer(op_ctx *ctx)
     return EI_STATUS_NEEDS_DATA;
 }
 
+/* A Loop's or Scan's progress, kept while the node is paused: n owned tensors (Loop's carried
+ * values; Scan's states, then its slice buffers), k stacked outputs (Loop's scan outputs) and the
+ * next iteration. */
+typedef struct progress {
+    int n, k;
+    int64_t it;
+    bool cond;
+    ei_tensor *t; /* [n] */
+    stack *st;    /* [k] */
+} progress;
+
+static void progress_free(void *p)
+{
+    progress *g = p;
+    for (int j = 0; g->t && j < g->n; j++) free(g->t[j].data);
+    for (int k = 0; g->st && k < g->k; k++) free(g->st[k].data);
+    free(g->t);
+    free(g->st);
+    free(g);
+}
+
+static ei_status progress_new(op_ctx *ctx, int n, int k, progress **out)
+{
+    progress *g = *out = calloc(1, sizeof *g);
+    if (g) {
+        g->n = n;
+        g->k = k;
+        g->cond = true;
+        g->t = calloc((size_t)n + 1, sizeof *g->t);
+        g->st = calloc((size_t)k + 1, sizeof *g->st);
+    }
+    return g && g->t && g->st ? EI_STATUS_OK : op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory starting the loop");
+}
+
+/* A fresh start: the initial loop values copied, nothing stacked. */
+static ei_status loop_start(op_ctx *ctx, int n, int k_scan, progress **out)
+{
+    TRY(progress_new(ctx, n, k_scan, out));
+    progress *lp = *out;
+    if (has_in(ctx, 1)) lp->cond = is_true(ctx->in[1]);
+    for (int j = 0; j < n; j++) {
+        if (!has_in(ctx, 2 + j)) return op_fail(ctx, EI_STATUS_INVALID_MODEL, "loop value %d is absent", j);
+        TRY(copy_tensor(ctx, ctx->in[2 + j], &lp->t[j]));
+    }
+    return EI_STATUS_OK;
+}
+
+/* One body run: binds the iteration number, cond and carried values, copies the results back. */
+static ei_status loop_iteration(op_ctx *ctx, const attr *body, ei_session *cs, progress *lp)
+{
+    const ei_model *g = body->sub;
+    int n = lp->n;
+    int64_t iter_value = lp->it;
+    uint8_t cond_value = 1;
+    ei_tensor t_iter, t_cond, o;
+    scalar_for(g, 0, EI_DTYPE_INT64, &iter_value, &t_iter);
+    scalar_for(g, 1, EI_DTYPE_BOOL, &cond_value, &t_cond);
+    ei_status st = ei_session_set_input(cs, 0, &t_iter);
+    if (st == EI_STATUS_OK) st = ei_session_set_input(cs, 1, &t_cond);
+    for (int j = 0; st == EI_STATUS_OK && j < n; j++) st = ei_session_set_input(cs, 2 + j, &lp->t[j]);
+    if (st != EI_STATUS_OK) return sub_fail(ctx, st, body, cs);
+    TRY(sub_run(ctx, body, cs));
+    TRY(ei_session_output(cs, 0, &o));
+    lp->cond = is_true(&o);
+    /* Copy before the next run: it may overwrite the body's output buffers. */
+    for (int j = 0; j < n; j++) {
+        TRY(ei_session_output(cs, 1 + j, &o));
+        TRY(copy_tensor(ctx, &o, &lp->t[j]));
+    }
+    for (int k = 0; k < lp->k; k++) {
+        TRY(ei_session_output(cs, 1 + n + k, &o));
+        TRY(stack_push(ctx, &lp->st[k], &o, k, lp->it));
+    }
+    return EI_STATUS_OK;
+}
+
+/* The node's outputs: the final loop values, then the stacked scan outputs. */
+static ei_status loop_finish(op_ctx *ctx, const ei_model *g, progress *lp)
+{
+    int n = lp->n;
+    for (int j = 0; j < n; j++) TRY(output_copy(ctx, j, &lp->t[j]));
+    for (int k = 0; k < lp->k; k++) {
+        ei_tensor *e = &lp->st[k].elem;
+        if (lp->it == 0) { /* no iteration: take the body's declared type; the shape is [0] */
+            const value *v = &g->values[g->outputs[1 + n + k]];
+            e->dtype = v->has_decl && dtype_size(v->decl_dtype) ? v->decl_dtype : EI_DTYPE_FLOAT32;
+            e->rank = 0;
+        }
+        if (e->rank >= EI_MAX_DIMS) return op_fail(ctx, EI_STATUS_INVALID_SHAPE, "scan output %d has too many dims", k);
+        int64_t dims[EI_MAX_DIMS];
+        dims[0] = lp->it;
+        for (int d = 0; d < e->rank; d++) dims[d + 1] = e->dims[d];
+        TRY(op_output_alloc(ctx, n + k, e->dtype, e->rank + 1, dims));
+        if (has_out(ctx, n + k) && lp->st[k].used) memcpy(ctx->out[n + k]->data, lp->st[k].data, lp->st[k].used);
+    }
+    return EI_STATUS_OK;
+}
+
 static ei_status loop_run(op_ctx *ctx)
 {
     TRY(loop_check(ctx));
     const attr *body = graph_attr(ctx, "body");
     const ei_model *g = body->sub;
-    int n = ctx->n_in - 2, k_scan = g->n_outputs - 1 - n;
+    int n = ctx->n_in - 2;
     int64_t trips = has_in(ctx, 0) ? tensor_get_i64(ctx->in[0], 0) : MAX_ITERATIONS;
-    bool cond = has_in(ctx, 1) ? is_true(ctx->in[1]) : true;
     CHECK(ctx, !has_in(ctx, 0) || numel(ctx->in[0]) == 1, "M has shape %s, expected one element",
           shape_str(ctx->in[0]));
-
-    ei_tensor *carried = calloc((size_t)n + 1, sizeof *carried);
-    stack *scans = calloc((size_t)k_scan + 1, sizeof *scans);
+    progress *lp = op_resumed(ctx);
     ei_session *cs = NULL;
-    ei_status st = carried && scans ? EI_STATUS_OK
-                                    : op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory starting the loop");
-    for (int j = 0; st == EI_STATUS_OK && j < n; j++)
-        st = has_in(ctx, 2 + j) ? copy_tensor(ctx, ctx->in[2 + j], &carried[j])
-                                : op_fail(ctx, EI_STATUS_INVALID_MODEL, "loop value %d is absent", j);
+    ei_status st = lp ? EI_STATUS_OK : loop_start(ctx, n, g->n_outputs - 1 - n, &lp);
     if (st == EI_STATUS_OK) st = sub_open(ctx, body, &cs);
-
-    int64_t it = 0;
-    for (; st == EI_STATUS_OK && cond && it < trips; it++) {
-        if (it >= MAX_ITERATIONS) {
+    for (int64_t first = lp ? lp->it : 0; st == EI_STATUS_OK && lp->cond && lp->it < trips; lp->it++) {
+        if (lp->it >= MAX_ITERATIONS) {
             st = op_fail(ctx, EI_STATUS_INVALID_ARGUMENT, "the loop ran %lld iterations without ending",
-                         (long long)it);
+                         (long long)lp->it);
             break;
         }
-        if ((st = op_count_iteration(ctx)) != EI_STATUS_OK) break;
-        int64_t iter_value = it;
-        uint8_t cond_value = 1;
-        ei_tensor t_iter, t_cond;
-        scalar_for(g, 0, EI_DTYPE_INT64, &iter_value, &t_iter);
-        scalar_for(g, 1, EI_DTYPE_BOOL, &cond_value, &t_cond);
-        st = ei_session_set_input(cs, 0, &t_iter);
-        if (st == EI_STATUS_OK) st = ei_session_set_input(cs, 1, &t_cond);
-        for (int j = 0; st == EI_STATUS_OK && j < n; j++) st = ei_session_set_input(cs, 2 + j, &carried[j]);
-        if (st != EI_STATUS_OK) {
-            sub_fail(ctx, st, body, cs);
-            break;
-        }
-        if ((st = sub_run(ctx, body, cs)) != EI_STATUS_OK) break;
-        ei_tensor o;
-        if ((st = ei_session_output(cs, 0, &o)) != EI_STATUS_OK) break;
-        cond = is_true(&o);
-        /* Copy before the next run: it may overwrite the body's output buffers. */
-        for (int j = 0; st == EI_STATUS_OK && j < n; j++) {
-            st = ei_session_output(cs, 1 + j, &o);
-            if (st == EI_STATUS_OK) st = copy_tensor(ctx, &o, &carried[j]);
-        }
-        for (int k = 0; st == EI_STATUS_OK && k < k_scan; k++) {
-            st = ei_session_output(cs, 1 + n + k, &o);
-            if (st == EI_STATUS_OK) st = stack_push(ctx, &scans[k], &o, k, it);
-        }
+        if (lp->it > first && op_pause(ctx, lp, progress_free)) return EI_STATUS_PENDING;
+        if ((st = op_count_iteration(ctx)) == EI_STATUS_OK) st = loop_iteration(ctx, body, cs, lp);
     }
-    for (int j = 0; st == EI_STATUS_OK && j < n; j++) st = output_copy(ctx, j, &carried[j]);
-    for (int k = 0; st == EI_STATUS_OK && k < k_scan; k++) {
-        ei_tensor *e = &scans[k].elem;
-        if (it == 0) { /* no iteration: take the body's declared type; the shape is [0] */
-            const value *v = &g->values[g->outputs[1 + n + k]];
-            e->dtype = v->has_decl && dtype_size(v->decl_dtype) ? v->decl_dtype : EI_DTYPE_FLOAT32;
-            e->rank = 0;
-        }
-        if (e->rank >= EI_MAX_DIMS) {
-            st = op_fail(ctx, EI_STATUS_INVALID_SHAPE, "scan output %d has too many dims", k);
-            break;
-        }
-        int64_t dims[EI_MAX_DIMS];
-        dims[0] = it;
-        for (int d = 0; d < e->rank; d++) dims[d + 1] = e->dims[d];
-        st = op_output_alloc(ctx, n + k, e->dtype, e->rank + 1, dims);
-        if (st == EI_STATUS_OK && has_out(ctx, n + k) && scans[k].used)
-            memcpy(ctx->out[n + k]->data, scans[k].data, scans[k].used);
-    }
-    for (int j = 0; carried && j < n; j++) free(carried[j].data);
-    for (int k = 0; scans && k < k_scan; k++) free(scans[k].data);
-    free(carried);
-    free(scans);
+    if (st == EI_STATUS_OK) st = loop_finish(ctx, g, lp);
+    if (lp) progress_free(lp);
     return st;
 }
 
@@ -389,29 +433,40 @@ static ei_status scan_infer(op_ctx *ctx)
     return EI_STATUS_NEEDS_DATA;
 }
 
+/* A fresh start: the initial states copied, a buffer for each input's slice. */
+static ei_status scan_start(op_ctx *ctx, const scan_geom *s, progress **out)
+{
+    int ns = s->n_state;
+    TRY(progress_new(ctx, ns + s->k_in, 0, out));
+    progress *sp = *out;
+    for (int j = 0; j < ns; j++) TRY(copy_tensor(ctx, ctx->in[j], &sp->t[j]));
+    for (int i = 0; i < s->k_in; i++) {
+        const ei_tensor *x = ctx->in[ns + i];
+        ei_tensor *sl = &sp->t[ns + i];
+        sl->dtype = x->dtype;
+        sl->rank = x->rank - 1;
+        for (int d = 0, e = 0; d < x->rank; d++)
+            if (d != s->in_axis[i]) sl->dims[e++] = x->dims[d];
+        sl->data = malloc((size_t)tensor_nbytes(sl) + EI_PAD);
+        if (!sl->data) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory");
+    }
+    return EI_STATUS_OK;
+}
+
 static ei_status scan_run(op_ctx *ctx)
 {
     scan_geom s;
     TRY(scan_geometry(ctx, &s));
     const attr *body = graph_attr(ctx, "body");
     int ns = s.n_state;
-    ei_tensor *state = calloc((size_t)ns + 1, sizeof *state);
-    ei_tensor *slice = calloc((size_t)s.k_in + 1, sizeof *slice);
+    progress *sp = op_resumed(ctx);
     ei_session *cs = NULL;
-    ei_status st = state && slice ? EI_STATUS_OK : op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory");
-    for (int j = 0; st == EI_STATUS_OK && j < ns; j++) st = copy_tensor(ctx, ctx->in[j], &state[j]);
-    for (int i = 0; st == EI_STATUS_OK && i < s.k_in; i++) {
-        const ei_tensor *x = ctx->in[ns + i];
-        ei_tensor *sl = &slice[i];
-        sl->dtype = x->dtype;
-        sl->rank = x->rank - 1;
-        for (int d = 0, e = 0; d < x->rank; d++)
-            if (d != s.in_axis[i]) sl->dims[e++] = x->dims[d];
-        sl->data = malloc((size_t)tensor_nbytes(sl) + EI_PAD);
-        if (!sl->data) st = op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory");
-    }
+    ei_status st = sp ? EI_STATUS_OK : scan_start(ctx, &s, &sp);
     if (st == EI_STATUS_OK) st = sub_open(ctx, body, &cs);
-    for (int64_t t = 0; st == EI_STATUS_OK && t < s.len; t++) {
+    ei_tensor *state = sp ? sp->t : NULL, *slice = sp ? sp->t + ns : NULL;
+    for (int64_t first = sp ? sp->it : 0; st == EI_STATUS_OK && sp->it < s.len; sp->it++) {
+        int64_t t = sp->it;
+        if (t > first && op_pause(ctx, sp, progress_free)) return EI_STATUS_PENDING;
         if ((st = op_count_iteration(ctx)) != EI_STATUS_OK) break;
         for (int j = 0; st == EI_STATUS_OK && j < ns; j++) st = ei_session_set_input(cs, j, &state[j]);
         for (int i = 0; st == EI_STATUS_OK && i < s.k_in; i++) {
@@ -465,10 +520,7 @@ static ei_status scan_run(op_ctx *ctx)
             int64_t zero = 0;
             st = op_output_alloc(ctx, ns + m, EI_DTYPE_FLOAT32, 1, &zero);
         }
-    for (int j = 0; state && j < ns; j++) free(state[j].data);
-    for (int i = 0; slice && i < s.k_in; i++) free(slice[i].data);
-    free(state);
-    free(slice);
+    if (sp) progress_free(sp);
     return st;
 }
 

@@ -131,6 +131,13 @@ static inline void op_parallel(const op_ctx *ctx, size_t tasks, tp_task fn, void
  * threads when n is at least 2 * grain (ranges start at multiples of 16 elements); else once. */
 typedef void (*op_range_fn)(void *arg, size_t begin, size_t end);
 void op_parallel_range(const op_ctx *ctx, size_t n, size_t grain, op_range_fn fn, void *arg);
+/* Loop and Scan, between two iterations (after at least one since the node started or resumed, so
+ * that every slice makes progress): true when ei_session_run_step's slice is used up and
+ * this node may pause (it is in the model's graph). The session then keeps `progress`, and the
+ * op returns EI_STATUS_PENDING; when the node runs again, op_resumed gives it back (NULL on a
+ * fresh start). An abandoned run frees it with progress_free. */
+bool op_pause(op_ctx *ctx, void *progress, void (*progress_free)(void *));
+void *op_resumed(op_ctx *ctx);
 /* Persistent memory for prepare; lives until the session re-plans or is freed. */
 void *op_alloc(op_ctx *ctx, size_t bytes);
 /* The same, not zeroed (but for the padding): for packed weights, which prepare writes in full. */

@@ -63,7 +63,7 @@ after(async () => {
 
 // Opens a fixture page and waits for its API; `problems` collects console errors and
 // uncaught exceptions of the page and its workers.
-async function openPage(fixture, { routes = {} } = {}) {
+async function openPage(fixture, { routes = {}, init } = {}) {
   const page = await context.newPage();
   const problems = [];
   const watch = (where) => (msg) => { if (msg.type() === 'error') problems.push(`${where} console: ${msg.text()}`); };
@@ -77,6 +77,7 @@ async function openPage(fixture, { routes = {} } = {}) {
       window.cspViolations.push(`${e.violatedDirective}: ${e.blockedURI}`);
     });
   });
+  if (init) await page.addInitScript(init);
   for (const [pattern, handler] of Object.entries(routes)) await page.route(pattern, handler);
   await page.goto(`${server.url}/tests/browser/fixtures/${fixture}`);
   await page.waitForFunction(() => window.pageReady === true, null, { timeout: 30_000 });
@@ -185,6 +186,37 @@ for (const [fixture, worker] of [['classic.html', false], ['classic.html', true]
     await closePage(p, [/404/]);
   });
 }
+
+// Makes the page's next ei_session_run throw the RuntimeError a wasm trap throws once window.trapNext is set.
+function injectTrap() {
+  const instantiate = WebAssembly.instantiate;
+  WebAssembly.instantiate = async (...args) => {
+    const result = await instantiate.apply(WebAssembly, args);
+    const instance = result instanceof WebAssembly.Instance ? result : result.instance;
+    const exports = { ...instance.exports };
+    exports.ei_session_run = (...a) => {
+      if (!window.trapNext) return instance.exports.ei_session_run(...a);
+      window.trapNext = false;
+      throw new WebAssembly.RuntimeError('unreachable (injected by browser.test.mjs)');
+    };
+    return result instanceof WebAssembly.Instance ? { exports } : { module: result.module, instance: { exports } };
+  };
+}
+
+test('two sessions on the page: one cancelled mid-run, one trapping; the healthy one keeps working', { timeout: 120_000 }, async (t) => {
+  requireModel('mlp');
+  const p = await openPage('module.html', { init: injectTrap });
+  const r = await p.page.evaluate(() => window.pageApi.isolation('/tests/js/fixtures/loop-nest-long-running.onnx', '/build/models/mlp.onnx'));
+  assert.equal(r.cancelled.code, 'ABORTED', r.cancelled.message);
+  t.diagnostic(`cancelled after ${r.cancelMs.toFixed(0)} ms (abort at 200 ms); ${r.ticks} ticks of a 5 ms timer meanwhile`);
+  assert.ok(r.ticks > 0, "timers fired during the run");
+  assert.equal(r.trapped.code, 'RUNTIME_ERROR');
+  assert.match(r.trapped.message, /unreachable.*the session made from \/build\/models\/mlp\.onnx/);
+  assert.match(r.doomedAgain.message, /create the session again/);
+  assert.deepEqual(r.afterCancel, r.before);
+  assert.deepEqual(r.afterTrap, r.before);
+  await closePage(p);
+});
 
 // Chromium runs relaxed SIMD, so the loader asks for edgeinfer-relaxed.wasm (edgeinfer.wasm when
 // that fails): the routes below cover both builds.

@@ -254,8 +254,46 @@ static void float16_outputs(const char *dir)
     }
 }
 
+/* A run in slices (ei_session_run_step) pauses between the outer loop's iterations of a 100 x 100 nest
+ * and gives the result of a whole run; a cancelled run leaves the session ready for the next. */
+static void run_in_steps(const char *dir)
+{
+    const char *file = "loop-nest-iteration-budget";
+    ei_model *m;
+    ei_session *s = open_session(dir, file, &m);
+    if (!s) return;
+    float v = 7;
+    ei_tensor x = {EI_DTYPE_FLOAT32, 1, {1}, &v}, y;
+    ei_status st = ei_session_set_input(s, 0, &x);
+    int pending = 0;
+    while (st == EI_STATUS_OK && (st = ei_session_run_step(s, 1)) == EI_STATUS_PENDING) {
+        pending++;
+        st = EI_STATUS_OK;
+    }
+    if (st == EI_STATUS_OK) st = ei_session_output(s, 0, &y);
+    expect(st == EI_STATUS_OK && *(float *)y.data == 7, file, "a run in slices gives 7", st, ei_session_errmsg(s));
+    char slices[32];
+    snprintf(slices, sizeof slices, "%d slices", pending + 1);
+    expect(pending == 99, file, "slices of one node: one per iteration of the outer loop", st, slices);
+    for (int k = 0; k < 30 && st == EI_STATUS_OK; k++) st = ei_session_run_step(s, 3);
+    expect(st == EI_STATUS_PENDING, file, "30 slices of 3 leave the run under way", st, ei_session_errmsg(s));
+    expect(ei_session_output(s, 0, &y) == EI_STATUS_INVALID_STATE, file, "no output mid-run", st, "");
+    ei_session_run_cancel(s);
+    v = 9;
+    st = ei_session_run(s);
+    if (st == EI_STATUS_OK) st = ei_session_output(s, 0, &y);
+    expect(st == EI_STATUS_OK && *(float *)y.data == 9, file, "a run after a cancelled one gives 9", st,
+           ei_session_errmsg(s));
+    st = ei_session_run_step(s, 0);
+    expect(st == EI_STATUS_PENDING, file, "a new run in slices (a budget of 0 runs one node)", st, ei_session_errmsg(s));
+    /* freeing a session paused mid-loop frees the loop's progress (ASan checks) */
+    ei_session_free(s);
+    ei_model_free(m);
+}
+
 int hostile_tests(const char *dir)
 {
+    run_in_steps(dir);
     float16_outputs(dir);
     limits_tests(dir);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(dir, &cases[i]);
