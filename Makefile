@@ -221,7 +221,7 @@ KERNEL_OPT := -O2 -fno-unroll-loops -fno-builtin-memset -fno-builtin-memcpy
 # Kernels that no common model spends its time in are built for size like the rest. In the
 # elementwise and softmax kernels every hot loop is written with SIMD intrinsics, so LLVM's
 # auto-vectorisation only doubled their scalar twins (8 KB for nothing).
-COLD_KERNELS := src/kernels/fft.c src/kernels/f32_resize.c
+COLD_KERNELS := src/kernels/fft.c src/kernels/f32_resize.c src/kernels/f32_reduce.c
 HAND_VECTORIZED := src/kernels/f32_vunary.c src/kernels/f32_vbinary.c src/kernels/f32_softmax.c
 WASM_OPT = $(if $(filter $(COLD_KERNELS),$<),-Oz,$(if $(filter src/kernels/%,$<),$(KERNEL_OPT) \
 	$(if $(filter $(HAND_VECTORIZED),$<),-fno-vectorize -fno-slp-vectorize),-Oz))
