@@ -125,7 +125,7 @@ const median = (xs) => quantile(xs, 0.5);
 function parseArgs(argv) {
   const o = {
     models: Object.keys(MODELS), runs: 0, coldModels: ['mobilenet_v2', 'resnet18', 'digits'], coldReps: 3, json: null, browser: false,
-    threadModels: ['mobilenet_v2', 'resnet18', 'squeezenet1_1', 'efficientnet_b0', 'mlp_b256', 'transformer'],
+    threadModels: null,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const [a, v] = [argv[i], argv[i + 1]];
@@ -140,6 +140,9 @@ function parseArgs(argv) {
     else if (a === '--browser') o.browser = v === '1';
     else throw new Error(`unknown argument '${a}'`);
   }
+  // By default the two-thread table covers the larger of the models benched.
+  o.threadModels ??= ['mobilenet_v2', 'resnet18', 'squeezenet1_1', 'efficientnet_b0', 'mlp_b256', 'transformer']
+    .filter((m) => o.models.includes(m));
   for (const m of [...o.models, ...o.coldModels, ...o.threadModels]) {
     if (!MODELS[m]) throw new Error(`unknown model '${m}' (known: ${Object.keys(MODELS).join(', ')})`);
     for (const f of [modelFiles(m).onnx, modelFiles(m).input]) {

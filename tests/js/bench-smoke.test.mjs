@@ -20,7 +20,8 @@ test('the bench harness runs the digits CNN on all four engines, with matching M
   try {
     const json = join(dir, 'bench.json');
     const r = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', join(ROOT, 'tests', 'bench', 'bench.mjs'),
-      '--models', 'digits', '--runs', '5', '--cold-models', 'digits', '--cold-reps', '1', '--json', json],
+      '--models', 'digits', '--runs', '5', '--cold-models', 'digits', '--cold-reps', '1', '--thread-models', 'digits',
+      '--json', json],
     { cwd: ROOT, encoding: 'utf8', timeout: 170_000 });
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     const report = JSON.parse(readFileSync(json, 'utf8'));
@@ -38,6 +39,11 @@ test('the bench harness runs the digits CNN on all four engines, with matching M
       assert.ok(report.cold.digits[e].totalMs > 0 && report.cold.digits[e].peakRssMB > 0, e);
     }
     assert.match(r.stdout, /\| digits CNN 1x1x8x8 \| 0\.34M \/ same \|/);
+    // the two-thread table: edgeinfer on one and two threads, onnxruntime-web on two
+    const th = report.threads.digits;
+    assert.deepEqual(Object.keys(th.engines).sort(), ['ei-plain', 'ei-threads', 'ort-web-2']);
+    assert.equal(th.info['ei-threads'], 'numThreads 2');
+    assert.equal(th.diff['ei-threads vs ei-plain'], 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
