@@ -76,12 +76,18 @@ static ei_status qbinary_run(op_ctx *ctx)
 
 /* ---- QLinearSigmoid: X, X_scale, X_zp?, Y_scale, Y_zp? ---- */
 
-static ei_status qsigmoid_infer(op_ctx *ctx)
+/* The inputs of a one-input op: X, X_scale, X_zp?, Y_scale, Y_zp?. */
+static ei_status check_unary_inputs(op_ctx *ctx)
 {
     TRY(check_arity(ctx, 4, 5, 2));
     TRY(check_dtype(ctx, 0, q8_types));
     TRY(check_qparams(ctx, 0, 1, 2));
-    TRY(check_qparams(ctx, 0, 3, 4));
+    return check_qparams(ctx, 0, 3, 4);
+}
+
+static ei_status qsigmoid_infer(op_ctx *ctx)
+{
+    TRY(check_unary_inputs(ctx));
     return set_output(ctx, 0, ctx->in[0]->dtype, ctx->in[0]->rank, ctx->in[0]->dims);
 }
 
@@ -108,10 +114,7 @@ static ei_status qsigmoid_run(op_ctx *ctx)
 
 static ei_status qgap_infer(op_ctx *ctx)
 {
-    TRY(check_arity(ctx, 4, 5, 2));
-    TRY(check_dtype(ctx, 0, q8_types));
-    TRY(check_qparams(ctx, 0, 1, 2));
-    TRY(check_qparams(ctx, 0, 3, 4));
+    TRY(check_unary_inputs(ctx));
     const ei_tensor *x = ctx->in[0];
     CHECK_SHAPE(ctx, x->rank >= 3, "input X has shape %s, expected [N, C, spatial...] or [N, spatial..., C]",
                 shape_str(x));
