@@ -178,8 +178,6 @@ static bool is_pointwise(const conv_geom *g)
     return !g->transpose;
 }
 
-static size_t floats_aligned(size_t n) { return (n + 15) / 16 * 16; }
-
 /* What prepare works out once per plan and run only reads. */
 typedef struct conv_state {
     conv_geom g;

@@ -19,9 +19,6 @@
 #include "matmul.h"
 #include "op.h"
 
-/* Scratch regions are carved in multiples of 64 bytes so each stays aligned. */
-static size_t floats_aligned(size_t n) { return (n + 15) / 16 * 16; }
-
 static ei_status set_scratch_floats(op_ctx *ctx, uint64_t floats)
 {
     CHECK_SHAPE(ctx, floats <= (uint64_t)EI_MAX_TENSOR_BYTES / sizeof(float) && floats <= SIZE_MAX / sizeof(float),

@@ -74,8 +74,6 @@ static ei_status nbits_geometry(op_ctx *ctx, nbits_geom *g)
     return EI_STATUS_OK;
 }
 
-static size_t floats_aligned(size_t n) { return (n + 15) / 16 * 16; }
-
 /* Floats of one thread's share of the scratch: one widened column and a packed range [K, NC]. */
 static size_t range_floats(const nbits_geom *g)
 {

@@ -138,6 +138,8 @@ void op_parallel_range(const op_ctx *ctx, size_t n, size_t grain, op_range_fn fn
  * fresh start). An abandoned run frees it with progress_free. */
 bool op_pause(op_ctx *ctx, void *progress, void (*progress_free)(void *));
 void *op_resumed(op_ctx *ctx);
+/* n floats rounded up to whole 64-byte blocks: scratch regions carved in these stay aligned. */
+static inline size_t floats_aligned(size_t n) { return (n + 15) / 16 * 16; }
 /* Persistent memory for prepare; lives until the session re-plans or is freed. */
 void *op_alloc(op_ctx *ctx, size_t bytes);
 /* The same, not zeroed (but for the padding): for packed weights, which prepare writes in full. */
