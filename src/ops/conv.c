@@ -185,6 +185,7 @@ typedef struct conv_state {
     f32_conv_geom dg;        /* its geometry */
     f32_conv_geom kg;        /* im2col's (Conv) or col2im's (ConvTranspose) geometry */
     float *pa;               /* group packed weight matrices, each packed_a_floats; NULL unless W is constant */
+    size_t per_thread;       /* thread_scratch: floats of each thread's share of the scratch */
 } conv_state;
 
 static size_t packed_a_floats(const conv_geom *g)
@@ -273,6 +274,7 @@ static ei_status conv_prepare(op_ctx *ctx)
     TRY(conv_geometry(ctx, strcmp(ctx->n->op_type, "ConvTranspose") == 0, &st->g));
     st->dw = dwconv_pick(&st->g, &st->dg);
     st->kg = kernel_geom(&st->g);
+    st->per_thread = thread_scratch(&st->g);
     ctx->state = st;
     if (!in_is_const(ctx, 1) || st->dw) return EI_STATUS_OK; /* the direct kernel reads W as it is */
     size_t n = packed_a_floats(&st->g) * (size_t)st->g.group;
@@ -461,7 +463,7 @@ static ei_status conv_run_common(op_ctx *ctx, bool transpose)
     if (g->batch == 0 || g->cout == 0 || g->out_pix == 0) return EI_STATUS_OK;
     conv_job j = {.ctx = ctx, .st = st, .x = ctx->in[0]->data, .w = ctx->in[1]->data, .y = ctx->out[0]->data,
                   .bias = has_in(ctx, 2) ? ctx->in[2]->data : NULL, .work = ctx->scratch,
-                  .per_thread = thread_scratch(g)};
+                  .per_thread = st->per_thread};
     if (st->dw) {
         size_t threads = (size_t)op_threads(ctx), cin = (size_t)g->cin;
         j.per_task = threads == 1 ? cin : (cin + TASKS_PER_THREAD * threads - 1) / (TASKS_PER_THREAD * threads);
