@@ -265,6 +265,8 @@ size_t ei_dtype_size(ei_dtype dtype); /* 0 for unsupported types */
 const char *ei_dtype_name(ei_dtype dtype);
 int64_t ei_tensor_numel(const ei_tensor *tensor);
 const char *ei_status_name(ei_status status);
+/* A 32-bit checksum of `size` bytes, to tell whether they changed (not a cryptographic hash). */
+uint32_t ei_checksum(const void *bytes, size_t size);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,15 @@
 #define EI_ERRMSG_LEN 1024
 #define EI_ALIGN 64   /* alignment of every buffer the library places */
 #define EI_PAD 16     /* bytes past every buffer, so a vector load may run over a tail */
+/* Elements up to this size are read in place from the model bytes at any address: wasm loads
+ * work at any alignment, so the wasm build skips copying a weight that protobuf left unaligned
+ * (a copy is one more write of fresh memory, which dominates creating a session). Natively an
+ * element must sit at a multiple of its size. */
+#if defined(__wasm__)
+#define EI_UNALIGNED_MAX 4
+#else
+#define EI_UNALIGNED_MAX 0
+#endif
 
 /* What a buffer of `bytes` occupies when placed: the pad, rounded up to the alignment. */
 static inline size_t padded_size(size_t bytes)

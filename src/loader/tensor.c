@@ -161,7 +161,8 @@ ei_status tensor_parse(const uint8_t *p, size_t n, arena *a, bool in_place, ei_t
         if ((uint64_t)raw_len != (uint64_t)count * src_es)
             FAIL(EI_STATUS_INVALID_MODEL, "tensor '%s' of shape %s and dtype %s needs %lld bytes, raw_data has %zu",
                  tname, shape_str(out), ei_dtype_name(src_type), (long long)((uint64_t)count * src_es), raw_len);
-        if (in_place && src_type == out->dtype && count > 0 && ((uintptr_t)raw % src_es) == 0) {
+        if (in_place && src_type == out->dtype && count > 0 &&
+            (src_es <= EI_UNALIGNED_MAX || (uintptr_t)raw % src_es == 0)) {
             out->data = (void *)raw;
             return EI_STATUS_OK;
         }
