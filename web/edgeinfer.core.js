@@ -367,20 +367,21 @@ function notHtml(bytes, resp, where) {
   return bytes;
 }
 
-// The model bytes of InferenceSession.create's source. `owned` tells whether the bytes are a
-// buffer nobody else holds (so a worker may take it without a copy).
+// InferenceSession.create's source: { bytes, owned, where }, where `owned` tells whether the bytes
+// are a buffer nobody else holds (so a worker may take it without a copy); or, for a file in Node
+// and a fetched response, { file | response, where }, read later straight into wasm memory
+// (Runtime.place) or into JS (modelBytes) for a worker.
 async function readModel(source, byteOffset, byteLength) {
   if (typeof source === 'string' || (typeof URL === 'function' && source instanceof URL)) {
-    if (isFileLocation(source)) return { bytes: await readNodeFile(source), owned: true, where: String(source) };
+    if (isFileLocation(source)) return { file: source, where: String(source) };
     const resp = await fetchResponse(String(source));
     checkResponse(resp, String(source));
-    return { bytes: notHtml(new Uint8Array(await resp.arrayBuffer()), resp, String(source)), owned: true, where: String(source) };
+    return { response: resp, where: String(source) };
   }
   if (source && typeof source.then === 'function') source = await source;
   if (isResponse(source)) {
     checkResponse(source, source.url);
-    const where = source.url || 'the response';
-    return { bytes: notHtml(new Uint8Array(await source.arrayBuffer()), source, where), owned: true, where };
+    return { response: source, where: source.url || 'the response' };
   }
   if (source instanceof ArrayBuffer && typeof byteOffset === 'number') {
     if (!Number.isSafeInteger(byteOffset) || (byteLength !== undefined && !Number.isSafeInteger(byteLength))) {
@@ -394,6 +395,14 @@ async function readModel(source, byteOffset, byteLength) {
     return { bytes: new Uint8Array(source, byteOffset, end - byteOffset), owned: false, where: 'the buffer' };
   }
   return { bytes: toBytes(source, 'InferenceSession.create'), owned: false, where: 'the buffer' };
+}
+
+// A model of readModel with its bytes in JS.
+async function modelBytes(model) {
+  if (model.bytes) return model;
+  const bytes = model.file ? await readNodeFile(model.file)
+    : notHtml(new Uint8Array(await model.response.arrayBuffer()), model.response, model.where);
+  return { bytes, owned: true, where: model.where };
 }
 
 // ---- the wasm module ----
@@ -659,28 +668,78 @@ class Runtime {
     return fail(STATUS_CODES[status] || 'RUNTIME_ERROR', message || `edgeinfer status ${status}`);
   }
 
-  // Loads a model and returns its handle (the caller frees it with ei_model_free) and where its
-  // bytes lie in wasm memory; throws the C message when loading fails.
-  loadModel(bytes) {
-    // Loading needs about three times the model in memory (the bytes, packed weights, the
-    // arena). Growing once to that size up front is much faster than growing in many small
-    // steps from inside malloc; the target is absolute, so sessions made again and again do
-    // not grow memory.
-    const want = 3 * bytes.length + (16 << 20), have = this.memory.buffer.byteLength;
+  // Loading needs about three times the model in memory (the bytes, packed weights, the arena).
+  // Growing once to that size up front is much faster than growing in many small steps from
+  // inside malloc; the target is absolute, so sessions made again and again do not grow memory.
+  reserve(length) {
+    const want = 3 * length + (16 << 20), have = this.memory.buffer.byteLength;
     if (want > have && want < 2 ** 31) {
       try { this.memory.grow(Math.ceil((want - have) / 65536)); } catch { /* malloc grows as needed */ }
     }
-    // The C side owns the copy from here on (EI_LOAD_TAKE), even when loading fails.
-    const p = this.copyIn(bytes);
+  }
+
+  // Puts a model of readModel into wasm memory: { ptr, length }, zero padded by PAD bytes. A file
+  // or a response body goes straight there, each byte written once (fresh memory costs most at
+  // its first write): a file in one block of its size; a body chunk by chunk into a block of its
+  // Content-Length (or 1 MB) that doubles when more comes (a compressed body's length is that of
+  // its encoding).
+  async place({ bytes, file, response, where }) {
+    if (bytes) {
+      this.reserve(bytes.length);
+      return { ptr: this.copyIn(bytes), length: bytes.length };
+    }
+    let p = 0, off = 0, fd = -1;
+    const fs = file && nodeBuiltin('node:fs');
+    try {
+      if (file) fd = fs.openSync(/^file:/i.test(String(file)) ? new URL(String(file)) : String(file), 'r');
+      let cap = file ? fs.fstatSync(fd).size : Number(response.headers.get('content-length')) || (1 << 20);
+      const reader = response && response.body && response.body.getReader();
+      this.reserve(cap);
+      p = this.malloc(cap + PAD);
+      for (;;) {
+        let chunk = file ? off < cap && fs.readSync(fd, this.heap(), p + off, cap - off, off) : reader && (await reader.read()).value;
+        if (!chunk) break;
+        if (!file) chunk = toBytes(chunk, `${where}: a chunk of the body`);
+        const n = file ? chunk : chunk.length;
+        if (off + n > cap) {
+          cap = Math.max(2 * cap, off + n);
+          const q = this.malloc(cap + PAD);
+          this.heap().copyWithin(q, p, p + off);
+          this.free(p);
+          p = q;
+        }
+        if (!file) this.heap().set(chunk, p + off);
+        off += n;
+      }
+      if (response) notHtml(this.heap().slice(p, p + Math.min(off, 64)), response, where);
+    } catch (err) {
+      this.free(p);
+      throw err instanceof EdgeInferError ? err : fail('LOAD_FAILED', `cannot read ${where}: ${err && err.message}`);
+    } finally {
+      if (fd >= 0) fs.closeSync(fd);
+    }
+    this.heap().fill(0, p + off, p + off + PAD);
+    return { ptr: p, length: off };
+  }
+
+  // Loads a model placed in wasm memory (or bytes, copied there) and returns its handle (the
+  // caller frees it with ei_model_free) and where its bytes lie; throws the C message when
+  // loading fails. The C side owns the bytes from here on (EI_LOAD_TAKE), even when it fails.
+  loadModel(src) {
+    if (src instanceof Uint8Array) {
+      this.reserve(src.length);
+      src = { ptr: this.copyIn(src), length: src.length };
+    }
+    const p = src.ptr;
     this.view().setUint32(this.scratch + SCRATCH_HANDLE, 0, true);
-    const st = this.call('ei_model_load', p, bytes.length, EI_LOAD_TAKE, this.scratch + SCRATCH_HANDLE);
+    const st = this.call('ei_model_load', p, src.length, EI_LOAD_TAKE, this.scratch + SCRATCH_HANDLE);
     const model = this.handle();
     if (st !== 0) {
       const msg = model ? this.str(this.call('ei_model_errmsg', model)) : 'out of memory';
       if (model) this.call('ei_model_free', model);
       throw this.statusError(st, `cannot load the model: ${msg}`);
     }
-    return { model, ptr: p };
+    return { model, ptr: p, length: src.length };
   }
 
   // Copies bytes into fresh wasm memory (zero padded by PAD bytes).
@@ -960,6 +1019,17 @@ function threadsUrlFor(cfg) {
 
 // The instance a session of `threads` threads runs in: the threaded one, or this thread's
 // single-threaded one (also when threads cannot start, after the notice saying why).
+// Runtime.place, counted as a session meanwhile: a body streaming in awaits, and the release of
+// another session must not retire the instance (or stop its threads) in between.
+async function placeIn(rt, model) {
+  rt.live++;
+  try {
+    return await rt.place(model);
+  } finally {
+    rt.live--;
+  }
+}
+
 async function runtimeFor(cfg, threads) {
   if (threads > 1) {
     try {
@@ -995,15 +1065,6 @@ function ioMetadata(rt, model, isOutput, index, name) {
   };
 }
 
-// A checksum of a model's bytes in wasm memory (with the zero padding up to a 4-byte boundary
-// that copyIn put after them): tells whether they are still intact.
-function checksum(heap, ptr, length) {
-  const w = new Int32Array(heap.buffer, ptr, (length + 3) >> 2); // malloc'd: 4-byte aligned
-  let h = length;
-  for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w[i], 16777619);
-  return h;
-}
-
 // The next task of the event loop (not a microtask, and without setTimeout's 4 ms clamp), so that
 // a run in slices lets the page (and an AbortSignal) act between them.
 function nextTask() {
@@ -1027,9 +1088,9 @@ const SLICE_MS = 8;
 // take turns, since a run with a signal goes in slices (ei_session_run_step) that yield to the
 // event loop between them.
 class LocalBackend {
-  static create(rt, bytes, limits, cfg, where) {
+  static create(rt, src, limits, cfg, where) {
     const x = new LocalBackend(limits, cfg, where);
-    x.open(rt, bytes);
+    x.open(rt, src);
     return x;
   }
 
@@ -1045,23 +1106,23 @@ class LocalBackend {
     // this.trap: the error that ended this session
   }
 
-  open(rt, bytes) {
+  open(rt, src) {
     this.rt = rt;
     rt.live++;
     this.counted = true;
     try {
-      this.load(bytes, this.limits);
+      this.load(src, this.limits);
     } catch (err) {
       this.release();
       throw err;
     }
   }
 
-  load(bytes, limits) {
+  load(src, limits) {
     const rt = this.rt;
-    const { model, ptr } = rt.loadModel(bytes);
+    const { model, ptr, length } = rt.loadModel(src);
     this.model = model;
-    this.src = { ptr, length: bytes.length, sum: checksum(rt.heap(), ptr, bytes.length) };
+    this.src = { ptr, length, sum: rt.call('ei_checksum', ptr, length) };
     rt.view().setUint32(rt.scratch + SCRATCH_HANDLE, 0, true);
     const at = rt.scratch + SCRATCH_OPTIONS;
     rt.call('ei_session_options_default', at);
@@ -1091,13 +1152,16 @@ class LocalBackend {
   // This session again, on a fresh instance, after another session's trap retired its instance.
   async revive() {
     const old = this.rt, { ptr, length, sum } = this.src;
-    const bytes = old.heap().subarray(ptr, ptr + length);
     this.release();
-    if (checksum(old.heap(), ptr, length) !== sum) {
+    const rt = await runtimeFor(this.cfg, old.threads); // as many threads as before
+    rt.reserve(length);
+    const src = { ptr: rt.copyIn(old.heap().subarray(ptr, ptr + length)), length };
+    if (rt.call('ei_checksum', src.ptr, length) !== sum) {
+      rt.free(src.ptr);
       throw (this.trap = fail('RUNTIME_ERROR', `the session made from ${this.where} was lost: another session's ` +
         'error overwrote its model; create the session again'));
     }
-    this.open(await runtimeFor(this.cfg, old.threads), bytes); // as many threads as before
+    this.open(rt, src);
   }
 
   errmsg() {
@@ -1394,8 +1458,8 @@ class InferenceSession {
       worker ? getModule(cfg) : runtimeFor(cfg, threads),
     ]);
     const backend = worker
-      ? await WorkerBackend.create(runtimeOrModule, model, options, { threads, threadsUrl: threadsUrlFor(cfg) })
-      : LocalBackend.create(runtimeOrModule, model.bytes, checkLimits(options.limits), cfg, model.where);
+      ? await WorkerBackend.create(runtimeOrModule, await modelBytes(model), options, { threads, threadsUrl: threadsUrlFor(cfg) })
+      : LocalBackend.create(runtimeOrModule, await placeIn(runtimeOrModule, model), checkLimits(options.limits), cfg, model.where);
     return new InferenceSession(backend, CREATE_KEY, overrides);
   }
 
@@ -1495,8 +1559,8 @@ function compiledGraph(rt, model) {
 
 async function inspect(source, options = {}) {
   const cfg = wasmConfig(options);
-  const [{ bytes }, rt] = await Promise.all([readModel(source), getRuntime(cfg)]);
-  const { model } = rt.loadModel(bytes);
+  const [src, rt] = await Promise.all([readModel(source), getRuntime(cfg)]);
+  const { model } = rt.loadModel(await rt.place(src));
   try {
     const nodes = [];
     const domains = new Set(['']);

@@ -126,6 +126,35 @@ test('an onnxruntime Tensor can be fed as it is', async () => {
   await s.release();
 });
 
+// A Response whose body comes in chunks of `size` bytes.
+function chunked(bytes, size, headers = {}) {
+  let at = 0;
+  const body = new ReadableStream({
+    pull(c) {
+      if (at >= bytes.length) return c.close();
+      c.enqueue(bytes.slice(at, at + size));
+      at += size;
+    },
+  });
+  return new Response(body, { headers });
+}
+
+test('a Response body that fails midway or is a web page is an EdgeInferError; other sessions run on', async () => {
+  requireModel('mlp');
+  const file = readFileSync(mlpPath);
+  const s = await InferenceSession.create(mlpPath);
+  const failing = new Response(new ReadableStream({
+    start(c) { c.enqueue(file.slice(0, 4096)); },
+    pull(c) { c.error(new Error('connection reset')); },
+  }));
+  await rejectsWith(InferenceSession.create(failing), 'LOAD_FAILED', /connection reset/);
+  await rejectsWith(InferenceSession.create(chunked(new TextEncoder().encode('<!doctype html><p>gone</p>'), 5)),
+    'LOAD_FAILED', /HTML page/);
+  const { output } = await s.run({ input: mlpInput(2) });
+  assert.equal(output.dims[0], 2);
+  await s.release();
+});
+
 test('model sources: path, file URL, ArrayBuffer (or a slice of one), Uint8Array view, Response', async () => {
   requireModel('mlp');
   const file = readFileSync(mlpPath);
@@ -140,6 +169,11 @@ test('model sources: path, file URL, ArrayBuffer (or a slice of one), Uint8Array
     [padded.buffer, 7, file.length],
     [new Response(file)],
     [Promise.resolve(new Response(file))],
+    // A body read straight into wasm memory in small chunks: without a Content-Length, and with
+    // one shorter than the body (as a compressed body's is), the block it goes to grows.
+    [chunked(file, 1000)],
+    [chunked(file, 333, { 'content-length': '100' })],
+    [chunked(file, file.length, { 'content-length': String(file.length) })],
   ];
   const x = mlpInput(3);
   let expected;

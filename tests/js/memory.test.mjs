@@ -65,6 +65,14 @@ test(`create, run, release ${CYCLES} times: no growth (mlp, symbolic batch)`, { 
   await cycles(t, 'mlp', bytes, { input });
 });
 
+// A Response whose body breaks off after half the model.
+function failingBody(model) {
+  return new Response(new ReadableStream({
+    start(c) { c.enqueue(model.slice(0, model.length >> 1)); },
+    pull(c) { c.error(new Error('connection reset')); },
+  }), { headers: { 'content-length': String(model.length) } });
+}
+
 test('failed creations and failed runs leak nothing either', { timeout: 300_000 }, async () => {
   const bad = new Uint8Array([8, 7, 0x3a, 4, 0x0a, 2, 0x0a, 0]);
   const model = fixedModel();
@@ -72,6 +80,7 @@ test('failed creations and failed runs leak nothing either', { timeout: 300_000 
   let base = 0;
   for (let i = 0; i < CYCLES; i++) {
     await rejectsWith(InferenceSession.create(bad), 'INVALID_MODEL');
+    await rejectsWith(InferenceSession.create(failingBody(model)), 'LOAD_FAILED'); // streamed into wasm memory
     const s = await InferenceSession.create(model);
     await rejectsWith(s.run(wrong), 'INVALID_SHAPE');
     await s.release();
