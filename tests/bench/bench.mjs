@@ -15,8 +15,9 @@
 // side by side and must match. The edgeinfer and onnxruntime outputs are compared (same file).
 //
 // Cold start: for --cold-models, each engine in --cold-reps fresh processes (interleaved):
-// import of the library, create (reading the model file and its input, then the session; for
-// TF.js building the model), first run; and the process's peak RSS after 4 runs. Medians.
+// import of the library, create (the session from the model's file path, which each engine reads
+// its own way, then reading the input; for TF.js building the model), first run; and the
+// process's peak RSS after 4 runs. Medians.
 //
 // --browser 1: the same latency table (and peak) in headless Chromium (/usr/bin/chromium through
 // playwright-core; no browser is downloaded), a fresh page per model (tests/bench/browser.html),
@@ -44,6 +45,7 @@ const require = createRequire(join(ROOT, 'package.json'));
 
 const nodeHost = {
   read: async (path) => new Uint8Array(readFileSync(join(ROOT, path))),
+  location: (path) => join(ROOT, path),
   // A query string makes each build its own module instance, with its own env.
   edgeinfer: (simd) => import(`${pathToFileURL(join(ROOT, 'dist', 'edgeinfer.mjs')).href}?${simd}`),
   async ort(threads = 1) {

@@ -14,6 +14,7 @@ const browserHost = {
     if (!r.ok) throw new Error(`/${path}: HTTP ${r.status}`);
     return new Uint8Array(await r.arrayBuffer());
   },
+  location: (path) => new URL(`/${path}`, location.href).href,
   edgeinfer: (simd) => import(`/dist/edgeinfer.mjs?${simd}`),
   async ort(threads = 1) { // one thread count per page: the bench opens a fresh page for each
     const ort = await import(`${ORT_DIST}ort.wasm.min.mjs`);

@@ -1,6 +1,8 @@
 // The four engines of the bench behind one interface, for Node (tests/bench/bench.mjs) and the
 // browser (tests/bench/browser-page.mjs) alike; `host` supplies what differs between the two:
 //   host.read(path)        -> Promise<Uint8Array>, a file under the repository root
+//   host.location(path)    -> the same file as each engine's create takes a model location (a
+//                             file path in Node, a URL in the browser): each reads it its own way
 //   host.edgeinfer(simd)   -> Promise<module of dist/edgeinfer.mjs>, one instance per build
 //   host.ort(threads)      -> Promise<onnxruntime-web, set to that many threads (one per process)>
 //   host.tfjs()            -> Promise<{ tf, wasmFiles: [names of the .wasm files it loaded] }>
@@ -58,7 +60,7 @@ function onnxEngine(lib, info, options) {
     info,
     async create(name, host) {
       const f = modelFiles(name);
-      const session = await lib.InferenceSession.create(await host.read(f.onnx), options);
+      const session = await lib.InferenceSession.create(host.location(f.onnx), options);
       const all = readNpy(await host.read(f.input));
       const t = f.firstOnly ? firstSample(all) : all;
       const feeds = { [session.inputNames[0]]: new lib.Tensor(t.dtype, t.data, t.shape) };
