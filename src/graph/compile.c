@@ -151,6 +151,12 @@ node *graph_producer(ei_model *g, int v)
     return n->dead ? NULL : n;
 }
 
+void graph_take_output(ei_model *g, node *n, int v)
+{
+    n->out[0] = v;
+    if (v >= 0) g->values[v].producer = (int)(n - g->nodes);
+}
+
 ei_status graph_note_fused(ei_model *g, node *n, const char *what)
 {
     size_t len = (n->fused ? strlen(n->fused) + 1 : 0) + strlen(what) + 1;

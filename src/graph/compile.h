@@ -41,6 +41,9 @@ void graph_uses_free(graph_uses *u);
 int graph_add_const(ei_model *g, const char *name, const ei_tensor *t);
 /* The node producing value v when it is alive, else NULL. */
 node *graph_producer(ei_model *g, int v);
+/* Makes n produce value v as its first output, in place of the node a pass fused into it, so that
+ * graph_producer sees the change within the same pass. */
+void graph_take_output(ei_model *g, node *n, int v);
 /* Records in n->fused that `what` (an op type) was merged into it. */
 ei_status graph_note_fused(ei_model *g, node *n, const char *what);
 /* A constant float32 tensor held by value v, or NULL. */

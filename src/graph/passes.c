@@ -252,7 +252,7 @@ static ei_status fold_bn_into(ei_model *g, node *conv, const node *bn)
     conv->in[1] = graph_add_const(g, g->values[conv->in[1]].name, &tw);
     conv->in[2] = graph_add_const(g, g->values[bn->in[2]].name, &tb);
     conv->n_in = 3;
-    conv->out[0] = bn->out[0];
+    graph_take_output(g, conv, bn->out[0]);
     return graph_note_fused(g, conv, "BatchNormalization");
 }
 
@@ -281,7 +281,7 @@ static ei_status bias_rule(ei_model *g, node *add, const graph_uses *u)
         if (!b || b->rank != 2 || !const_vec(g, add, 1 - side, b->dims[1])) continue;
         mm->in[2] = add->in[1 - side];
         mm->n_in = 3;
-        mm->out[0] = add->out[0];
+        graph_take_output(g, mm, add->out[0]);
         add->dead = true;
         return graph_note_fused(g, mm, "Add");
     }
@@ -466,7 +466,7 @@ static bool activation_of(const ei_model *g, const node *a, fused_act *act)
 static ei_status take_over(ei_model *g, node *p, node *a, const fused_act *act, const char *what)
 {
     p->act = *act;
-    p->out[0] = a->out[0];
+    graph_take_output(g, p, a->out[0]);
     a->dead = true;
     return graph_note_fused(g, p, what);
 }
@@ -716,7 +716,7 @@ static ei_status qdq_rule(ei_model *g, node *q, const graph_uses *u)
     p->op_type = conv ? "QLinearConv" : "QLinearMatMul";
     p->in = in;
     p->n_in = bias >= 0 ? 9 : 8;
-    p->out[0] = q->out[0];
+    graph_take_output(g, p, q->out[0]);
     p->act = act;
     q->dead = true;
     if (act_node) act_node->dead = true;

@@ -144,6 +144,22 @@ test('fuse-activation: Gemm -> Clip with constant bounds (Relu6)', () =>
       { name: 'hi', type: 'float32', dims: [], data: new Float32Array([0.5]) }],
   }, [3, 4], ['Gemm [Clip]']));
 
+// The second Gemm learns that its input is float32 through the Relu already fused into the Conv
+// before the pool, in the same walk (as in the digits CNN).
+test('fuse-activation: a Gemm after Conv+Relu -> MaxPool -> Flatten takes its Relu too', () =>
+  check('conv_pool_gemm', {
+    ...io([1, 1, 6, 6], [1, 3]),
+    nodes: [
+      { op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['c'], attrs: { kernel_shape: [3, 3] } },
+      { op: 'Relu', inputs: ['c'], outputs: ['r'] },
+      { op: 'MaxPool', inputs: ['r'], outputs: ['p'], attrs: { kernel_shape: [2, 2], strides: [2, 2] } },
+      { op: 'Flatten', inputs: ['p'], outputs: ['f'] },
+      { op: 'Gemm', inputs: ['f', 'w2', 'b2'], outputs: ['g'], attrs: { transB: 1 } },
+      { op: 'Relu', inputs: ['g'], outputs: ['y'] },
+    ],
+    initializers: [f32('w', [2, 1, 3, 3], 1), f32('b', [2], 2), f32('w2', [3, 8], 3), f32('b2', [3], 4)],
+  }, [1, 1, 6, 6], ['Conv [Relu]', 'MaxPool', 'Flatten', 'Gemm [Relu]']));
+
 test('fuse-activation: LeakyRelu, HardSigmoid and HardSwish after convolutions', async () => {
   for (const [op, attrs, opset] of [['LeakyRelu', { alpha: 0.3 }, 13], ['HardSigmoid', { alpha: 0.3, beta: 0.4 }, 13],
     ['HardSwish', {}, 14]]) {
