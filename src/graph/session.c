@@ -572,7 +572,7 @@ ei_status ei_session_set_input(ei_session *s, int index, const ei_tensor *t)
     }
     if (!t->data && ei_tensor_numel(t) > 0)
         return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "input '%s': data is NULL", v->name);
-    if (t->data && ((uintptr_t)t->data % dtype_size(t->dtype)))
+    if (t->data && dtype_size(t->dtype) > EI_UNALIGNED_MAX && (uintptr_t)t->data % dtype_size(t->dtype))
         return FAIL(s, EI_STATUS_INVALID_ARGUMENT, "input '%s': data is not aligned to its %zu-byte elements",
                     v->name, dtype_size(t->dtype));
     s->bound[index] = *t;

@@ -155,6 +155,27 @@ test('a Response body that fails midway or is a web page is an EdgeInferError; o
   await s.release();
 });
 
+// Where protobuf left a weight's bytes unaligned, the wasm build reads it in place. Silero VAD's If
+// branches read such a weight from the enclosing graph, bound as a subgraph input at that address,
+// which must not be refused as misaligned: the same speech probability as onnxruntime-node.
+test('Silero VAD (If branches reading an unaligned outer weight) runs as in onnxruntime', async () => {
+  const path = join(ROOT, 'node_modules', '@ricky0123', 'vad-web', 'dist', 'silero_vad_legacy.onnx');
+  const ortNode = await import('onnxruntime-node');
+  const frame = new Float32Array(1536).map((_, i) => Math.sin(i / 10) * 0.3);
+  const feeds = (T) => ({
+    input: new T('float32', frame, [1, 1536]),
+    sr: new T('int64', BigInt64Array.from([16000n]), []),
+    h: new T('float32', new Float32Array(128), [2, 1, 64]),
+    c: new T('float32', new Float32Array(128), [2, 1, 64]),
+  });
+  const want = await (await ortNode.InferenceSession.create(path)).run(feeds(ortNode.Tensor));
+  const s = await InferenceSession.create(path);
+  const got = await s.run(feeds(Tensor));
+  const worst = Math.abs(got.output.data[0] - want.output.data[0]);
+  assert.ok(worst < 1e-3, `speech probability ${got.output.data[0]}, onnxruntime-node ${want.output.data[0]}`);
+  await s.release();
+});
+
 test('model sources: path, file URL, ArrayBuffer (or a slice of one), Uint8Array view, Response', async () => {
   requireModel('mlp');
   const file = readFileSync(mlpPath);
