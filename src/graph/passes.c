@@ -22,6 +22,11 @@
  *                      or QLinearMatMul on the quantized values, the activation a clamp of
  *                      its output, a bias as int32 (a Gemm's as QLinearMatMul's ninth input,
  *                      its B transposed if transB). DequantizeLinear nodes left unread go.
+ *   fuse-dynamic-quant MatMulInteger of a DynamicQuantizeLinear'd activation and constant 8-bit
+ *                      weights, then Cast to float32 and Mul by x_scale * w_scale (one Mul of the two
+ *                      scales, or one Mul by each), optionally Add of a constant [N] bias, as
+ *                      onnxruntime's quantize_dynamic writes transformers: one DynamicQuantizeMatMul,
+ *                      which quantizes its activation itself. DynamicQuantizeLinear nodes left unread go.
  *   fuse-activation    Relu, Clip, LeakyRelu, HardSigmoid, HardSwish, Sigmoid,
  *                      Tanh, x * Sigmoid(x) (SiLU) and the erf GELU after Conv, ConvTranspose,
  *                      Gemm, MatMul or float32 Add/Sub/Mul/Div (a residual sum):
@@ -739,6 +744,79 @@ static ei_status fuse_qdq(ei_model *g)
     return EI_STATUS_OK;
 }
 
+/* ---- fuse-dynamic-quant ---- */
+
+/* A constant weight parameter of B [K, N]: float32 (scale) or B's dtype (zero point), one value or [N]. */
+static bool b_param(const ei_tensor *t, int32_t dtype, int64_t n)
+{
+    return t && t->dtype == dtype && t->rank <= 1 && (shape_numel(t->rank, t->dims) == 1 || t->dims[0] == n);
+}
+
+/* The scale of the product: Mul(Cast, Mul(x_scale, w_scale)) (then *end is that Mul) or
+ * Mul(Mul(Cast, x_scale), w_scale) (*end the outer Mul). Returns the w_scale value, or -1. */
+static int dq_scale(ei_model *g, node *mul, int cast_out, int xs, const graph_uses *u, node **end, node **sm)
+{
+    int v, ws;
+    if (!is_op(mul, "Mul") || !other_operand(mul, cast_out, &v)) return -1;
+    *end = mul;
+    *sm = sole_producer(g, v, u, 1);
+    if (v == xs) { /* (Cast * x_scale) * w_scale */
+        *sm = mul;
+        *end = sole_reader(g, mul->out[0], u);
+        return is_op(*end, "Mul") && other_operand(*end, mul->out[0], &ws) ? ws : -1;
+    }
+    return is_op(*sm, "Mul") && other_operand(*sm, xs, &ws) ? ws : -1;
+}
+
+/* MatMulInteger(DynamicQuantizeLinear(x), W const, x_zero_point, W_zero_point const), then Cast to
+ * float32 and the Mul by x_scale * W_scale, optionally an Add of a constant [N] bias: one
+ * DynamicQuantizeMatMul(x, W, W_scale, W_zero_point, bias). */
+static ei_status dynq_rule(ei_model *g, node *mm, const graph_uses *u)
+{
+    if (!is_op(mm, "MatMulInteger") || mm->n_in < 3 || mm->n_out != 1 || mm->in[0] < 0) return EI_STATUS_OK;
+    node *d = graph_producer(g, mm->in[0]), *cast = sole_reader(g, mm->out[0], u), *end, *sm, *add;
+    const ei_tensor *w = const_of(g, mm->in[1]), *wz = mm->n_in > 3 ? const_of(g, mm->in[3]) : NULL;
+    if (!is_op(d, "DynamicQuantizeLinear") || d->n_out != 3 || d->out[0] != mm->in[0] || d->out[2] != mm->in[2] ||
+        d->out[1] < 0 || !w || w->rank != 2 || (mm->n_in > 3 && mm->in[3] >= 0 && !b_param(wz, w->dtype, w->dims[1])) ||
+        !is_op(cast, "Cast") || !attr_is(cast, "to", ATTR_INT) || attr_int(cast, "to", 0) != EI_DTYPE_FLOAT32)
+        return EI_STATUS_OK;
+    int ws = dq_scale(g, sole_reader(g, cast->out[0], u), cast->out[0], d->out[1], u, &end, &sm), bias = -1;
+    if (ws < 0 || !b_param(graph_const_f32(g, ws), EI_DTYPE_FLOAT32, w->dims[1])) return EI_STATUS_OK;
+    add = sole_reader(g, end->out[0], u);
+    if (is_op(add, "Add") && other_operand(add, end->out[0], &bias) && const_vec(g, add, add->in[0] == bias ? 0 : 1, w->dims[1]))
+        end->dead = true, end = add;
+    else
+        bias = -1;
+    int *in = arena_alloc(&g->mem, 5 * sizeof(int));
+    if (!in) return EI_STATUS_OUT_OF_MEMORY;
+    int vals[5] = {d->in[0], mm->in[1], ws, mm->n_in > 3 ? mm->in[3] : -1, bias};
+    memcpy(in, vals, sizeof vals);
+    cast->dead = sm->dead = end->dead = true;
+    mm->in = in;
+    mm->n_in = 5;
+    mm->out[0] = end->out[0];
+    mm->op_type = "DynamicQuantizeMatMul";
+    mm->domain = "com.microsoft";
+    mm->opset = 1;
+    return graph_note_fused(g, mm, bias < 0 ? "DynamicQuantizeLinear+Cast+Mul+Mul" : "DynamicQuantizeLinear+Cast+Mul+Mul+Add");
+}
+
+/* DynamicQuantizeLinear nodes whose outputs nobody reads any more go too. */
+static ei_status fuse_dynamic_quant(ei_model *g)
+{
+    TRY(each_node(g, dynq_rule));
+    graph_uses u;
+    TRY(graph_uses_init(g, &u));
+    for (int i = 0; i < g->n_nodes; i++) {
+        node *n = &g->nodes[i];
+        bool unused = is_op(n, "DynamicQuantizeLinear");
+        for (int k = 0; k < n->n_out && unused; k++) unused = output_unused(n, k, &u);
+        if (unused) n->dead = true;
+    }
+    graph_uses_free(&u);
+    return EI_STATUS_OK;
+}
+
 static ei_status constants(ei_model *g) { return each_node(g, constant_rule); }
 static ei_status cancel_transposes(ei_model *g) { return each_node(g, transpose_rule); }
 static ei_status fold_batchnorm(ei_model *g) { return each_node(g, batchnorm_rule); }
@@ -754,6 +832,7 @@ const graph_pass graph_passes[] = {
     {"fuse-bias", fuse_bias},
     {"fuse-layer-norm", fuse_layer_norm},
     {"fuse-qdq", fuse_qdq},
+    {"fuse-dynamic-quant", fuse_dynamic_quant},
     {"fuse-activation", fuse_activation},
     {NULL, NULL},
 };
