@@ -341,7 +341,7 @@ size: wasm
 # tests/js also holds the trained-model tests, which run the native CLI too.
 test-js: wasm $(B)/edgeinfer $(B)/edgeinfer-asan $(ONNX_NODE)/.stamp $(B)/models/.stamp $(if $(wildcard tests/ops/conformance.c),$(B)/conformance)
 	node --test tests/js/
-	EDGEINFER_CLI=$(B)/edgeinfer-asan node --test tests/js/contrib.test.mjs tests/js/nbits.test.mjs tests/js/qlinear.test.mjs
+	EDGEINFER_CLI=$(B)/edgeinfer-asan node --test tests/js/contrib.test.mjs tests/js/nbits.test.mjs tests/js/qlinear.test.mjs tests/js/dynq.test.mjs
 
 # tests/browser/bundlers.test.mjs builds pages from the packed tarball (make package).
 test-browser: wasm $(B)/models/.stamp package $(B)/tiny-bert/.stamp
