@@ -23,8 +23,8 @@
  *                      its output, a bias as int32 (a Gemm's as QLinearMatMul's ninth input,
  *                      its B transposed if transB). DequantizeLinear nodes left unread go.
  *   fuse-dynamic-quant MatMulInteger of a DynamicQuantizeLinear'd activation and constant 8-bit
- *                      weights, then Cast to float32 and Mul by x_scale * w_scale (one Mul of the two
- *                      scales, or one Mul by each), optionally Add of a constant [N] bias, as
+ *                      weights, then Cast to float32 and Mul by Mul(x_scale, w_scale), optionally Add
+ *                      of a constant [N] bias, as
  *                      onnxruntime's quantize_dynamic writes transformers: one DynamicQuantizeMatMul,
  *                      which quantizes its activation itself. DynamicQuantizeLinear nodes left unread go.
  *   fuse-activation    Relu, Clip, LeakyRelu, HardSigmoid, HardSwish, Sigmoid,
@@ -730,18 +730,25 @@ static ei_status qdq_rule(ei_model *g, node *q, const graph_uses *u)
     return graph_note_fused(g, p, "QuantizeLinear");
 }
 
-static ei_status fuse_qdq(ei_model *g)
+/* Kills the op_type nodes none of whose outputs is read any more (they fed only fused nodes). */
+static ei_status drop_unread(ei_model *g, const char *op_type)
 {
-    TRY(each_node(g, qdq_rule));
-    /* A DequantizeLinear that fed only fused nodes is read by nobody now. */
     graph_uses u;
     TRY(graph_uses_init(g, &u));
     for (int i = 0; i < g->n_nodes; i++) {
         node *n = &g->nodes[i];
-        if (is_op(n, "DequantizeLinear") && n->n_out == 1 && n->out[0] >= 0 && output_unused(n, 0, &u)) n->dead = true;
+        bool unread = is_op(n, op_type);
+        for (int k = 0; k < n->n_out && unread; k++) unread = output_unused(n, k, &u);
+        if (unread) n->dead = true;
     }
     graph_uses_free(&u);
     return EI_STATUS_OK;
+}
+
+static ei_status fuse_qdq(ei_model *g)
+{
+    TRY(each_node(g, qdq_rule));
+    return drop_unread(g, "DequantizeLinear");
 }
 
 /* ---- fuse-dynamic-quant ---- */
@@ -752,36 +759,24 @@ static bool b_param(const ei_tensor *t, int32_t dtype, int64_t n)
     return t && t->dtype == dtype && t->rank <= 1 && (shape_numel(t->rank, t->dims) == 1 || t->dims[0] == n);
 }
 
-/* The scale of the product: Mul(Cast, Mul(x_scale, w_scale)) (then *end is that Mul) or
- * Mul(Mul(Cast, x_scale), w_scale) (*end the outer Mul). Returns the w_scale value, or -1. */
-static int dq_scale(ei_model *g, node *mul, int cast_out, int xs, const graph_uses *u, node **end, node **sm)
-{
-    int v, ws;
-    if (!is_op(mul, "Mul") || !other_operand(mul, cast_out, &v)) return -1;
-    *end = mul;
-    *sm = sole_producer(g, v, u, 1);
-    if (v == xs) { /* (Cast * x_scale) * w_scale */
-        *sm = mul;
-        *end = sole_reader(g, mul->out[0], u);
-        return is_op(*end, "Mul") && other_operand(*end, mul->out[0], &ws) ? ws : -1;
-    }
-    return is_op(*sm, "Mul") && other_operand(*sm, xs, &ws) ? ws : -1;
-}
-
 /* MatMulInteger(DynamicQuantizeLinear(x), W const, x_zero_point, W_zero_point const), then Cast to
- * float32 and the Mul by x_scale * W_scale, optionally an Add of a constant [N] bias: one
+ * float32 and the Mul by Mul(x_scale, W_scale), optionally an Add of a constant [N] bias: one
  * DynamicQuantizeMatMul(x, W, W_scale, W_zero_point, bias). */
 static ei_status dynq_rule(ei_model *g, node *mm, const graph_uses *u)
 {
-    if (!is_op(mm, "MatMulInteger") || mm->n_in < 3 || mm->n_out != 1 || mm->in[0] < 0) return EI_STATUS_OK;
+    if (!is_op(mm, "MatMulInteger") || mm->n_in < 3 || mm->n_out != 1 || mm->in[0] < 0 || mm->in[2] < 0) return EI_STATUS_OK;
     node *d = graph_producer(g, mm->in[0]), *cast = sole_reader(g, mm->out[0], u), *end, *sm, *add;
     const ei_tensor *w = const_of(g, mm->in[1]), *wz = mm->n_in > 3 ? const_of(g, mm->in[3]) : NULL;
     if (!is_op(d, "DynamicQuantizeLinear") || d->n_out != 3 || d->out[0] != mm->in[0] || d->out[2] != mm->in[2] ||
         d->out[1] < 0 || !w || w->rank != 2 || (mm->n_in > 3 && mm->in[3] >= 0 && !b_param(wz, w->dtype, w->dims[1])) ||
         !is_op(cast, "Cast") || !attr_is(cast, "to", ATTR_INT) || attr_int(cast, "to", 0) != EI_DTYPE_FLOAT32)
         return EI_STATUS_OK;
-    int ws = dq_scale(g, sole_reader(g, cast->out[0], u), cast->out[0], d->out[1], u, &end, &sm), bias = -1;
-    if (ws < 0 || !b_param(graph_const_f32(g, ws), EI_DTYPE_FLOAT32, w->dims[1])) return EI_STATUS_OK;
+    int s = -1, ws = -1, bias = -1;
+    end = sole_reader(g, cast->out[0], u);
+    if (!is_op(end, "Mul") || !other_operand(end, cast->out[0], &s)) return EI_STATUS_OK;
+    sm = sole_producer(g, s, u, 1);
+    if (!is_op(sm, "Mul") || !other_operand(sm, d->out[1], &ws) || !b_param(graph_const_f32(g, ws), EI_DTYPE_FLOAT32, w->dims[1]))
+        return EI_STATUS_OK;
     add = sole_reader(g, end->out[0], u);
     if (is_op(add, "Add") && other_operand(add, end->out[0], &bias) && const_vec(g, add, add->in[0] == bias ? 0 : 1, w->dims[1]))
         end->dead = true, end = add;
@@ -801,20 +796,10 @@ static ei_status dynq_rule(ei_model *g, node *mm, const graph_uses *u)
     return graph_note_fused(g, mm, bias < 0 ? "DynamicQuantizeLinear+Cast+Mul+Mul" : "DynamicQuantizeLinear+Cast+Mul+Mul+Add");
 }
 
-/* DynamicQuantizeLinear nodes whose outputs nobody reads any more go too. */
 static ei_status fuse_dynamic_quant(ei_model *g)
 {
     TRY(each_node(g, dynq_rule));
-    graph_uses u;
-    TRY(graph_uses_init(g, &u));
-    for (int i = 0; i < g->n_nodes; i++) {
-        node *n = &g->nodes[i];
-        bool unused = is_op(n, "DynamicQuantizeLinear");
-        for (int k = 0; k < n->n_out && unused; k++) unused = output_unused(n, k, &u);
-        if (unused) n->dead = true;
-    }
-    graph_uses_free(&u);
-    return EI_STATUS_OK;
+    return drop_unread(g, "DynamicQuantizeLinear");
 }
 
 static ei_status constants(ei_model *g) { return each_node(g, constant_rule); }

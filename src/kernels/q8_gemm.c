@@ -314,19 +314,13 @@ static void dynamic_params(float lo, float hi, float *scale, int32_t *zp)
     *zp = (int32_t)nearbyintf(z);
 }
 
-/* Widens [*lo, *hi] to hold x[0, n), ignoring NaN. */
-static void widen_range(const float *x, size_t n, float *lo, float *hi)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (x[i] < *lo) *lo = x[i];
-        if (x[i] > *hi) *hi = x[i];
-    }
-}
-
 void q8_dynamic_params_scalar(const float *x, size_t n, float *scale, int32_t *zp)
 {
     float lo = 0, hi = 0; /* the range always includes 0, so that 0.0 has an exact code */
-    widen_range(x, n, &lo, &hi);
+    for (size_t i = 0; i < n; i++) {
+        if (x[i] < lo) lo = x[i];
+        if (x[i] > hi) hi = x[i];
+    }
     dynamic_params(lo, hi, scale, zp);
 }
 
@@ -339,11 +333,15 @@ void q8_dynamic_params_simd128(const float *x, size_t n, float *scale, int32_t *
         vlo = wasm_f32x4_pmin(vlo, v);
         vhi = wasm_f32x4_pmax(vhi, v);
     }
-    float t[8], lo = 0, hi = 0;
-    wasm_v128_store(t, vlo);
-    wasm_v128_store(t + 4, vhi);
-    widen_range(t, 8, &lo, &hi);
-    widen_range(x + i, n - i, &lo, &hi);
+    vlo = wasm_f32x4_pmin(vlo, wasm_i32x4_shuffle(vlo, vlo, 2, 3, 0, 1));
+    vhi = wasm_f32x4_pmax(vhi, wasm_i32x4_shuffle(vhi, vhi, 2, 3, 0, 1));
+    vlo = wasm_f32x4_pmin(vlo, wasm_i32x4_shuffle(vlo, vlo, 1, 0, 3, 2));
+    vhi = wasm_f32x4_pmax(vhi, wasm_i32x4_shuffle(vhi, vhi, 1, 0, 3, 2));
+    float lo = wasm_f32x4_extract_lane(vlo, 0), hi = wasm_f32x4_extract_lane(vhi, 0);
+    for (; i < n; i++) {
+        if (x[i] < lo) lo = x[i];
+        if (x[i] > hi) hi = x[i];
+    }
     dynamic_params(lo, hi, scale, zp);
 }
 

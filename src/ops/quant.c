@@ -314,31 +314,13 @@ typedef struct qmm_io {
 
 static qmm_io qmm_inputs(const op_ctx *ctx, int mode)
 {
-    qmm_io io;
-    memset(&io, 0, sizeof io);
-    if (mode == QMM_DYNAMIC) {
-        io.a = ctx->in[0];
-        io.b = ctx->in[1];
-        io.b_scale = ctx->in[2];
-        io.b_zp = has_in(ctx, 3) ? ctx->in[3] : NULL;
-        io.bias = has_in(ctx, 4) ? ctx->in[4] : NULL;
-    } else if (mode == QMM_QLINEAR) {
-        io.a = ctx->in[0];
-        io.a_scale = ctx->in[1];
-        io.a_zp = ctx->in[2];
-        io.b = ctx->in[3];
-        io.b_scale = ctx->in[4];
-        io.b_zp = ctx->in[5];
-        io.y_scale = ctx->in[6];
-        io.y_zp = ctx->in[7];
-        io.bias = has_in(ctx, 8) ? ctx->in[8] : NULL;
-    } else {
-        io.a = ctx->in[0];
-        io.b = ctx->in[1];
-        io.a_zp = has_in(ctx, 2) ? ctx->in[2] : NULL;
-        io.b_zp = has_in(ctx, 3) ? ctx->in[3] : NULL;
-    }
-    return io;
+    /* the input index of a, b, a_zp, b_zp, a_scale, b_scale, y_scale, y_zp and bias; -1: none */
+    static const int8_t roles[3][9] = {[QMM_INTEGER] = {0, 1, 2, 3, -1, -1, -1, -1, -1},
+                                       [QMM_QLINEAR] = {0, 3, 2, 5, 1, 4, 6, 7, 8},
+                                       [QMM_DYNAMIC] = {0, 1, -1, 3, -1, 2, -1, -1, 4}};
+    const ei_tensor *t[9];
+    for (int r = 0; r < 9; r++) t[r] = roles[mode][r] >= 0 && has_in(ctx, roles[mode][r]) ? ctx->in[roles[mode][r]] : NULL;
+    return (qmm_io){t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8]};
 }
 
 static ei_status qmm_setup(op_ctx *ctx, const qmm_io *io, int mode, qmm_args *p)
