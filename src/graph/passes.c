@@ -29,7 +29,7 @@
  *                      which quantizes its activation itself. DynamicQuantizeLinear nodes left unread go.
  *   fuse-activation    Relu, Clip, LeakyRelu, HardSigmoid, HardSwish, Sigmoid,
  *                      Tanh, x * Sigmoid(x) (SiLU) and the erf GELU after Conv, ConvTranspose,
- *                      Gemm, MatMul or float32 Add/Sub/Mul/Div (a residual sum):
+ *                      Gemm, MatMul, DynamicQuantizeMatMul or float32 Add/Sub/Mul/Div (a residual sum):
  *                      that node applies it to its output while the output is
  *                      still in cache (node.act), saving a pass over memory.
  *
@@ -416,12 +416,12 @@ static bool known_f32(ei_model *g, int v, int depth)
     return false;
 }
 
-/* A node that applies node.act to its output, which must be float32: convolutions always compute
- * float32; Gemm, MatMul and the arithmetic ops when their first input is known to be float32. */
+/* A node that applies node.act to its output, which must be float32: convolutions and
+ * DynamicQuantizeMatMul always compute float32; Gemm, MatMul and the arithmetic ops when their first input is known to be float32. */
 static bool takes_activation(ei_model *g, const node *p)
 {
     if (!p || p->act.on) return false;
-    if (is_op(p, "Conv") || is_op(p, "ConvTranspose")) return true;
+    if (is_op(p, "Conv") || is_op(p, "ConvTranspose") || !strcmp(p->op_type, "DynamicQuantizeMatMul")) return true;
     bool f32_op = is_op(p, "Gemm") || is_op(p, "MatMul") || (is_arith(p) && p->n_in == 2);
     return f32_op && known_f32(g, p->in[0], 0);
 }

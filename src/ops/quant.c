@@ -510,6 +510,7 @@ static ei_status qmm_run_fast(op_ctx *ctx, const qmm_io *io, const qmm_args *p, 
             q8_gemm_pack_b(K, m1 - m0, a + a_off + m0 * K, a_signed, 1, (ptrdiff_t)K, za, pb);
             q8_gemm_packed_simd128(N, m1 - m0, K, pw, pb, mode != QMM_INTEGER ? &rq : NULL, y + ((size_t)bi * M + m0) * N * es, 1,
                                    (ptrdiff_t)N);
+            if (mode == QMM_DYNAMIC) op_apply_act(ctx, (float *)y + ((size_t)bi * M + m0) * N, (m1 - m0) * N);
         }
         for (int d = r - 1; d >= 0; d--) {
             if (++idx[d] < g->batch[d]) break;
