@@ -181,3 +181,37 @@ test('edgeinfer quantize --dynamic: Gemm with transB and C; Gemm with alpha stay
   await check('gemm.dynq', readFileSync(q), floats('x', [4, 20]), 1e-5,
     ['DynamicQuantizeMatMul [DynamicQuantizeLinear+Cast+Mul+Mul+Add+Relu]', 'Gemm']);
 });
+
+test('DynamicQuantizeMatMul: parameters that do not fit B fail with a message naming the node, in both builds', async () => {
+  const cases = [
+    [{ name: 'ws', type: 'float32', dims: [5], data: new Float32Array(5).fill(0.1) }, null, /b_scale \[5\].*\[6,4\]/],
+    [param('ws', 'float32', 0, () => 0.1), { name: 'b', type: 'float32', dims: [3], data: new Float32Array(3) }, /bias \[3\] needs \[4\]/],
+  ];
+  for (const [i, [ws, b, re]] of cases.entries()) {
+    const model = makeModel({
+      opset: 13,
+      domains: { [MS]: 1 },
+      inputs: [{ name: 'x', type: 'float32', dims: [2, 6] }],
+      outputs: [{ name: 'y', type: 'float32', dims: null }],
+      nodes: [{ op: 'DynamicQuantizeMatMul', domain: MS, name: 'dq', inputs: ['x', 'w', 'ws', '', ...(b ? ['b'] : [])], outputs: ['y'] }],
+      initializers: [bytes('w', 'int8', [6, 4]), ws, ...(b ? [b] : [])],
+    });
+    const path = join(TMP, `bad${i}.onnx`);
+    writeFileSync(path, model);
+    const x = floats('x', [2, 6]);
+    writeFileSync(`${path}.x.npy`, writeNpy('<f4', x.dims, x.data));
+    const r = spawnSync(CLI, ['run', path, '-i', `x=${path}.x.npy`, '-o', `${path}.out`], { encoding: 'utf8' });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /node 'dq' \(DynamicQuantizeMatMul/);
+    assert.match(r.stderr, re);
+    edgeinfer ??= await import(join(DIST, 'edgeinfer.mjs'));
+    await assert.rejects(async () => {
+      const s = await edgeinfer.InferenceSession.create(model);
+      try {
+        await s.run({ x: new edgeinfer.Tensor('float32', x.data, x.dims) });
+      } finally {
+        await s.release();
+      }
+    }, (e) => /node 'dq'/.test(e.message) && re.test(e.message));
+  }
+});
