@@ -60,13 +60,37 @@ static inline v128_t load8_i16(const void *p, int is_signed)
 
 /* Whole panels of rows with unit column stride: rows k and k+1 of eight columns are loaded, widened,
  * shifted by the zero point and interleaved into the two vectors of a k pair. Tails go scalar. */
+/* Whole panels of columns contiguous in k (rows of the activations, rs == 1), K a multiple of 8: eight k of
+ * each of the eight columns are loaded, widened and shifted by the zero point, and their k pairs (int32
+ * lanes) transposed into place, four columns at a time. */
+static void pack_b_columns(size_t K, size_t panels, const int8_t *b, int is_signed, ptrdiff_t cs, v128_t z, int16_t *pb)
+{
+    for (size_t p = 0; p < panels; p++) {
+        for (size_t k = 0; k < K; k += 8) {
+            int16_t *dst = pb + (p * K + k) * Q8_GEMM_NR;
+            for (size_t h = 0; h < Q8_GEMM_NR; h += 4) {
+                v128_t c[4];
+                for (size_t j = 0; j < 4; j++)
+                    c[j] = wasm_i16x8_sub(load8_i16(b + (ptrdiff_t)(p * Q8_GEMM_NR + h + j) * cs + (ptrdiff_t)k, is_signed), z);
+                v128_t t0 = wasm_i32x4_shuffle(c[0], c[1], 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(c[0], c[1], 2, 6, 3, 7);
+                v128_t t2 = wasm_i32x4_shuffle(c[2], c[3], 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(c[2], c[3], 2, 6, 3, 7);
+                wasm_v128_store(dst + h * 2, wasm_i64x2_shuffle(t0, t2, 0, 2));
+                wasm_v128_store(dst + h * 2 + 16, wasm_i64x2_shuffle(t0, t2, 1, 3));
+                wasm_v128_store(dst + h * 2 + 32, wasm_i64x2_shuffle(t1, t3, 0, 2));
+                wasm_v128_store(dst + h * 2 + 48, wasm_i64x2_shuffle(t1, t3, 1, 3));
+            }
+        }
+    }
+}
+
 void q8_gemm_pack_b(size_t K, size_t N, const void *B, int is_signed, ptrdiff_t rs, ptrdiff_t cs, int32_t zp,
                     int16_t *pb)
 {
-    size_t full = cs == 1 ? N / Q8_GEMM_NR : 0, Kp = round_up(K, 2), K2 = K / 2 * 2;
+    size_t full = cs == 1 || (rs == 1 && K % 8 == 0) ? N / Q8_GEMM_NR : 0, Kp = round_up(K, 2), K2 = K / 2 * 2;
     const int8_t *b = B;
     v128_t z = wasm_i16x8_splat((int16_t)zp);
-    for (size_t p = 0; p < full; p++) {
+    if (cs != 1) pack_b_columns(K, full, b, is_signed, cs, z, pb);
+    for (size_t p = 0; p < full && cs == 1; p++) {
         int16_t *dst = pb + p * Q8_GEMM_NR * Kp;
         const int8_t *col = b + p * Q8_GEMM_NR;
         for (size_t k = 0; k < K2; k += 2, dst += 2 * Q8_GEMM_NR) {

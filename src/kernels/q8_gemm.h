@@ -39,7 +39,8 @@ size_t q8_gemm_packed_b_size(size_t K, size_t N);
 void q8_gemm_pack_a(size_t M, size_t K, const void *A, int is_signed, ptrdiff_t rs, ptrdiff_t cs, const int32_t *zp,
                     int zp_per_row, int16_t *pa);
 /* Packs B where element (k, n) is the byte B[k*rs + n*cs], minus zp. `pb` gets
- * q8_gemm_packed_b_size int16. Rows of unit column stride (cs == 1) are packed with SIMD. */
+ * q8_gemm_packed_b_size int16. Rows of unit column stride (cs == 1), and columns of unit row stride
+ * (rs == 1) when K is a multiple of 8, are packed with SIMD. */
 void q8_gemm_pack_b(size_t K, size_t N, const void *B, int is_signed, ptrdiff_t rs, ptrdiff_t cs, int32_t zp,
                     int16_t *pb);
 void q8_gemm_pack_b_scalar(size_t K, size_t N, const void *B, int is_signed, ptrdiff_t rs, ptrdiff_t cs, int32_t zp,
