@@ -691,6 +691,28 @@ static void put_node_renamed(qmodel *q, const qnode *n, buf *nodes, buf *sub)
 
 /* ---- --dynamic: the form of onnxruntime's quantize_dynamic ---- */
 
+/* The model's opset of the default domain (its opset_import), 0 when it has none. */
+static int64_t default_opset(const qmodel *q)
+{
+    for (int i = 0; i < q->n_model_other; i++) {
+        pb r = pb_init(q->model_other[i].p, q->model_other[i].n);
+        uint32_t f, w, of, ow;
+        const uint8_t *d, *s;
+        size_t n, sl;
+        if (!pb_tag(&r, &f, &w) || f != 8 || w != PB_LEN || !pb_len(&r, &d, &n)) continue;
+        pb o = pb_init(d, n);
+        uint64_t v = 0;
+        bool deflt = true;
+        while (!pb_done(&o) && pb_tag(&o, &of, &ow)) {
+            if (of == 1 && ow == PB_LEN && pb_len(&o, &s, &sl)) deflt = !sl || (sl == 7 && !memcmp(s, "ai.onnx", 7));
+            else if (of == 2 && ow == PB_VARINT) pb_varint(&o, &v);
+            else if (!pb_skip(&o, ow)) break;
+        }
+        if (deflt) return (int64_t)v;
+    }
+    return 0;
+}
+
 /* A MatMul, or a Gemm without transA, alpha or beta, by a float32 weight this tool quantizes. */
 static bool dynamic_node(qmodel *q, const qnode *n)
 {
@@ -808,6 +830,9 @@ int quantize_model(const uint8_t *bytes, size_t size, const ei_tensor *samples, 
     q->dynamic = dynamic;
     buf b = {0};
     int rc = parse_model(q, bytes, size);
+    if (!rc && dynamic && default_opset(q) < 11)
+        rc = fail(q, "--dynamic writes DynamicQuantizeLinear, which needs opset 11 or later; the model imports opset %lld",
+                  (long long)default_opset(q));
     if (!rc && n_samples) rc = calibrate(q, samples, n_samples);
     if (!rc) {
         choose_acts(q);

@@ -162,9 +162,9 @@ test('edgeinfer quantize --dynamic: a transformer encoder, run by onnxruntime an
   assert.ok(relErr(o.want, f.want) < 0.05, `int8 against float32: ${relErr(o.want, f.want)}`);
 });
 
-test('edgeinfer quantize --dynamic: Gemm with transB and C; Gemm with alpha stays float', async () => {
+test('edgeinfer quantize --dynamic: Gemm with transB and C; Gemm with alpha stays float; opset 10 is refused', async () => {
   const inits = [floats('w', [12, 20]), floats('c', [12]), floats('w2', [12, 6])];
-  const model = makeModel({
+  const spec = {
     opset: 13,
     inputs: [{ name: 'x', type: 'float32', dims: [4, 20] }],
     outputs: [{ name: 'y', type: 'float32', dims: [4, 6] }],
@@ -174,9 +174,13 @@ test('edgeinfer quantize --dynamic: Gemm with transB and C; Gemm with alpha stay
       { op: 'Gemm', inputs: ['r', 'w2'], outputs: ['y'], attrs: { alpha: 0.5 } },
     ],
     initializers: inits,
-  });
-  const fp = join(TMP, 'gemm.onnx'), q = join(TMP, 'gemm.dynq.onnx');
-  writeFileSync(fp, model);
+  };
+  const fp = join(TMP, 'gemm.onnx'), q = join(TMP, 'gemm.dynq.onnx'), old = join(TMP, 'gemm10.onnx');
+  writeFileSync(fp, makeModel(spec));
+  writeFileSync(old, makeModel({ ...spec, opset: 10 }));
+  const r = spawnSync(CLI, ['quantize', old, '-o', q, '--dynamic'], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /DynamicQuantizeLinear, which needs opset 11 or later; the model imports opset 10/);
   assert.match(sh(['quantize', fp, '-o', q, '--dynamic']), /1 weights int8 per channel, 1 activations/);
   await check('gemm.dynq', readFileSync(q), floats('x', [4, 20]), 1e-5,
     ['DynamicQuantizeMatMul [DynamicQuantizeLinear+Cast+Mul+Mul+Add+Relu]', 'Gemm']);
