@@ -204,6 +204,7 @@ tsan: $(B)/tsan_sessions $(ONNX_NODE)/.stamp $(B)/models/.stamp
 #   make bench-browser the same latency table in headless Chromium
 #   make bench-int8    mobilenet_v2 and resnet18 quantized to QDQ int8: edgeinfer int8 against its float32
 #                      and against onnxruntime-web on the same int8 file (tests/bench/int8.mjs)
+#   make bench-dynq    a transformer encoder quantized by quantize --dynamic against its float32 (tests/bench/dynq.mjs)
 # The wasm objects are built from the same sources as the native library (LIB_SRC).
 EMCC ?= emcc
 DIST := dist
@@ -235,7 +236,7 @@ EMENV := NODE_PATH=/usr/share/nodejs
 WEB_SRC := web/build.mjs web/uncomment.mjs web/edgeinfer.core.js web/edgeinfer.compat.js web/edgeinfer.worker.js web/edgeinfer.d.ts
 DIST_JS := $(DIST)/edgeinfer.mjs $(DIST)/edgeinfer.cjs $(DIST)/edgeinfer.js $(DIST)/edgeinfer-ort.js $(DIST)/edgeinfer-worker.js $(DIST)/edgeinfer.d.ts
 
-.PHONY: test-js test-browser bench-js bench-int8 bench-browser bench-native bench check-kernels-relaxed check-kernels-wasm
+.PHONY: test-js test-browser bench-js bench-int8 bench-dynq bench-browser bench-native bench check-kernels-relaxed check-kernels-wasm
 
 wasm: $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer-relaxed.wasm $(DIST)/edgeinfer-threads.wasm $(DIST)/edgeinfer-threads-relaxed.wasm $(DIST_JS)
 
@@ -341,7 +342,7 @@ size: wasm
 # tests/js also holds the trained-model tests, which run the native CLI too.
 test-js: wasm $(B)/edgeinfer $(B)/edgeinfer-asan $(ONNX_NODE)/.stamp $(B)/models/.stamp $(if $(wildcard tests/ops/conformance.c),$(B)/conformance)
 	node --test tests/js/
-	EDGEINFER_CLI=$(B)/edgeinfer-asan node --test tests/js/contrib.test.mjs tests/js/nbits.test.mjs tests/js/qlinear.test.mjs
+	EDGEINFER_CLI=$(B)/edgeinfer-asan node --test tests/js/contrib.test.mjs tests/js/nbits.test.mjs tests/js/qlinear.test.mjs tests/js/dynq.test.mjs
 
 # tests/browser/bundlers.test.mjs builds pages from the packed tarball (make package).
 test-browser: wasm $(B)/models/.stamp package $(B)/tiny-bert/.stamp
@@ -360,6 +361,10 @@ bench-js: wasm $(BENCH_MODELS)/.stamp
 # float32 and against onnxruntime-web on the same int8 file, CPU time per run, plain SIMD wasm build.
 bench-int8: wasm $(B)/edgeinfer $(BENCH_MODELS)/.stamp
 	node tests/bench/int8.mjs
+
+# A BERT-mini-sized encoder and its `edgeinfer quantize --dynamic` copy: CPU time per run, plain SIMD wasm.
+bench-dynq: wasm $(B)/edgeinfer
+	node tests/bench/dynq.mjs
 
 bench-browser: wasm $(BENCH_MODELS)/.stamp
 	$(NODE_RELAXED) tests/bench/bench.mjs --browser 1

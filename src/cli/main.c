@@ -56,6 +56,10 @@ static const char HELP[] =
     "      QuantizeLinear/DequantizeLinear from the range seen over those samples,\n"
     "      and biases become int32 (static quantization, run in int8 by edgeinfer\n"
     "      and onnxruntime). Without it only the weights are quantized.\n"
+    "  quantize MODEL.onnx -o OUT.onnx --dynamic\n"
+    "      The form of onnxruntime's quantize_dynamic: each MatMul and Gemm by a\n"
+    "      float32 weight becomes DynamicQuantizeLinear (uint8 activation, at run\n"
+    "      time) + MatMulInteger (int8 weight per column) + Cast + Mul.\n"
     "  --help, --version\n"
     "\n"
     "options:\n"
@@ -1044,8 +1048,13 @@ static int read_samples(const char *dir, ei_tensor **out, int *n)
 static int cmd_quantize(int argc, char **argv)
 {
     const char *model = NULL, *outpath = NULL, *weights = NULL, *calib = NULL;
+    int dynamic = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
+        if (!strcmp(a, "--dynamic")) {
+            dynamic = 1;
+            continue;
+        }
         const char **slot = !strcmp(a, "-o") || !strcmp(a, "--output") ? &outpath
                             : !strcmp(a, "--weights")                  ? &weights
                             : !strcmp(a, "--calibrate")                ? &calib
@@ -1063,7 +1072,9 @@ static int cmd_quantize(int argc, char **argv)
     }
     if (!model) return usage_error("quantize: no model given");
     if (!outpath) return usage_error("quantize: no output file given (-o OUT.onnx)");
-    if (!weights || strcmp(weights, "int8")) return usage_error("quantize: --weights int8 is the one form this build writes");
+    if (dynamic ? weights && strcmp(weights, "int8") : !weights || strcmp(weights, "int8"))
+        return usage_error("quantize: --weights int8 or --dynamic are the forms this build writes");
+    if (dynamic && calib) return usage_error("quantize: --dynamic quantizes activations at run time, without --calibrate");
     uint8_t *bytes;
     size_t size;
     if (read_file(model, &bytes, &size)) return EXIT_FAIL;
@@ -1077,7 +1088,7 @@ static int cmd_quantize(int argc, char **argv)
     size_t out_len = 0;
     int n_weights = 0, n_acts = 0;
     char err[512];
-    int rc = quantize_model(bytes, size, samples, n_samples, &out, &out_len, &n_weights, &n_acts, err, sizeof err);
+    int rc = quantize_model(bytes, size, samples, n_samples, dynamic, &out, &out_len, &n_weights, &n_acts, err, sizeof err);
     free(bytes);
     for (int i = 0; i < n_samples; i++) free(samples[i].data);
     free(samples);
@@ -1093,7 +1104,8 @@ static int cmd_quantize(int argc, char **argv)
         errorf(outpath, "cannot write: %s", strerror(errno));
         return EXIT_FAIL;
     }
-    printf("%s: %d weights int8 per channel, %d activations uint8 (%zu bytes)\n", outpath, n_weights, n_acts, out_len);
+    printf("%s: %d weights int8 per channel, %d activations uint8%s (%zu bytes)\n", outpath, n_weights, n_acts,
+           dynamic ? " at run time" : "", out_len);
     return EXIT_OK;
 }
 

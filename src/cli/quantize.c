@@ -125,6 +125,9 @@ typedef struct qmodel {
     int n_inputs;
     act *acts;
     int n_acts;
+    bool dynamic;         /* --dynamic */
+    char **dyn_done;      /* activations already given a DynamicQuantizeLinear */
+    int n_dyn_done;
     char *err;
     size_t errlen;
 } qmodel;
@@ -164,32 +167,51 @@ static bool push_str(char ***arr, int *n, const uint8_t *p, size_t len)
     return ((*arr)[(*n)++] = dup_n(p, len)) != NULL;
 }
 
-/* The attribute `name` of a node, an int: def when absent. */
-static int64_t attr_int_of(span msg, const char *name, int64_t def)
+/* The AttributeProto `name` of a node in *out, false when absent. */
+static bool attr_of(span msg, const char *name, pb *out)
 {
     pb r = pb_init(msg.p, msg.n);
     uint32_t f, w;
     while (!pb_done(&r) && pb_tag(&r, &f, &w)) {
-        const uint8_t *d;
-        size_t n;
+        const uint8_t *d, *s;
+        size_t n, sl;
         if (f != 5 || w != PB_LEN) {
             if (!pb_skip(&r, w)) break;
             continue;
         }
         if (!pb_len(&r, &d, &n)) break;
         pb a = pb_init(d, n);
-        bool match = false;
-        uint64_t v = (uint64_t)def;
-        uint32_t af, aw;
-        while (!pb_done(&a) && pb_tag(&a, &af, &aw)) {
-            const uint8_t *s;
-            size_t sl;
-            if (af == 1 && aw == PB_LEN && pb_len(&a, &s, &sl)) match = sl == strlen(name) && !memcmp(s, name, sl);
-            else if (af == 3 && aw == PB_VARINT) pb_varint(&a, &v);
-            else if (!pb_skip(&a, aw)) break;
-        }
-        if (match) return (int64_t)v;
+        uint32_t af;
+        while (pb_next_len(&a, &af, &s, &sl) == 1)
+            if (af == 1 && sl == strlen(name) && !memcmp(s, name, sl)) {
+                *out = pb_init(d, n);
+                return true;
+            }
     }
+    return false;
+}
+
+/* The attribute `name` of a node, an int or a float: def when absent. */
+static int64_t attr_int_of(span msg, const char *name, int64_t def)
+{
+    pb a;
+    uint64_t v = (uint64_t)def;
+    uint32_t f, w;
+    if (!attr_of(msg, name, &a)) return def;
+    while (!pb_done(&a) && pb_tag(&a, &f, &w))
+        if (f == 3 && w == PB_VARINT) pb_varint(&a, &v);
+        else if (!pb_skip(&a, w)) break;
+    return (int64_t)v;
+}
+
+static float attr_float_of(span msg, const char *name, float def)
+{
+    pb a;
+    uint32_t f, w, v;
+    if (!attr_of(msg, name, &a)) return def;
+    while (!pb_done(&a) && pb_tag(&a, &f, &w))
+        if (f == 2 && w == PB_I32 && pb_fixed32(&a, &v)) memcpy(&def, &v, 4);
+        else if (!pb_skip(&a, w)) break;
     return def;
 }
 
@@ -518,22 +540,29 @@ static void put_tensor(buf *g, buf *sub, const char *name, int32_t dtype, int ra
     put_msg(g, 5, sub);
 }
 
-static void put_node(buf *g, buf *sub, const char *op, const char *const *in, int n_in, const char *out, int axis)
+/* A node named after its first output, with one int attribute unless attr is NULL. */
+static void put_node_n(buf *g, buf *sub, const char *op, const char *const *in, int n_in, const char *const *out,
+                       int n_out, const char *attr, int64_t v)
 {
     for (int i = 0; i < n_in; i++) put_str(sub, 1, in[i]);
-    put_str(sub, 2, out);
-    put_str(sub, 3, out);
+    for (int i = 0; i < n_out; i++) put_str(sub, 2, out[i]);
+    put_str(sub, 3, out[0]);
     put_str(sub, 4, op);
-    if (axis >= 0) {
+    if (attr) {
         buf a = {0};
-        put_str(&a, 1, "axis");
-        put_int(&a, 3, (uint64_t)axis);
+        put_str(&a, 1, attr);
+        put_int(&a, 3, (uint64_t)v);
         put_int(&a, 20, 2);
         put_msg(sub, 5, &a);
         sub->oom |= a.oom;
         free(a.p);
     }
     put_msg(g, 1, sub);
+}
+
+static void put_node(buf *g, buf *sub, const char *op, const char *const *in, int n_in, const char *out, int axis)
+{
+    put_node_n(g, sub, op, in, n_in, &out, 1, axis >= 0 ? "axis" : NULL, axis);
 }
 
 static char *suffixed(const char *name, const char *suffix)
@@ -563,22 +592,11 @@ static void put_qdq(buf *g, buf *sub, buf *nodes, const act *a)
 
 /* The weight of node n as int8 per channel along axis, its DequantizeLinear, and (with a quantized
  * input) its bias as int32; the node's inputs are renamed to the dequantized values. */
-static int quantize_weight(qmodel *q, qnode *n, int axis, buf *g, buf *sub, buf *nodes)
+/* Weight w as int8, symmetric per channel along axis: scale[c] = max |w| / 127 over channel c. */
+static void int8_channels(const qinit *w, int axis, int64_t count, float *scale, int8_t *qw)
 {
-    qinit *w = find_init(q, n->in[1]);
-    int64_t C = w->dims[axis], count = 1;
-    for (int d = 0; d < w->rank; d++) count *= w->dims[d];
-    int64_t inner = 1;
+    int64_t C = w->dims[axis], inner = 1;
     for (int d = axis + 1; d < w->rank; d++) inner *= w->dims[d];
-    float *scale = calloc((size_t)C + 1, sizeof *scale);
-    int8_t *qw = malloc((size_t)count + 1), *zp = calloc((size_t)C + 1, 1);
-    char *qn = suffixed(w->name, "_quantized"), *sn = suffixed(w->name, "_scale"), *zn = suffixed(w->name, "_zero_point"),
-         *dqn = suffixed(w->name, "_dequantized");
-    int rc = 0;
-    if (!scale || !qw || !zp || !qn || !sn || !zn || !dqn) {
-        rc = fail(q, "out of memory");
-        goto done;
-    }
     for (int64_t i = 0; i < count; i++) {
         int64_t c = i / inner % C;
         float a = fabsf(w->f32[i]);
@@ -589,6 +607,23 @@ static int quantize_weight(qmodel *q, qnode *n, int axis, buf *g, buf *sub, buf 
         float v = nearbyintf(w->f32[i] / scale[i / inner % C]);
         qw[i] = (int8_t)(v < -127 ? -127 : v > 127 ? 127 : v);
     }
+}
+
+static int quantize_weight(qmodel *q, qnode *n, int axis, buf *g, buf *sub, buf *nodes)
+{
+    qinit *w = find_init(q, n->in[1]);
+    int64_t C = w->dims[axis], count = 1;
+    for (int d = 0; d < w->rank; d++) count *= w->dims[d];
+    float *scale = calloc((size_t)C + 1, sizeof *scale);
+    int8_t *qw = malloc((size_t)count + 1), *zp = calloc((size_t)C + 1, 1);
+    char *qn = suffixed(w->name, "_quantized"), *sn = suffixed(w->name, "_scale"), *zn = suffixed(w->name, "_zero_point"),
+         *dqn = suffixed(w->name, "_dequantized");
+    int rc = 0;
+    if (!scale || !qw || !zp || !qn || !sn || !zn || !dqn) {
+        rc = fail(q, "out of memory");
+        goto done;
+    }
+    int8_channels(w, axis, count, scale, qw);
     put_tensor(g, sub, qn, EI_DTYPE_INT8, w->rank, w->dims, qw, (size_t)count);
     put_tensor(g, sub, sn, EI_DTYPE_FLOAT32, 1, &C, scale, (size_t)C * 4);
     put_tensor(g, sub, zn, EI_DTYPE_INT8, 1, &C, zp, (size_t)C);
@@ -654,6 +689,80 @@ static void put_node_renamed(qmodel *q, const qnode *n, buf *nodes, buf *sub)
     put_msg(nodes, 1, sub);
 }
 
+/* ---- --dynamic: the form of onnxruntime's quantize_dynamic ---- */
+
+/* The model's opset of the default domain (its opset_import), 0 when it has none. */
+static int64_t default_opset(const qmodel *q)
+{
+    for (int i = 0; i < q->n_model_other; i++) {
+        pb r = pb_init(q->model_other[i].p, q->model_other[i].n);
+        uint32_t f, w, of, ow;
+        const uint8_t *d, *s;
+        size_t n, sl;
+        if (!pb_tag(&r, &f, &w) || f != 8 || w != PB_LEN || !pb_len(&r, &d, &n)) continue;
+        pb o = pb_init(d, n);
+        uint64_t v = 0;
+        bool deflt = true;
+        while (!pb_done(&o) && pb_tag(&o, &of, &ow)) {
+            if (of == 1 && ow == PB_LEN && pb_len(&o, &s, &sl)) deflt = !sl || (sl == 7 && !memcmp(s, "ai.onnx", 7));
+            else if (of == 2 && ow == PB_VARINT) pb_varint(&o, &v);
+            else if (!pb_skip(&o, ow)) break;
+        }
+        if (deflt) return (int64_t)v;
+    }
+    return 0;
+}
+
+/* A MatMul, or a Gemm without transA, alpha or beta, by a float32 weight this tool quantizes. */
+static bool dynamic_node(qmodel *q, const qnode *n)
+{
+    if (weight_axis(q, n) < 0 || is_op(n, "Conv")) return false;
+    return is_op(n, "MatMul") || (attr_int_of(n->msg, "transA", 0) == 0 && attr_float_of(n->msg, "alpha", 1) == 1 &&
+                                  attr_float_of(n->msg, "beta", 1) == 1);
+}
+
+/* Node n (a dynamic_node) as DynamicQuantizeLinear of its input (the first time it is read), then
+ * MatMulInteger by the weight as int8 [K, N], symmetric per column, a Cast to float32, a Mul by
+ * x_scale * w_scale and, for a Gemm's C, an Add. */
+static int put_dynamic(qmodel *q, const qnode *n, buf *g, buf *sub, buf *nodes)
+{
+    qinit *w = find_init(q, n->in[1]);
+    int tb = is_op(n, "Gemm") && n->trans_b;
+    int64_t N = w->dims[tb ? 0 : 1], K = w->dims[tb ? 1 : 0];
+    const char *x = n->in[0], *y = n->out[0];
+    static const char *sfx[] = {"_quantized", "_scale", "_zero_point", "_quantized", "_scale", "_zero_point",
+                                "_MatMulInteger", "_cast", "_scales", "_mul"};
+    char *nm[10] = {0};
+    float *scale = calloc((size_t)N + 1, sizeof *scale);
+    int8_t *qw = malloc((size_t)(N * K) + 1), *t = malloc((size_t)(N * K) + 1), *zp = calloc((size_t)N + 1, 1);
+    bool ok = scale && qw && t && zp;
+    for (int i = 0; i < 10; i++) ok = (nm[i] = suffixed(i < 3 ? x : i < 6 ? w->name : y, sfx[i])) && ok;
+    if (ok && !listed(q->dyn_done, q->n_dyn_done, x)) {
+        ok = push_str(&q->dyn_done, &q->n_dyn_done, (const uint8_t *)x, strlen(x));
+        put_node_n(nodes, sub, "DynamicQuantizeLinear", &x, 1, (const char *const *)nm, 3, NULL, 0);
+    }
+    if (ok) {
+        int8_channels(w, tb ? 0 : 1, N * K, scale, tb ? t : qw);
+        for (int64_t i = 0; tb && i < N * K; i++) qw[i % K * N + i / K] = t[i]; /* [N, K] -> [K, N] */
+        int64_t dims[2] = {K, N};
+        put_tensor(g, sub, nm[3], EI_DTYPE_INT8, 2, dims, qw, (size_t)(N * K));
+        put_tensor(g, sub, nm[4], EI_DTYPE_FLOAT32, 1, &N, scale, (size_t)N * 4);
+        put_tensor(g, sub, nm[5], EI_DTYPE_INT8, 1, &N, zp, (size_t)N);
+        w->drop = true;
+        bool add = n->n_in > 2 && n->in[2][0];
+        const char *mi[4] = {nm[0], nm[3], nm[2], nm[5]}, *ci[1] = {nm[6]}, *si[2] = {nm[1], nm[4]},
+                   *mu[2] = {nm[7], nm[8]}, *ai[2] = {nm[9], add ? n->in[2] : ""};
+        put_node(nodes, sub, "MatMulInteger", mi, 4, nm[6], -1);
+        put_node_n(nodes, sub, "Cast", ci, 1, (const char *const *)&nm[7], 1, "to", EI_DTYPE_FLOAT32);
+        put_node(nodes, sub, "Mul", si, 2, nm[8], -1);
+        put_node(nodes, sub, "Mul", mu, 2, add ? nm[9] : y, -1);
+        if (add) put_node(nodes, sub, "Add", ai, 2, y, -1);
+    }
+    free(scale), free(qw), free(t), free(zp);
+    for (int i = 0; i < 10; i++) free(nm[i]);
+    return ok ? 0 : fail(q, "out of memory");
+}
+
 static int write_model(qmodel *q, int *n_weights, buf *out)
 {
     buf g = {0}, sub = {0}, nodes = {0};
@@ -662,13 +771,18 @@ static int write_model(qmodel *q, int *n_weights, buf *out)
     for (int i = 0; i < q->n_acts; i++)
         if (q->acts[i].quantize && listed(q->inputs, q->n_inputs, q->acts[i].name)) put_qdq(&g, &sub, &nodes, &q->acts[i]);
     for (int i = 0; i < q->n_nodes && !rc; i++) {
-        int axis = weight_axis(q, &q->nodes[i]);
+        int axis = q->dynamic ? -1 : weight_axis(q, &q->nodes[i]);
         if (axis >= 0) {
             rc = quantize_weight(q, &q->nodes[i], axis, &g, &sub, &nodes);
             ++*n_weights;
         }
     }
     for (int i = 0; i < q->n_nodes && !rc; i++) {
+        if (q->dynamic && dynamic_node(q, &q->nodes[i])) {
+            rc = put_dynamic(q, &q->nodes[i], &g, &sub, &nodes);
+            ++*n_weights;
+            continue;
+        }
         put_node_renamed(q, &q->nodes[i], &nodes, &sub);
         for (int k = 0; k < q->nodes[i].n_out; k++) {
             const act *a = find_act(q, q->nodes[i].out[k]);
@@ -698,11 +812,13 @@ static void free_model(qmodel *q)
     for (int i = 0; i < q->n_outputs; i++) free(q->outputs[i]);
     for (int i = 0; i < q->n_inputs; i++) free(q->inputs[i]);
     for (int i = 0; i < q->n_acts; i++) free(q->acts[i].name);
+    for (int i = 0; i < q->n_dyn_done; i++) free(q->dyn_done[i]);
+    free(q->dyn_done);
     free(q->nodes), free(q->inits), free(q->outputs), free(q->inputs), free(q->acts);
 }
 
-int quantize_model(const uint8_t *bytes, size_t size, const ei_tensor *samples, int n_samples, uint8_t **out,
-                   size_t *out_len, int *n_weights, int *n_acts, char *err, size_t errlen)
+int quantize_model(const uint8_t *bytes, size_t size, const ei_tensor *samples, int n_samples, int dynamic,
+                   uint8_t **out, size_t *out_len, int *n_weights, int *n_acts, char *err, size_t errlen)
 {
     qmodel *q = calloc(1, sizeof *q);
     if (!q) {
@@ -711,8 +827,12 @@ int quantize_model(const uint8_t *bytes, size_t size, const ei_tensor *samples, 
     }
     q->err = err;
     q->errlen = errlen;
+    q->dynamic = dynamic;
     buf b = {0};
     int rc = parse_model(q, bytes, size);
+    if (!rc && dynamic && default_opset(q) < 11)
+        rc = fail(q, "--dynamic writes DynamicQuantizeLinear, which needs opset 11 or later; the model imports opset %lld",
+                  (long long)default_opset(q));
     if (!rc && n_samples) rc = calibrate(q, samples, n_samples);
     if (!rc) {
         choose_acts(q);
@@ -720,6 +840,7 @@ int quantize_model(const uint8_t *bytes, size_t size, const ei_tensor *samples, 
     }
     *n_acts = 0;
     for (int i = 0; i < q->n_acts; i++) *n_acts += q->acts[i].quantize;
+    *n_acts += q->n_dyn_done;
     free_model(q);
     free(q);
     if (rc) {

@@ -17,10 +17,14 @@
  * DequantizeLinear (uint8, asymmetric, per tensor, from the [min, max] seen over the samples, widened
  * to include 0), and biases of quantized Conv/Gemm become int32 with scale x_scale * w_scale: the
  * static QDQ form onnxruntime's quantizer writes, which edgeinfer's fuse-qdq pass runs in int8.
+ * With `dynamic` (and no samples), the form of onnxruntime's quantize_dynamic instead: each Gemm
+ * (without transA, alpha, beta) and MatMul by such a weight becomes DynamicQuantizeLinear of its
+ * input (uint8, per tensor, at run time), MatMulInteger by the int8 weight (symmetric, per column),
+ * Cast to float32, Mul by x_scale * w_scale, and an Add of a Gemm's C; the rest stays float32.
  * *out (malloc'd, *out_len bytes) gets the model; on failure a message goes to err and -1 returns.
  * *n_weights and *n_acts get how many weights and activations were quantized.
  */
-int quantize_model(const uint8_t *bytes, size_t size, const ei_tensor *samples, int n_samples, uint8_t **out,
-                   size_t *out_len, int *n_weights, int *n_acts, char *err, size_t errlen);
+int quantize_model(const uint8_t *bytes, size_t size, const ei_tensor *samples, int n_samples, int dynamic,
+                   uint8_t **out, size_t *out_len, int *n_weights, int *n_acts, char *err, size_t errlen);
 
 #endif

@@ -22,9 +22,14 @@
  *                      or QLinearMatMul on the quantized values, the activation a clamp of
  *                      its output, a bias as int32 (a Gemm's as QLinearMatMul's ninth input,
  *                      its B transposed if transB). DequantizeLinear nodes left unread go.
+ *   fuse-dynamic-quant MatMulInteger of a DynamicQuantizeLinear'd activation and constant 8-bit
+ *                      weights, then Cast to float32 and Mul by Mul(x_scale, w_scale), optionally Add
+ *                      of a constant [N] bias, as
+ *                      onnxruntime's quantize_dynamic writes transformers: one DynamicQuantizeMatMul,
+ *                      which quantizes its activation itself. DynamicQuantizeLinear nodes left unread go.
  *   fuse-activation    Relu, Clip, LeakyRelu, HardSigmoid, HardSwish, Sigmoid,
  *                      Tanh, x * Sigmoid(x) (SiLU) and the erf GELU after Conv, ConvTranspose,
- *                      Gemm, MatMul or float32 Add/Sub/Mul/Div (a residual sum):
+ *                      Gemm, MatMul, DynamicQuantizeMatMul or float32 Add/Sub/Mul/Div (a residual sum):
  *                      that node applies it to its output while the output is
  *                      still in cache (node.act), saving a pass over memory.
  *
@@ -411,12 +416,12 @@ static bool known_f32(ei_model *g, int v, int depth)
     return false;
 }
 
-/* A node that applies node.act to its output, which must be float32: convolutions always compute
- * float32; Gemm, MatMul and the arithmetic ops when their first input is known to be float32. */
+/* A node that applies node.act to its output, which must be float32: convolutions and
+ * DynamicQuantizeMatMul always compute float32; Gemm, MatMul and the arithmetic ops when their first input is known to be float32. */
 static bool takes_activation(ei_model *g, const node *p)
 {
     if (!p || p->act.on) return false;
-    if (is_op(p, "Conv") || is_op(p, "ConvTranspose")) return true;
+    if (is_op(p, "Conv") || is_op(p, "ConvTranspose") || !strcmp(p->op_type, "DynamicQuantizeMatMul")) return true;
     bool f32_op = is_op(p, "Gemm") || is_op(p, "MatMul") || (is_arith(p) && p->n_in == 2);
     return f32_op && known_f32(g, p->in[0], 0);
 }
@@ -725,18 +730,76 @@ static ei_status qdq_rule(ei_model *g, node *q, const graph_uses *u)
     return graph_note_fused(g, p, "QuantizeLinear");
 }
 
-static ei_status fuse_qdq(ei_model *g)
+/* Kills the op_type nodes none of whose outputs is read any more (they fed only fused nodes). */
+static ei_status drop_unread(ei_model *g, const char *op_type)
 {
-    TRY(each_node(g, qdq_rule));
-    /* A DequantizeLinear that fed only fused nodes is read by nobody now. */
     graph_uses u;
     TRY(graph_uses_init(g, &u));
     for (int i = 0; i < g->n_nodes; i++) {
         node *n = &g->nodes[i];
-        if (is_op(n, "DequantizeLinear") && n->n_out == 1 && n->out[0] >= 0 && output_unused(n, 0, &u)) n->dead = true;
+        bool unread = is_op(n, op_type);
+        for (int k = 0; k < n->n_out && unread; k++) unread = output_unused(n, k, &u);
+        if (unread) n->dead = true;
     }
     graph_uses_free(&u);
     return EI_STATUS_OK;
+}
+
+static ei_status fuse_qdq(ei_model *g)
+{
+    TRY(each_node(g, qdq_rule));
+    return drop_unread(g, "DequantizeLinear");
+}
+
+/* ---- fuse-dynamic-quant ---- */
+
+/* A constant weight parameter of B [K, N]: float32 (scale) or B's dtype (zero point), one value or [N]. */
+static bool b_param(const ei_tensor *t, int32_t dtype, int64_t n)
+{
+    return t && t->dtype == dtype && t->rank <= 1 && (shape_numel(t->rank, t->dims) == 1 || t->dims[0] == n);
+}
+
+/* MatMulInteger(DynamicQuantizeLinear(x), W const, x_zero_point, W_zero_point const), then Cast to
+ * float32 and the Mul by Mul(x_scale, W_scale), optionally an Add of a constant [N] bias: one
+ * DynamicQuantizeMatMul(x, W, W_scale, W_zero_point, bias). */
+static ei_status dynq_rule(ei_model *g, node *mm, const graph_uses *u)
+{
+    if (!is_op(mm, "MatMulInteger") || mm->n_in < 3 || mm->n_out != 1 || mm->in[0] < 0 || mm->in[2] < 0) return EI_STATUS_OK;
+    node *d = graph_producer(g, mm->in[0]), *cast = sole_reader(g, mm->out[0], u), *end, *sm, *add;
+    const ei_tensor *w = const_of(g, mm->in[1]), *wz = mm->n_in > 3 ? const_of(g, mm->in[3]) : NULL;
+    if (!is_op(d, "DynamicQuantizeLinear") || d->n_out != 3 || d->out[0] != mm->in[0] || d->out[2] != mm->in[2] ||
+        d->out[1] < 0 || !w || w->rank != 2 || (mm->n_in > 3 && mm->in[3] >= 0 && !b_param(wz, w->dtype, w->dims[1])) ||
+        !is_op(cast, "Cast") || !attr_is(cast, "to", ATTR_INT) || attr_int(cast, "to", 0) != EI_DTYPE_FLOAT32)
+        return EI_STATUS_OK;
+    int s = -1, ws = -1, bias = -1;
+    end = sole_reader(g, cast->out[0], u);
+    if (!is_op(end, "Mul") || !other_operand(end, cast->out[0], &s)) return EI_STATUS_OK;
+    sm = sole_producer(g, s, u, 1);
+    if (!is_op(sm, "Mul") || !other_operand(sm, d->out[1], &ws) || !b_param(graph_const_f32(g, ws), EI_DTYPE_FLOAT32, w->dims[1]))
+        return EI_STATUS_OK;
+    add = sole_reader(g, end->out[0], u);
+    if (is_op(add, "Add") && other_operand(add, end->out[0], &bias) && const_vec(g, add, add->in[0] == bias ? 0 : 1, w->dims[1]))
+        end->dead = true, end = add;
+    else
+        bias = -1;
+    int *in = arena_alloc(&g->mem, 5 * sizeof(int));
+    if (!in) return EI_STATUS_OUT_OF_MEMORY;
+    int vals[5] = {d->in[0], mm->in[1], ws, mm->n_in > 3 ? mm->in[3] : -1, bias};
+    memcpy(in, vals, sizeof vals);
+    cast->dead = sm->dead = end->dead = true;
+    mm->in = in;
+    mm->n_in = 5;
+    mm->out[0] = end->out[0];
+    mm->op_type = "DynamicQuantizeMatMul";
+    mm->domain = "com.microsoft";
+    mm->opset = 1;
+    return graph_note_fused(g, mm, bias < 0 ? "DynamicQuantizeLinear+Cast+Mul+Mul" : "DynamicQuantizeLinear+Cast+Mul+Mul+Add");
+}
+
+static ei_status fuse_dynamic_quant(ei_model *g)
+{
+    TRY(each_node(g, dynq_rule));
+    return drop_unread(g, "DynamicQuantizeLinear");
 }
 
 static ei_status constants(ei_model *g) { return each_node(g, constant_rule); }
@@ -754,6 +817,7 @@ const graph_pass graph_passes[] = {
     {"fuse-bias", fuse_bias},
     {"fuse-layer-norm", fuse_layer_norm},
     {"fuse-qdq", fuse_qdq},
+    {"fuse-dynamic-quant", fuse_dynamic_quant},
     {"fuse-activation", fuse_activation},
     {NULL, NULL},
 };

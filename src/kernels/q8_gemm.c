@@ -60,13 +60,37 @@ static inline v128_t load8_i16(const void *p, int is_signed)
 
 /* Whole panels of rows with unit column stride: rows k and k+1 of eight columns are loaded, widened,
  * shifted by the zero point and interleaved into the two vectors of a k pair. Tails go scalar. */
+/* Whole panels of columns contiguous in k (rows of the activations, rs == 1), K a multiple of 8: eight k of
+ * each of the eight columns are loaded, widened and shifted by the zero point, and their k pairs (int32
+ * lanes) transposed into place, four columns at a time. */
+static void pack_b_columns(size_t K, size_t panels, const int8_t *b, int is_signed, ptrdiff_t cs, v128_t z, int16_t *pb)
+{
+    for (size_t p = 0; p < panels; p++) {
+        for (size_t k = 0; k < K; k += 8) {
+            int16_t *dst = pb + (p * K + k) * Q8_GEMM_NR;
+            for (size_t h = 0; h < Q8_GEMM_NR; h += 4) {
+                v128_t c[4];
+                for (size_t j = 0; j < 4; j++)
+                    c[j] = wasm_i16x8_sub(load8_i16(b + (ptrdiff_t)(p * Q8_GEMM_NR + h + j) * cs + (ptrdiff_t)k, is_signed), z);
+                v128_t t0 = wasm_i32x4_shuffle(c[0], c[1], 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(c[0], c[1], 2, 6, 3, 7);
+                v128_t t2 = wasm_i32x4_shuffle(c[2], c[3], 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(c[2], c[3], 2, 6, 3, 7);
+                wasm_v128_store(dst + h * 2, wasm_i64x2_shuffle(t0, t2, 0, 2));
+                wasm_v128_store(dst + h * 2 + 16, wasm_i64x2_shuffle(t0, t2, 1, 3));
+                wasm_v128_store(dst + h * 2 + 32, wasm_i64x2_shuffle(t1, t3, 0, 2));
+                wasm_v128_store(dst + h * 2 + 48, wasm_i64x2_shuffle(t1, t3, 1, 3));
+            }
+        }
+    }
+}
+
 void q8_gemm_pack_b(size_t K, size_t N, const void *B, int is_signed, ptrdiff_t rs, ptrdiff_t cs, int32_t zp,
                     int16_t *pb)
 {
-    size_t full = cs == 1 ? N / Q8_GEMM_NR : 0, Kp = round_up(K, 2), K2 = K / 2 * 2;
+    size_t full = cs == 1 || (rs == 1 && K % 8 == 0) ? N / Q8_GEMM_NR : 0, Kp = round_up(K, 2), K2 = K / 2 * 2;
     const int8_t *b = B;
     v128_t z = wasm_i16x8_splat((int16_t)zp);
-    for (size_t p = 0; p < full; p++) {
+    if (cs != 1) pack_b_columns(K, full, b, is_signed, cs, z, pb);
+    for (size_t p = 0; p < full && cs == 1; p++) {
         int16_t *dst = pb + p * Q8_GEMM_NR * Kp;
         const int8_t *col = b + p * Q8_GEMM_NR;
         for (size_t k = 0; k < K2; k += 2, dst += 2 * Q8_GEMM_NR) {
@@ -87,11 +111,23 @@ void q8_gemm_pack_b(size_t K, size_t N, const void *B, int is_signed, ptrdiff_t 
         q8_gemm_pack_b_scalar(K, N - done, b + (ptrdiff_t)done * cs, is_signed, rs, cs, zp, pb + done * Kp);
 }
 
-int32_t q8_requant_one(const q8_requant *rq, size_t m, uint32_t acc)
+/* (float)(acc + bias) * scale, the first step of both epilogues. */
+static float scaled_one(const q8_requant *rq, size_t m, uint32_t acc)
 {
     if (rq->bias) acc += (uint32_t)rq->bias[m];
     int32_t a = acc <= INT32_MAX ? (int32_t)acc : (int32_t)(acc - 2147483648u) - INT32_MAX - 1;
-    float v = (float)a * rq->scale[rq->per_row ? m : 0];
+    return (float)a * rq->scale[rq->per_row ? m : 0];
+}
+
+float q8_dequant_one(const q8_requant *rq, size_t m, uint32_t acc)
+{
+    float v = scaled_one(rq, m, acc);
+    return rq->fbias ? v + rq->fbias[m] : v;
+}
+
+int32_t q8_requant_one(const q8_requant *rq, size_t m, uint32_t acc)
+{
+    float v = scaled_one(rq, m, acc);
     float r = isnan(v) ? (float)rq->zp : nearbyintf(v) + (float)rq->zp;
     int32_t lo = rq->out_signed ? -128 : 0, hi = rq->out_signed ? 127 : 255;
     if (lo < rq->qmin) lo = rq->qmin;
@@ -104,6 +140,8 @@ static void store_scalar(const q8_requant *rq, size_t m, uint32_t acc, void *C, 
     if (!rq) {
         uint32_t *c = C;
         c[i] = acc;
+    } else if (rq->out_f32) {
+        ((float *)C)[i] = q8_dequant_one(rq, m, acc);
     } else if (rq->out_signed) {
         ((int8_t *)C)[i] = (int8_t)q8_requant_one(rq, m, acc);
     } else {
@@ -150,7 +188,22 @@ static inline v128_t round_to_code(v128_t f, v128_t lo, v128_t hi, v128_t zp_bit
 /* Not inlined: it is called once per eight outputs, and two inlined copies cost more bytes than time. */
 __attribute__((noinline)) static void store_row(const q8_requant *rq, size_t m, v128_t lo, v128_t hi, void *C, ptrdiff_t c_cs, size_t nr)
 {
-    if (!rq) {
+    if (rq && rq->bias) {
+        v128_t b = wasm_i32x4_splat(rq->bias[m]);
+        lo = wasm_i32x4_add(lo, b);
+        hi = wasm_i32x4_add(hi, b);
+    }
+    v128_t s = wasm_f32x4_splat(rq ? rq->scale[rq->per_row ? m : 0] : 0);
+    if (rq && rq->out_f32) {
+        lo = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(lo), s);
+        hi = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(hi), s);
+        if (rq->fbias) {
+            v128_t b = wasm_f32x4_splat(rq->fbias[m]);
+            lo = wasm_f32x4_add(lo, b);
+            hi = wasm_f32x4_add(hi, b);
+        }
+    }
+    if (!rq || rq->out_f32) { /* four-byte outputs: int32 sums or float32 */
         int32_t *c = C;
         if (c_cs == 1 && nr == Q8_GEMM_NR) {
             wasm_v128_store(c, lo);
@@ -163,12 +216,6 @@ __attribute__((noinline)) static void store_row(const q8_requant *rq, size_t m, 
         for (size_t j = 0; j < nr; j++) c[(ptrdiff_t)j * c_cs] = t[j];
         return;
     }
-    if (rq->bias) {
-        v128_t b = wasm_i32x4_splat(rq->bias[m]);
-        lo = wasm_i32x4_add(lo, b);
-        hi = wasm_i32x4_add(hi, b);
-    }
-    v128_t s = wasm_f32x4_splat(rq->scale[rq->per_row ? m : 0]);
     v128_t lo_f = wasm_f32x4_splat((float)(rq->qmin - rq->zp)), hi_f = wasm_f32x4_splat((float)(rq->qmax - rq->zp));
     v128_t zp_bits = wasm_i32x4_splat(MAGIC_BITS - rq->zp);
     lo = round_to_code(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(lo), s), lo_f, hi_f, zp_bits);
@@ -212,7 +259,7 @@ static void tile_4x8(size_t Kp, const int16_t *a, const int16_t *b, v128_t *acc)
 void q8_gemm_packed_simd128(size_t M, size_t N, size_t K, const int16_t *pa, const int16_t *pb, const q8_requant *rq,
                             void *C, ptrdiff_t c_rs, ptrdiff_t c_cs)
 {
-    size_t Kp = round_up(K, 2), esize = rq ? 1 : 4;
+    size_t Kp = round_up(K, 2), esize = rq && !rq->out_f32 ? 1 : 4;
     char *c = C;
     /* Row panels outside: one panel of A (the weights) stays in L1 while the columns stream by. */
     for (size_t m0 = 0; m0 < M; m0 += Q8_GEMM_MR) {
@@ -276,6 +323,50 @@ void q8_dequantize_simd128(const void *x, float *y, size_t n, float scale, int32
         wasm_v128_store(y + i + 4, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(h)), s));
     }
     q8_dequantize_scalar(in + i, y + i, n - i, scale, zp, is_signed);
+}
+
+/* ---- DynamicQuantizeLinear's parameters ---- */
+
+static void dynamic_params(float lo, float hi, float *scale, int32_t *zp)
+{
+    /* An all-zero input has an empty range; scale 1 keeps every value finite (onnxruntime does the same). */
+    float s = hi == lo ? 1.0f : (hi - lo) / 255.0f;
+    float z = 0 - lo / s;
+    if (!(z >= 0)) z = 0; /* NaN too: an infinite input gives an infinite range */
+    if (z > 255) z = 255;
+    *scale = s;
+    *zp = (int32_t)nearbyintf(z);
+}
+
+void q8_dynamic_params_scalar(const float *x, size_t n, float *scale, int32_t *zp)
+{
+    float lo = 0, hi = 0; /* the range always includes 0, so that 0.0 has an exact code */
+    for (size_t i = 0; i < n; i++) {
+        if (x[i] < lo) lo = x[i];
+        if (x[i] > hi) hi = x[i];
+    }
+    dynamic_params(lo, hi, scale, zp);
+}
+
+void q8_dynamic_params_simd128(const float *x, size_t n, float *scale, int32_t *zp)
+{
+    v128_t vlo = wasm_f32x4_splat(0), vhi = vlo;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) { /* pmin and pmax keep their first operand when the second is NaN */
+        v128_t v = wasm_v128_load(x + i);
+        vlo = wasm_f32x4_pmin(vlo, v);
+        vhi = wasm_f32x4_pmax(vhi, v);
+    }
+    vlo = wasm_f32x4_pmin(vlo, wasm_i32x4_shuffle(vlo, vlo, 2, 3, 0, 1));
+    vhi = wasm_f32x4_pmax(vhi, wasm_i32x4_shuffle(vhi, vhi, 2, 3, 0, 1));
+    vlo = wasm_f32x4_pmin(vlo, wasm_i32x4_shuffle(vlo, vlo, 1, 0, 3, 2));
+    vhi = wasm_f32x4_pmax(vhi, wasm_i32x4_shuffle(vhi, vhi, 1, 0, 3, 2));
+    float lo = wasm_f32x4_extract_lane(vlo, 0), hi = wasm_f32x4_extract_lane(vhi, 0);
+    for (; i < n; i++) {
+        if (x[i] < lo) lo = x[i];
+        if (x[i] > hi) hi = x[i];
+    }
+    dynamic_params(lo, hi, scale, zp);
 }
 
 /* ---- depthwise convolution ---- */

@@ -39,7 +39,8 @@ size_t q8_gemm_packed_b_size(size_t K, size_t N);
 void q8_gemm_pack_a(size_t M, size_t K, const void *A, int is_signed, ptrdiff_t rs, ptrdiff_t cs, const int32_t *zp,
                     int zp_per_row, int16_t *pa);
 /* Packs B where element (k, n) is the byte B[k*rs + n*cs], minus zp. `pb` gets
- * q8_gemm_packed_b_size int16. Rows of unit column stride (cs == 1) are packed with SIMD. */
+ * q8_gemm_packed_b_size int16. Rows of unit column stride (cs == 1), and columns of unit row stride
+ * (rs == 1) when K is a multiple of 8, are packed with SIMD. */
 void q8_gemm_pack_b(size_t K, size_t N, const void *B, int is_signed, ptrdiff_t rs, ptrdiff_t cs, int32_t zp,
                     int16_t *pb);
 void q8_gemm_pack_b_scalar(size_t K, size_t N, const void *B, int is_signed, ptrdiff_t rs, ptrdiff_t cs, int32_t zp,
@@ -54,11 +55,15 @@ typedef struct q8_requant {
     int out_signed;       /* int8 output, else uint8 */
     int32_t zp;           /* output zero point */
     int32_t qmin, qmax;
+    /* float32 output instead (DynamicQuantizeMatMul): (float)(sum + bias) * scale, plus fbias[m] when
+     * given, as Cast, Mul and Add compute it; zp, qmin and qmax unused */
+    int out_f32;
+    const float *fbias;
 } q8_requant;
 
 /*
- * C[m*c_rs + n*c_cs] for the packed operands: uint8/int8 through rq, or the int32 sums when rq is
- * NULL. With K == 0 the sum is zero (plus bias).
+ * C[m*c_rs + n*c_cs] for the packed operands: uint8/int8 (or float32) through rq, or the int32 sums
+ * when rq is NULL. With K == 0 the sum is zero (plus bias).
  */
 typedef void q8_gemm_fn(size_t M, size_t N, size_t K, const int16_t *pa, const int16_t *pb, const q8_requant *rq,
                         void *C, ptrdiff_t c_rs, ptrdiff_t c_cs);
@@ -74,6 +79,14 @@ typedef void q8_quantize_fn(const float *x, void *y, size_t n, float scale, int3
 typedef void q8_dequantize_fn(const void *x, float *y, size_t n, float scale, int32_t zp, int is_signed);
 q8_quantize_fn q8_quantize_simd128, q8_quantize_scalar;
 q8_dequantize_fn q8_dequantize_simd128, q8_dequantize_scalar;
+
+/*
+ * DynamicQuantizeLinear's parameters for x[0, n): the range [min, max] of x widened to include 0
+ * (NaN ignored), scale (max - min) / 255 (1 for an empty range), zero point round(-min / scale)
+ * within [0, 255]; x then quantizes to uint8 with q8_quantize.
+ */
+typedef void q8_dynamic_params_fn(const float *x, size_t n, float *scale, int32_t *zp);
+q8_dynamic_params_fn q8_dynamic_params_simd128, q8_dynamic_params_scalar;
 
 /*
  * Depthwise 2-D convolution of 8-bit planes, one input channel per output channel: g->nd == 2,
@@ -93,7 +106,8 @@ typedef void q8_dwconv_fn(const struct f32_conv_geom *g, const void *x, int x_si
 q8_dwconv_fn q8_dwconv_simd128, q8_dwconv_scalar;
 size_t q8_dwconv_work_size(const struct f32_conv_geom *g);
 
-/* The epilogue on one value, as both kernels compute it (for ops and tests). */
+/* The epilogue on one value, as both kernels compute it (for ops and tests): 8-bit, or float32. */
 int32_t q8_requant_one(const q8_requant *rq, size_t m, uint32_t acc);
+float q8_dequant_one(const q8_requant *rq, size_t m, uint32_t acc);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * Quantization ops: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear,
- * MatMulInteger, QLinearMatMul, ConvInteger and QLinearConv.
+ * MatMulInteger, QLinearMatMul, ConvInteger and QLinearConv, and
+ * DynamicQuantizeMatMul (com.microsoft).
  *
  * Quantized values are uint8 or int8 (DequantizeLinear also reads int32).
  * Quantizing rounds half to even and saturates to the target range, as the
@@ -192,23 +193,12 @@ static ei_status dynamic_quantize_infer(op_ctx *ctx)
 
 static ei_status dynamic_quantize_run(op_ctx *ctx)
 {
-    const ei_tensor *x = ctx->in[0];
-    const float *xf = x->data;
-    int64_t n = numel(x);
-    /* The range always includes 0, so that 0.0 has an exact code. */
-    float lo = 0, hi = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (xf[i] < lo) lo = xf[i];
-        if (xf[i] > hi) hi = xf[i];
-    }
-    /* An all-zero input has an empty range; scale 1 keeps every value finite (onnxruntime does the same). */
-    float scale = hi == lo ? 1.0f : (hi - lo) / 255.0f;
-    float zpf = 0 - lo / scale;
-    if (!(zpf >= 0)) zpf = 0; /* NaN too: an infinite input gives an infinite range */
-    if (zpf > 255) zpf = 255;
-    int32_t zp = (int32_t)nearbyintf(zpf);
-    uint8_t *y = ctx->out[0]->data;
-    for (int64_t i = 0; i < n; i++) qstore(y, EI_DTYPE_UINT8, i, xf[i] / scale, zp);
+    const float *x = ctx->in[0]->data;
+    size_t n = (size_t)numel(ctx->in[0]);
+    float scale;
+    int32_t zp;
+    q8_dynamic_params_simd128(x, n, &scale, &zp);
+    q8_quantize_simd128(x, ctx->out[0]->data, n, scale, zp, 0);
     if (has_out(ctx, 1)) *(float *)ctx->out[1]->data = scale;
     if (has_out(ctx, 2)) *(uint8_t *)ctx->out[2]->data = (uint8_t)zp;
     return EI_STATUS_OK;
@@ -302,45 +292,45 @@ typedef struct qmm_args {
     qparam as, bs, ys, yzp;
 } qmm_args;
 
-/* Inputs of both ops by role: MatMulInteger is (A, B, a_zp, b_zp),
- * QLinearMatMul is (a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp). */
-typedef struct qmm_io {
-    const ei_tensor *a, *b, *a_zp, *b_zp;
-    const ei_tensor *a_scale, *b_scale, *y_scale, *y_zp; /* QLinearMatMul only */
-    const ei_tensor *bias; /* int32 [N]: a ninth input the compile step's fuse-qdq gives a Gemm */
-} qmm_io;
+/* The three ops of the family: DynamicQuantizeMatMul (com.microsoft) quantizes its float32 A per
+ * tensor as DynamicQuantizeLinear does, multiplies like MatMulInteger and writes float32
+ * sum * a_scale * b_scale (+ bias): the compile step's fuse-dynamic-quant pass makes it from those ops. */
+enum { QMM_INTEGER, QMM_QLINEAR, QMM_DYNAMIC };
 
-static qmm_io qmm_inputs(const op_ctx *ctx, bool qlinear)
+static int qmm_mode(const op_ctx *ctx)
 {
-    qmm_io io;
-    memset(&io, 0, sizeof io);
-    if (qlinear) {
-        io.a = ctx->in[0];
-        io.a_scale = ctx->in[1];
-        io.a_zp = ctx->in[2];
-        io.b = ctx->in[3];
-        io.b_scale = ctx->in[4];
-        io.b_zp = ctx->in[5];
-        io.y_scale = ctx->in[6];
-        io.y_zp = ctx->in[7];
-        io.bias = has_in(ctx, 8) ? ctx->in[8] : NULL;
-    } else {
-        io.a = ctx->in[0];
-        io.b = ctx->in[1];
-        io.a_zp = has_in(ctx, 2) ? ctx->in[2] : NULL;
-        io.b_zp = has_in(ctx, 3) ? ctx->in[3] : NULL;
-    }
-    return io;
+    const char *op = ctx->n->op_type;
+    return !strcmp(op, "QLinearMatMul") ? QMM_QLINEAR : !strcmp(op, "MatMulInteger") ? QMM_INTEGER : QMM_DYNAMIC;
 }
 
-static ei_status qmm_setup(op_ctx *ctx, const qmm_io *io, bool qlinear, qmm_args *p)
+/* Inputs by role: MatMulInteger is (A, B, a_zp, b_zp), QLinearMatMul is (a, a_scale, a_zp, b,
+ * b_scale, b_zp, y_scale, y_zp), DynamicQuantizeMatMul is (A, B, b_scale, b_zp, bias). */
+typedef struct qmm_io {
+    const ei_tensor *a, *b, *a_zp, *b_zp;
+    const ei_tensor *a_scale, *b_scale, *y_scale, *y_zp; /* QLinearMatMul only (and b_scale) */
+    /* [N]: int32, a ninth input the compile step's fuse-qdq gives a Gemm; DynamicQuantizeMatMul's float32 */
+    const ei_tensor *bias;
+} qmm_io;
+
+static qmm_io qmm_inputs(const op_ctx *ctx, int mode)
+{
+    /* the input index of a, b, a_zp, b_zp, a_scale, b_scale, y_scale, y_zp and bias; -1: none */
+    static const int8_t roles[3][9] = {[QMM_INTEGER] = {0, 1, 2, 3, -1, -1, -1, -1, -1},
+                                       [QMM_QLINEAR] = {0, 3, 2, 5, 1, 4, 6, 7, 8},
+                                       [QMM_DYNAMIC] = {0, 1, -1, 3, -1, 2, -1, -1, 4}};
+    const ei_tensor *t[9];
+    for (int r = 0; r < 9; r++) t[r] = roles[mode][r] >= 0 && has_in(ctx, roles[mode][r]) ? ctx->in[roles[mode][r]] : NULL;
+    return (qmm_io){t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8]};
+}
+
+static ei_status qmm_setup(op_ctx *ctx, const qmm_io *io, int mode, qmm_args *p)
 {
     memset(p, 0, sizeof *p);
     TRY(qmm_plan(ctx, io->a, io->b, &p->g));
     const qmm *g = &p->g;
     TRY(qparam_plan(ctx, io->a_zp, "a_zero_point", g->M, false, g, &p->azp));
     TRY(qparam_plan(ctx, io->b_zp, "b_zero_point", g->N, true, g, &p->bzp));
-    if (qlinear) {
+    if (mode == QMM_QLINEAR) {
         p->requant = true;
         TRY(qparam_plan(ctx, io->a_scale, "a_scale", g->M, false, g, &p->as));
         TRY(qparam_plan(ctx, io->b_scale, "b_scale", g->N, true, g, &p->bs));
@@ -375,13 +365,14 @@ static bool qmm_fast(const qmm_io *io, const qmm *g)
 }
 
 /* Fast-path scratch: [B's zero points, int32 N][multipliers, float N][packed B unless prepacked]
- * [packed rows of A, a chunk]. */
-static uint64_t qmm_fast_scratch(const qmm *g, bool packed)
+ * [packed rows of A, a chunk][DynamicQuantizeMatMul: all of A quantized]. */
+static uint64_t qmm_fast_scratch(const qmm *g, bool packed, const ei_tensor *a, int mode)
 {
     size_t N = (size_t)g->N, K = (size_t)g->K;
     uint64_t r = 2 * bytes_aligned((uint64_t)N * 4);
     if (!packed) r += bytes_aligned((uint64_t)q8_gemm_packed_a_size(N, K) * 2);
-    return r + (uint64_t)q8_gemm_packed_b_size(K, q8_chunk(K, (size_t)g->M)) * 2;
+    r += bytes_aligned((uint64_t)q8_gemm_packed_b_size(K, q8_chunk(K, (size_t)g->M)) * 2);
+    return r + (mode == QMM_DYNAMIC ? (uint64_t)numel(a) : 0);
 }
 
 typedef struct qmm_state {
@@ -395,15 +386,16 @@ static void qmm_pack_b(const qmm *g, const qmm_io *io, int64_t b_off, int32_t *z
                    (ptrdiff_t)g->N, zps, 1, dst);
 }
 
-static bool qmm_packable(op_ctx *ctx, const qmm_io *io, const qmm *g, bool qlinear)
+static bool qmm_packable(op_ctx *ctx, const qmm_io *io, const qmm *g, int mode)
 {
-    return qmm_fast(io, g) && g->b_mats == 1 && in_is_const(ctx, qlinear ? 3 : 1) &&
-           (!io->b_zp || in_is_const(ctx, qlinear ? 5 : 3));
+    int q = mode == QMM_QLINEAR;
+    return qmm_fast(io, g) && g->b_mats == 1 && in_is_const(ctx, q ? 3 : 1) && (!io->b_zp || in_is_const(ctx, q ? 5 : 3));
 }
 
-static ei_status qmm_infer_common(op_ctx *ctx, bool qlinear)
+static ei_status qmm_infer(op_ctx *ctx)
 {
-    if (qlinear) {
+    int mode = qmm_mode(ctx), dyn = mode == QMM_DYNAMIC;
+    if (mode == QMM_QLINEAR) {
         TRY(check_arity(ctx, 8, ctx->n->fused ? 9 : 8, 8));
         TRY(check_dtype(ctx, 0, q8_dtypes));
         TRY(check_dtype(ctx, 3, q8_dtypes));
@@ -415,25 +407,27 @@ static ei_status qmm_infer_common(op_ctx *ctx, bool qlinear)
         TRY(check_dtype(ctx, 4, f32_only));
         TRY(check_dtype(ctx, 6, f32_only));
     } else {
-        TRY(check_arity(ctx, 2, 4, 2));
-        TRY(check_dtype(ctx, 0, q8_dtypes));
+        TRY(check_arity(ctx, 2 + dyn, 4 + dyn, 2 + dyn));
+        TRY(check_dtype(ctx, 0, dyn ? f32_only : q8_dtypes));
         TRY(check_dtype(ctx, 1, q8_dtypes));
-        TRY(check_same_dtype(ctx, 2, 0, "a_zero_point", "A"));
+        TRY(dyn ? check_dtype(ctx, 2, f32_only) : check_same_dtype(ctx, 2, 0, "a_zero_point", "A"));
         TRY(check_same_dtype(ctx, 3, 1, "b_zero_point", "B"));
+        TRY(check_dtype(ctx, 4, f32_only));
     }
-    qmm_io io = qmm_inputs(ctx, qlinear);
+    qmm_io io = qmm_inputs(ctx, mode);
     qmm_args p;
-    TRY(qmm_setup(ctx, &io, qlinear, &p));
-    TRY(set_output(ctx, 0, qlinear ? io.y_zp->dtype : EI_DTYPE_INT32, p.g.out_rank, p.g.out_dims));
+    TRY(qmm_setup(ctx, &io, mode, &p));
+    int32_t dt = mode == QMM_QLINEAR ? io.y_zp->dtype : dyn ? EI_DTYPE_FLOAT32 : EI_DTYPE_INT32;
+    TRY(set_output(ctx, 0, dt, p.g.out_rank, p.g.out_dims));
+    bool fast = qmm_fast(&io, &p.g);
+    CHECK_SHAPE(ctx, fast || !dyn, "b_scale %s and b_zero_point need one value or one per column of B %s",
+                shape_str(io.b_scale), shape_str(io.b));
     if (io.bias)
-        CHECK_SHAPE(ctx, io.bias->rank == 1 && io.bias->dims[0] == p.g.N && qmm_fast(&io, &p.g),
+        CHECK_SHAPE(ctx, io.bias->rank == 1 && io.bias->dims[0] == p.g.N && fast,
                     "bias %s needs [%lld] and per-tensor parameters of a and y", shape_str(io.bias), (long long)p.g.N);
-    if (qmm_fast(&io, &p.g)) return set_scratch(ctx, qmm_fast_scratch(&p.g, qmm_packable(ctx, &io, &p.g, qlinear)));
+    if (fast) return set_scratch(ctx, qmm_fast_scratch(&p.g, qmm_packable(ctx, &io, &p.g, mode), io.a, mode));
     return set_scratch(ctx, qmm_scratch(&p.g));
 }
-
-static ei_status matmul_integer_infer(op_ctx *ctx) { return qmm_infer_common(ctx, false); }
-static ei_status qlinear_matmul_infer(op_ctx *ctx) { return qmm_infer_common(ctx, true); }
 
 /* Offset of batch idx along strides bs. */
 static int64_t batch_off(int r, const int64_t *idx, const int64_t *bs)
@@ -446,14 +440,14 @@ static int64_t batch_off(int r, const int64_t *idx, const int64_t *bs)
 
 static ei_status qmm_prepare(op_ctx *ctx)
 {
-    bool qlinear = !strcmp(ctx->n->op_type, "QLinearMatMul");
-    qmm_io io = qmm_inputs(ctx, qlinear);
+    int mode = qmm_mode(ctx);
+    qmm_io io = qmm_inputs(ctx, mode);
     qmm_args p;
-    TRY(qmm_setup(ctx, &io, qlinear, &p));
+    TRY(qmm_setup(ctx, &io, mode, &p));
     qmm_state *st = op_alloc(ctx, sizeof *st);
     if (!st) return op_fail(ctx, EI_STATUS_OUT_OF_MEMORY, "out of memory");
     ctx->state = st;
-    if (!qmm_packable(ctx, &io, &p.g, qlinear)) return EI_STATUS_OK;
+    if (!qmm_packable(ctx, &io, &p.g, mode)) return EI_STATUS_OK;
     size_t n = q8_gemm_packed_a_size((size_t)p.g.N, (size_t)p.g.K);
     int32_t *zps = op_alloc(ctx, (size_t)p.g.N * sizeof *zps);
     st->pw = op_alloc_uninit(ctx, n * 2);
@@ -462,10 +456,11 @@ static ei_status qmm_prepare(op_ctx *ctx)
     return EI_STATUS_OK;
 }
 
-static ei_status qmm_run_fast(op_ctx *ctx, const qmm_io *io, const qmm_args *p, bool qlinear)
+static ei_status qmm_run_fast(op_ctx *ctx, const qmm_io *io, const qmm_args *p, int mode)
 {
     const qmm *g = &p->g;
     const qmm_state *st = ctx->state;
+    bool qlinear = mode == QMM_QLINEAR;
     size_t M = (size_t)g->M, N = (size_t)g->N, K = (size_t)g->K, mc = q8_chunk(K, M), es = qlinear ? 1 : 4;
     if (M == 0 || N == 0) return EI_STATUS_OK;
     uint8_t *s = ctx->scratch;
@@ -475,8 +470,23 @@ static ei_status qmm_run_fast(op_ctx *ctx, const qmm_io *io, const qmm_args *p, 
     int16_t *pwork = (int16_t *)s;
     if (!st->pw) s += bytes_aligned((uint64_t)q8_gemm_packed_a_size(N, K) * 2);
     int16_t *pb = (int16_t *)s;
-    q8_requant rq = {.scale = mult, .per_row = 1, .bias = io->bias ? io->bias->data : NULL};
-    if (qlinear) {
+    q8_requant rq = {.scale = mult, .per_row = 1, .bias = io->bias && qlinear ? io->bias->data : NULL};
+    int a_signed = io->a->dtype == EI_DTYPE_INT8;
+    int32_t za = zp_at(io->a_zp, 0);
+    const uint8_t *a = io->a->data;
+    if (mode == QMM_DYNAMIC) { /* A quantized as DynamicQuantizeLinear does it, after the packed chunk */
+        uint8_t *aq = s + bytes_aligned((uint64_t)q8_gemm_packed_b_size(K, mc) * 2);
+        size_t n = (size_t)numel(io->a);
+        float sa;
+        q8_dynamic_params_simd128(io->a->data, n, &sa, &za);
+        q8_quantize_simd128(io->a->data, aq, n, sa, za, 0);
+        const float *sb = io->b_scale->data;
+        for (size_t i = 0; i < N; i++) mult[i] = sa * sb[per_tensor(io->b_scale) ? 0 : i];
+        rq.out_f32 = 1;
+        rq.fbias = io->bias ? io->bias->data : NULL;
+        a = aq;
+        a_signed = 0;
+    } else if (qlinear) {
         float sa = *(const float *)io->a_scale->data, sy = *(const float *)io->y_scale->data;
         const float *sb = io->b_scale->data;
         for (size_t n = 0; n < N; n++) mult[n] = sa * sb[per_tensor(io->b_scale) ? 0 : n] / sy;
@@ -484,9 +494,6 @@ static ei_status qmm_run_fast(op_ctx *ctx, const qmm_io *io, const qmm_args *p, 
         rq.zp = zp_at(io->y_zp, 0);
         TRY(q8_act_clamp(ctx, sy, rq.zp, &rq));
     }
-    int a_signed = io->a->dtype == EI_DTYPE_INT8;
-    int32_t za = zp_at(io->a_zp, 0);
-    const uint8_t *a = io->a->data;
     uint8_t *y = ctx->out[0]->data;
     const int16_t *pw = st->pw;
     int64_t idx[EI_MAX_DIMS] = {0}, last_b = -1;
@@ -501,8 +508,9 @@ static ei_status qmm_run_fast(op_ctx *ctx, const qmm_io *io, const qmm_args *p, 
         for (size_t m0 = 0; m0 < M; m0 += mc) {
             size_t m1 = m0 + mc < M ? m0 + mc : M;
             q8_gemm_pack_b(K, m1 - m0, a + a_off + m0 * K, a_signed, 1, (ptrdiff_t)K, za, pb);
-            q8_gemm_packed_simd128(N, m1 - m0, K, pw, pb, qlinear ? &rq : NULL, y + ((size_t)bi * M + m0) * N * es, 1,
+            q8_gemm_packed_simd128(N, m1 - m0, K, pw, pb, mode != QMM_INTEGER ? &rq : NULL, y + ((size_t)bi * M + m0) * N * es, 1,
                                    (ptrdiff_t)N);
+            if (mode == QMM_DYNAMIC) op_apply_act(ctx, (float *)y + ((size_t)bi * M + m0) * N, (m1 - m0) * N);
         }
         for (int d = r - 1; d >= 0; d--) {
             if (++idx[d] < g->batch[d]) break;
@@ -571,17 +579,15 @@ static ei_status qmm_run_plain(op_ctx *ctx, const qmm_io *iop, const qmm_args *p
     return EI_STATUS_OK;
 }
 
-static ei_status qmm_run_common(op_ctx *ctx, bool qlinear)
+static ei_status qmm_run(op_ctx *ctx)
 {
-    qmm_io io = qmm_inputs(ctx, qlinear);
+    int mode = qmm_mode(ctx);
+    qmm_io io = qmm_inputs(ctx, mode);
     qmm_args p;
-    TRY(qmm_setup(ctx, &io, qlinear, &p));
-    if (qmm_fast(&io, &p.g)) return qmm_run_fast(ctx, &io, &p, qlinear);
-    return qmm_run_plain(ctx, &io, &p, qlinear);
+    TRY(qmm_setup(ctx, &io, mode, &p));
+    if (qmm_fast(&io, &p.g)) return qmm_run_fast(ctx, &io, &p, mode);
+    return qmm_run_plain(ctx, &io, &p, mode == QMM_QLINEAR);
 }
-
-static ei_status matmul_integer_run(op_ctx *ctx) { return qmm_run_common(ctx, false); }
-static ei_status qlinear_matmul_run(op_ctx *ctx) { return qmm_run_common(ctx, true); }
 
 /* =========================== ConvInteger, QLinearConv =========================== */
 /* Direct convolution over any number of spatial dims: per image and group,
@@ -944,8 +950,9 @@ const op_def quant_ops[] = {
     {"QuantizeLinear", "", 10, quantize_infer, NULL, quantize_run, 0},
     {"DequantizeLinear", "", 10, dequantize_infer, NULL, dequantize_run, 0},
     {"DynamicQuantizeLinear", "", 11, dynamic_quantize_infer, NULL, dynamic_quantize_run, 0},
-    {"MatMulInteger", "", 10, matmul_integer_infer, qmm_prepare, matmul_integer_run, 0},
-    {"QLinearMatMul", "", 10, qlinear_matmul_infer, qmm_prepare, qlinear_matmul_run, 0},
+    {"MatMulInteger", "", 10, qmm_infer, qmm_prepare, qmm_run, 0},
+    {"QLinearMatMul", "", 10, qmm_infer, qmm_prepare, qmm_run, 0},
+    {"DynamicQuantizeMatMul", "com.microsoft", 1, qmm_infer, qmm_prepare, qmm_run, 0},
     {"ConvInteger", "", 10, conv_integer_infer, qconv_prepare, conv_integer_run, 0},
     {"QLinearConv", "", 10, qlinear_conv_infer, qconv_prepare, qlinear_conv_run, 0},
 };

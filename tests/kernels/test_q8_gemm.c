@@ -64,25 +64,29 @@ typedef struct qcase {
     int out_signed, per_row, bias, clamp;
     float scale_mag; /* multipliers up to this (large ones saturate) */
     int c_trans;    /* C written column-major */
+    int f32;        /* float32 output (with requant): sum * scale + a float bias */
 } qcase;
 
 static void run_case(const qcase *t)
 {
-    size_t M = t->M, N = t->N, K = t->K, es = t->requant ? 1 : 4;
+    size_t M = t->M, N = t->N, K = t->K, es = t->requant && !t->f32 ? 1 : 4;
     uint8_t *A = alloc_b(M * K), *B = alloc_b(K * N);
     for (size_t i = 0; i < M * K; i++) A[i] = (uint8_t)next();
     for (size_t i = 0; i < K * N; i++) B[i] = (uint8_t)next();
     int32_t *za = alloc_b(M * 4), *bias = alloc_b(M * 4);
-    float *scale = alloc_b(M * 4);
+    float *scale = alloc_b(M * 4), *fbias = alloc_b(M * 4);
     for (size_t m = 0; m < M; m++) {
         za[m] = t->a_signed ? (int32_t)(next() % 256) - 128 : (int32_t)(next() % 256);
         bias[m] = (int32_t)(next() % 20001) - 10000;
         scale[m] = t->scale_mag * (float)(next() % 1000 + 1) / 1000.0f;
+        fbias[m] = (float)((int)(next() % 2001) - 1000) / 7.0f;
     }
     int32_t zb = t->b_signed ? (int32_t)(next() % 256) - 128 : (int32_t)(next() % 256);
     q8_requant rq = {.scale = scale, .bias = t->bias ? bias : NULL, .per_row = t->per_row,
                      .out_signed = t->out_signed, .zp = (int32_t)(next() % 100) - (t->out_signed ? 50 : 0),
                      .qmin = t->out_signed ? -128 : 0, .qmax = t->out_signed ? 127 : 255};
+    rq.out_f32 = t->f32;
+    rq.fbias = t->f32 && t->bias ? fbias : NULL;
     if (t->clamp) {
         rq.qmin = rq.zp;
         rq.qmax = rq.zp + 40;
@@ -94,21 +98,27 @@ static void run_case(const qcase *t)
     q8_gemm_pack_b_scalar(K, N, B, t->b_signed, (ptrdiff_t)N, 1, zb, pb2);
     ptrdiff_t c_rs = t->c_trans ? 1 : (ptrdiff_t)N, c_cs = t->c_trans ? (ptrdiff_t)M : 1;
     uint8_t *C1 = alloc_b(M * N * es), *C2 = alloc_b(M * N * es);
-    q8_requant *r = t->requant ? &rq : NULL;
+    q8_requant *r = t->requant || t->f32 ? &rq : NULL;
     q8_gemm_packed_simd128(M, N, K, pa, pb, r, C1, c_rs, c_cs);
     q8_gemm_packed_scalar(M, N, K, pa, pb2, r, C2, c_rs, c_cs);
 
     char what[200];
     snprintf(what, sizeof what, "q8 M=%zu N=%zu K=%zu a%c b%c %s out%c perrow=%d bias=%d clamp=%d scale=%g trans=%d", M,
-             N, K, t->a_signed ? 's' : 'u', t->b_signed ? 's' : 'u', t->requant ? "requant" : "int32",
+             N, K, t->a_signed ? 's' : 'u', t->b_signed ? 's' : 'u', t->f32 ? "f32" : t->requant ? "requant" : "int32",
              t->out_signed ? 's' : 'u', t->per_row, t->bias, t->clamp, t->scale_mag, t->c_trans);
     int ok = guard_ok(C1, M * N * es, what) && guard_ok(C2, M * N * es, what) && guard_ok(pa, pa_n * 2, what) &&
              guard_ok(pb, pb_n * 2, what);
-    if (ok && memcmp(pb, pb2, pb_n * 2)) {
+    /* the same bytes read as columns contiguous in k (rs 1), the layout of activation rows */
+    int16_t *pt = alloc_b(pb_n * 2), *pt2 = alloc_b(pb_n * 2);
+    q8_gemm_pack_b(K, N, B, t->b_signed, 1, (ptrdiff_t)K, zb, pt);
+    q8_gemm_pack_b_scalar(K, N, B, t->b_signed, 1, (ptrdiff_t)K, zb, pt2);
+    ok = ok && guard_ok(pt, pb_n * 2, what);
+    if (ok && (memcmp(pb, pb2, pb_n * 2) || memcmp(pt, pt2, pb_n * 2))) {
         fprintf(stderr, "FAIL %s: SIMD and scalar B packing differ\n", what);
         failures++;
         ok = 0;
     }
+    free(pt), free(pt2);
     for (size_t m = 0; ok && m < M; m++) {
         for (size_t n = 0; ok && n < N; n++) {
             uint32_t acc = 0;
@@ -116,10 +126,16 @@ static void run_case(const qcase *t)
                 acc += (uint32_t)((byte_at(A, t->a_signed, m * K + k) - za[t->per_row ? m : 0]) *
                                   (byte_at(B, t->b_signed, k * N + n) - zb));
             int64_t want = !r ? (int32_t)acc : q8_requant_one(r, m, acc), got[2];
+            if (t->f32) { /* compared bit for bit */
+                float f = q8_dequant_one(r, m, acc);
+                int32_t bits;
+                memcpy(&bits, &f, 4);
+                want = bits;
+            }
             size_t i = (size_t)((ptrdiff_t)m * c_rs + (ptrdiff_t)n * c_cs);
             const uint8_t *Cs[2] = {C1, C2};
             for (int j = 0; j < 2; j++) {
-                if (!r) got[j] = ((const int32_t *)Cs[j])[i];
+                if (!r || t->f32) got[j] = ((const int32_t *)Cs[j])[i];
                 else got[j] = t->out_signed ? (int8_t)Cs[j][i] : Cs[j][i];
             }
             if (got[0] != want || got[1] != want) {
@@ -130,7 +146,7 @@ static void run_case(const qcase *t)
             }
         }
     }
-    free(A), free(B), free(za), free(bias), free(scale), free(pa), free(pb), free(pb2), free(C1), free(C2);
+    free(A), free(B), free(za), free(bias), free(scale), free(fbias), free(pa), free(pb), free(pb2), free(C1), free(C2);
 }
 
 /* The byte im2col against a direct gather, for a 2-D geometry with padding, stride and dilation. */
@@ -209,6 +225,38 @@ static void convert_cases(void)
     }
 }
 
+/* DynamicQuantizeLinear's parameters, SIMD against scalar, over lengths 0 .. 35, with the extremes
+ * anywhere (the tail too), NaN, all-positive, all-negative and all-zero inputs. */
+static void dynamic_params_cases(void)
+{
+    for (size_t n = 0; n <= 35; n++) {
+        for (int kind = 0; kind < 4; kind++) {
+            float *x = alloc_b(n * 4 + 4);
+            for (size_t i = 0; i < n; i++) {
+                float v = (float)((int)(next() % 2001) - 1000) / 8.0f;
+                x[i] = kind == 0 ? v : kind == 1 ? fabsf(v) + 1 : kind == 2 ? -fabsf(v) - 1 : 0;
+                if (kind == 0 && i % 11 == 5) x[i] = NAN;
+            }
+            float s1, s2;
+            int32_t z1, z2;
+            q8_dynamic_params_simd128(x, n, &s1, &z1);
+            q8_dynamic_params_scalar(x, n, &s2, &z2);
+            float lo = 0, hi = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (x[i] < lo) lo = x[i];
+                if (x[i] > hi) hi = x[i];
+            }
+            float want = hi == lo ? 1.0f : (hi - lo) / 255.0f;
+            if (s1 != s2 || z1 != z2 || s1 != want || z1 < 0 || z1 > 255 || z1 != (int32_t)nearbyintf(-lo / want)) {
+                fprintf(stderr, "FAIL q8_dynamic_params n=%zu kind=%d: scale %g / %g (want %g), zero point %d / %d\n", n,
+                        kind, s1, s2, want, z1, z2);
+                failures++;
+            }
+            free(x);
+        }
+    }
+}
+
 /* The depthwise kernel against its scalar twin (which reads x directly, with bounds checks). */
 static void dwconv_case(size_t C, size_t H, size_t W, size_t k, size_t stride, size_t dil, size_t pad, int x_signed,
                         int requant)
@@ -283,7 +331,7 @@ int main(int argc, char **argv)
                 qcase t = {.M = M, .N = N, .K = Ks[ki], .a_signed = v & 1, .b_signed = (v >> 1) & 1,
                            .requant = (v % 5) != 0, .out_signed = (v >> 2) & 1, .per_row = (v >> 3) & 1,
                            .bias = (v >> 4) & 1, .clamp = v % 7 == 3, .scale_mag = v % 11 == 5 ? 1e6f : 0.01f,
-                           .c_trans = v % 3 == 1};
+                           .c_trans = v % 3 == 1, .f32 = v % 13 == 4};
                 run_case(&t);
                 if (failures) return 1;
             }
@@ -301,6 +349,7 @@ int main(int argc, char **argv)
     im2col_case(5, 4, 6, 1, 1, 1, 1, 0);
     im2col_case(2, 5, 40, 3, 3, 1, 1, 1);
     convert_cases();
+    dynamic_params_cases();
     for (int v = 0; v < 4; v++) {
         dwconv_case(3, 9, 9, 3, 1, 1, 1, v & 1, v >> 1);
         dwconv_case(2, 12, 17, 3, 2, 1, 1, v & 1, v >> 1);
