@@ -9,23 +9,26 @@
  *                [N * k_blocks]; absent means 2^(bits - 1)
  *   g_idx        optional int32 [K]: the block of each k (act-order exports); absent, k / block_size
  *   bias         optional float32 [N]
- * B(k, n) = (q - zero_point) * scale of k's block. The weights stay packed in memory: each run
- * widens NC columns at a time, column by column, into the float32 GEMM's packed layout and
- * multiplies them, so memory holds the packed B plus one range per thread (ranges are the tasks
- * the session's threads share). Widening costs a few nanoseconds a weight: at batch 1 this is
- * slower than a float32 MatMul (whose weights take 8x the memory); a fused int4 kernel is not
- * written yet.
+ * B(k, n) = (q - zero_point) * scale of k's block. The weights stay packed in memory; the
+ * session's threads share the output columns in ranges of NC. With 4 or 8 bits, packed or no zero
+ * points and no g_idx (what onnxruntime's quantizer writes), a few rows of A (token generation)
+ * go through q4_gemv, which unpacks the blocks in registers; more rows widen each column of a
+ * range once (q4_dequant) into the float32 GEMM's packed layout and multiply every row with it.
+ * The other forms widen value by value (widen_column) into the same GEMM.
  */
 #include <stdint.h>
 
 #include "../kernels/f32_gemm.h"
 #include "../kernels/f32_vbinary.h"
+#include "../kernels/q4_gemv.h"
 #include "contrib.h"
 
-#define NC 64 /* columns of B widened per GEMM call */
+#define NC 64       /* columns of the output per task (widened per GEMM call) */
+#define GEMV_ROWS 4 /* rows of A up to which q4_gemv beats widening for the GEMM */
 
 typedef struct nbits_geom {
     int64_t M, K, N, bits, block, k_blocks, blob;
+    bool q4;   /* a form the q4_gemv kernels take */
 } nbits_geom;
 
 static ei_status nbits_geometry(op_ctx *ctx, nbits_geom *g)
@@ -71,6 +74,7 @@ static ei_status nbits_geometry(op_ctx *ctx, nbits_geom *g)
         TRY(check_dims(ctx, 5, "bias", 1, want_bias));
     }
     g->M = a->rank > 0 ? numel(a) / g->K : 1;
+    g->q4 = (g->bits == 4 || g->bits == 8) && !has_in(ctx, 4) && (!has_in(ctx, 3) || ctx->in[3]->dtype == EI_DTYPE_UINT8);
     return EI_STATUS_OK;
 }
 
@@ -80,9 +84,10 @@ static size_t range_floats(const nbits_geom *g)
     return floats_aligned((size_t)g->K) + floats_aligned(f32_gemm_packed_b_size((size_t)g->K, NC));
 }
 
-/* Scratch: the packed A, then one range_floats per thread. */
+/* Scratch: none for q4_gemv, else the packed A, then one range_floats per thread. */
 static uint64_t nbits_scratch(const nbits_geom *g, int threads)
 {
+    if (g->q4 && g->M <= GEMV_ROWS) return 0;
     return (uint64_t)floats_aligned(f32_gemm_packed_a_size((size_t)g->M, (size_t)g->K)) +
            (uint64_t)range_floats(g) * (uint64_t)threads;
 }
@@ -162,8 +167,9 @@ static void pack_column(const float *col, size_t K, size_t nc, size_t j, float *
 typedef struct nbits_job {
     op_ctx *ctx;
     nbits_geom g;
-    const float *pa;
+    const float *a, *pa;
     float *y, *work; /* thread t's range scratch at work + t * range_floats */
+    q4_weights w;    /* when g.q4 */
 } nbits_job;
 
 /* Task i: columns [i * NC, ...) of the output, widened, packed and multiplied on one thread. */
@@ -172,9 +178,14 @@ static void range_task(void *arg, size_t i, int thread)
     const nbits_job *j = arg;
     size_t M = (size_t)j->g.M, K = (size_t)j->g.K, N = (size_t)j->g.N, n0 = i * NC;
     size_t nc = N - n0 < NC ? N - n0 : NC;
+    if (j->g.q4 && M <= GEMV_ROWS) {
+        for (size_t m = 0; m < M; m++) q4_gemv_simd128(&j->w, j->a + m * K, n0, n0 + nc, j->y + m * N + n0);
+        return;
+    }
     float *col = j->work + (size_t)thread * range_floats(&j->g), *pb = col + floats_aligned(K);
     for (size_t c = 0; c < nc; c++) {
-        widen_column(j->ctx, &j->g, (int64_t)(n0 + c), col);
+        if (j->g.q4) q4_dequant_simd128(&j->w, n0 + c, col);
+        else widen_column(j->ctx, &j->g, (int64_t)(n0 + c), col);
         pack_column(col, K, nc, c, pb);
     }
     f32_gemm_packed_simd128(M, nc, K, j->pa, pb, NULL, j->y + n0, (ptrdiff_t)N, 1, 0);
@@ -186,10 +197,15 @@ static ei_status nbits_run(op_ctx *ctx)
     TRY(nbits_geometry(ctx, &j.g));
     size_t M = (size_t)j.g.M, K = (size_t)j.g.K, N = (size_t)j.g.N;
     if (M == 0) return EI_STATUS_OK;
-    float *pa = ctx->scratch;
-    j.pa = pa;
-    j.work = pa + floats_aligned(f32_gemm_packed_a_size(M, K));
-    f32_gemm_pack_a(M, K, ctx->in[0]->data, (ptrdiff_t)K, 1, pa);
+    j.a = ctx->in[0]->data;
+    j.w = (q4_weights){ctx->in[1]->data, ctx->in[2]->data, has_in(ctx, 3) ? ctx->in[3]->data : NULL,
+                       K, (size_t)j.g.block, (size_t)j.g.k_blocks, (int)j.g.bits};
+    if (!j.g.q4 || M > GEMV_ROWS) {
+        float *pa = ctx->scratch;
+        j.pa = pa;
+        j.work = pa + floats_aligned(f32_gemm_packed_a_size(M, K));
+        f32_gemm_pack_a(M, K, j.a, (ptrdiff_t)K, 1, pa);
+    }
     op_parallel(ctx, (N + NC - 1) / NC, range_task, &j);
     if (has_in(ctx, 5)) {
         f32_vbinary_fn add = f32_vbinary_select(F32_VADD).v;
