@@ -60,6 +60,9 @@ static const char HELP[] =
     "      The form of onnxruntime's quantize_dynamic: each MatMul and Gemm by a\n"
     "      float32 weight becomes DynamicQuantizeLinear (uint8 activation, at run\n"
     "      time) + MatMulInteger (int8 weight per column) + Cast + Mul.\n"
+    "  quantize MODEL.onnx -o OUT.onnx --weights int4 [--block-size N]\n"
+    "      MatMul weights as 4-bit MatMulNBits (com.microsoft): blocks of N values\n"
+    "      along K (16 to 256, default 32), each with a scale and a zero point.\n"
     "  --help, --version\n"
     "\n"
     "options:\n"
@@ -1045,9 +1048,37 @@ static int read_samples(const char *dir, ei_tensor **out, int *n)
     return 0;
 }
 
+/* Writes `out` to path; false (reported) when it cannot. */
+static bool write_bytes(const char *path, const uint8_t *out, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    bool ok = f && fwrite(out, 1, len, f) == len;
+    if (f && fclose(f)) ok = false;
+    if (!ok) errorf(path, "cannot write: %s", strerror(errno));
+    return ok;
+}
+
+static int quantize_int4(const char *model, const char *outpath, const char *block)
+{
+    char *end, err[512];
+    long long bs = strtoll(block, &end, 10);
+    if (*end || end == block) return usage_error("quantize: --block-size '%s' is not a number", block);
+    uint8_t *bytes, *out = NULL;
+    size_t size, out_len = 0;
+    int n_weights = 0;
+    if (read_file(model, &bytes, &size)) return EXIT_FAIL;
+    int rc = quantize_model_int4(bytes, size, bs, &out, &out_len, &n_weights, err, sizeof err);
+    free(bytes);
+    if (rc) errorf(model, "%s", err);
+    bool ok = !rc && write_bytes(outpath, out, out_len);
+    free(out);
+    if (ok) printf("%s: %d MatMul weights int4 in blocks of %lld (%zu bytes)\n", outpath, n_weights, bs, out_len);
+    return ok ? EXIT_OK : EXIT_FAIL;
+}
+
 static int cmd_quantize(int argc, char **argv)
 {
-    const char *model = NULL, *outpath = NULL, *weights = NULL, *calib = NULL;
+    const char *model = NULL, *outpath = NULL, *weights = NULL, *calib = NULL, *block = NULL;
     int dynamic = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -1058,6 +1089,7 @@ static int cmd_quantize(int argc, char **argv)
         const char **slot = !strcmp(a, "-o") || !strcmp(a, "--output") ? &outpath
                             : !strcmp(a, "--weights")                  ? &weights
                             : !strcmp(a, "--calibrate")                ? &calib
+                            : !strcmp(a, "--block-size")               ? &block
                                                                        : NULL;
         if (slot) {
             if (i + 1 >= argc) return usage_error("%s needs a value", a);
@@ -1072,8 +1104,10 @@ static int cmd_quantize(int argc, char **argv)
     }
     if (!model) return usage_error("quantize: no model given");
     if (!outpath) return usage_error("quantize: no output file given (-o OUT.onnx)");
+    if (!dynamic && weights && !strcmp(weights, "int4") && !calib) return quantize_int4(model, outpath, block ? block : "32");
+    if (block) return usage_error("quantize: --block-size goes with --weights int4");
     if (dynamic ? weights && strcmp(weights, "int8") : !weights || strcmp(weights, "int8"))
-        return usage_error("quantize: --weights int8 or --dynamic are the forms this build writes");
+        return usage_error("quantize: --weights int8, --weights int4 (without --calibrate) or --dynamic are the forms this build writes");
     if (dynamic && calib) return usage_error("quantize: --dynamic quantizes activations at run time, without --calibrate");
     uint8_t *bytes;
     size_t size;
@@ -1096,14 +1130,9 @@ static int cmd_quantize(int argc, char **argv)
         errorf(model, "%s", err);
         return EXIT_FAIL;
     }
-    FILE *f = fopen(outpath, "wb");
-    bool ok = f && fwrite(out, 1, out_len, f) == out_len;
-    if (f && fclose(f)) ok = false;
+    bool ok = write_bytes(outpath, out, out_len);
     free(out);
-    if (!ok) {
-        errorf(outpath, "cannot write: %s", strerror(errno));
-        return EXIT_FAIL;
-    }
+    if (!ok) return EXIT_FAIL;
     printf("%s: %d weights int8 per channel, %d activations uint8%s (%zu bytes)\n", outpath, n_weights, n_acts,
            dynamic ? " at run time" : "", out_len);
     return EXIT_OK;

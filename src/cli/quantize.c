@@ -763,6 +763,21 @@ static int put_dynamic(qmodel *q, const qnode *n, buf *g, buf *sub, buf *nodes)
     return ok ? 0 : fail(q, "out of memory");
 }
 
+/* The model around graph g: the initializers kept, the other graph fields, then `nodes`; g, sub and
+ * nodes are freed. Returns rc, or -1 if a buffer ran out of memory. */
+static int finish_model(qmodel *q, int rc, buf *g, buf *sub, buf *nodes, buf *out)
+{
+    for (int i = 0; i < q->n_inits; i++)
+        if (!q->inits[i].drop) put(g, q->inits[i].field.p, q->inits[i].field.n);
+    for (int i = 0; i < q->n_graph_other; i++) put(g, q->graph_other[i].p, q->graph_other[i].n);
+    put(g, nodes->p, nodes->n);
+    g->oom |= nodes->oom | sub->oom;
+    for (int i = 0; i < q->n_model_other; i++) put(out, q->model_other[i].p, q->model_other[i].n);
+    put_msg(out, 7, g);
+    free(g->p), free(sub->p), free(nodes->p);
+    return rc ? rc : out->oom ? fail(q, "out of memory") : 0;
+}
+
 static int write_model(qmodel *q, int *n_weights, buf *out)
 {
     buf g = {0}, sub = {0}, nodes = {0};
@@ -789,15 +804,7 @@ static int write_model(qmodel *q, int *n_weights, buf *out)
             if (a) put_qdq(&g, &sub, &nodes, a);
         }
     }
-    for (int i = 0; i < q->n_inits; i++)
-        if (!q->inits[i].drop) put(&g, q->inits[i].field.p, q->inits[i].field.n);
-    for (int i = 0; i < q->n_graph_other; i++) put(&g, q->graph_other[i].p, q->graph_other[i].n);
-    put(&g, nodes.p, nodes.n);
-    g.oom |= nodes.oom | sub.oom;
-    for (int i = 0; i < q->n_model_other; i++) put(out, q->model_other[i].p, q->model_other[i].n);
-    put_msg(out, 7, &g);
-    free(g.p), free(sub.p), free(nodes.p);
-    return rc ? rc : out->oom ? fail(q, "out of memory") : 0;
+    return finish_model(q, rc, &g, &sub, &nodes, out);
 }
 
 static void free_model(qmodel *q)
@@ -841,6 +848,149 @@ int quantize_model(const uint8_t *bytes, size_t size, const ei_tensor *samples, 
     *n_acts = 0;
     for (int i = 0; i < q->n_acts; i++) *n_acts += q->acts[i].quantize;
     *n_acts += q->n_dyn_done;
+    free_model(q);
+    free(q);
+    if (rc) {
+        free(b.p);
+        return -1;
+    }
+    *out = b.p;
+    *out_len = b.n;
+    return 0;
+}
+
+/* ---- --weights int4: MatMul weights as MatMulNBits ---- */
+
+static void put_attr_int(buf *node, const char *name, int64_t v)
+{
+    buf a = {0};
+    put_str(&a, 1, name);
+    put_int(&a, 3, (uint64_t)v);
+    put_int(&a, 20, 2); /* AttributeProto.INT */
+    put_msg(node, 5, &a);
+    node->oom |= a.oom;
+    free(a.p);
+}
+
+/* One block of a column, 4-bit asymmetric as onnxruntime's MatMul4BitsQuantizer (MLAS) writes it:
+ * the range [min, max] widened to include 0 maps onto 0..15. v[0, count) are the values, the
+ * rest of the block 0. Returns the zero point; the nibbles go to blob, the scale to *scale. */
+static int q4_block(const float *v, size_t stride, int64_t count, int64_t block, uint8_t *blob, float *scale)
+{
+    float lo = 0, hi = 0;
+    for (int64_t k = 0; k < count; k++) {
+        float x = v[(size_t)k * stride];
+        lo = x < lo ? x : lo;
+        hi = x > hi ? x : hi;
+    }
+    *scale = (hi - lo) / 15.0f;
+    float inv = *scale != 0 ? 1.0f / *scale : 0, z = *scale != 0 ? nearbyintf(-lo / *scale) : 0;
+    z = z < 0 ? 0 : z > 15 ? 15 : z;
+    for (int64_t k = 0; k < block; k++) {
+        float x = nearbyintf((k < count ? v[(size_t)k * stride] : 0) * inv + z);
+        int qv = x < 0 ? 0 : x > 15 ? 15 : (int)x;
+        blob[k / 2] |= (uint8_t)(qv << (k % 2 * 4));
+    }
+    return (int)z;
+}
+
+/* MatMul node n with its [K, N] weight as a MatMulNBits node (4 bits, block `block`, zero points). */
+static int put_int4_matmul(qmodel *q, const qnode *n, int64_t block, buf *g, buf *sub, buf *nodes)
+{
+    qinit *w = find_init(q, n->in[1]);
+    int64_t K = w->dims[0], N = w->dims[1], kb = (K + block - 1) / block, zrow = (kb + 1) / 2, blob = block / 2;
+    int64_t bdims[3] = {N, kb, blob}, sdim = N * kb, zdim = N * zrow;
+    uint8_t *b = calloc((size_t)(N * kb * blob) + 1, 1), *zp = calloc((size_t)zdim + 1, 1);
+    float *scales = malloc((size_t)sdim * 4 + 4);
+    char *bn = suffixed(w->name, "_Q4"), *sn = suffixed(w->name, "_scales"), *zn = suffixed(w->name, "_zero_points");
+    int rc = 0;
+    if (b && zp && scales && bn && sn && zn) {
+        for (int64_t c = 0; c < N; c++)
+            for (int64_t i = 0; i < kb; i++) {
+                int64_t k0 = i * block, count = K - k0 < block ? K - k0 : block;
+                int z = q4_block(w->f32 + k0 * N + c, (size_t)N, count, block, b + (c * kb + i) * blob, &scales[c * kb + i]);
+                zp[c * zrow + i / 2] |= (uint8_t)(z << (i % 2 * 4));
+            }
+        put_tensor(g, sub, bn, EI_DTYPE_UINT8, 3, bdims, b, (size_t)(N * kb * blob));
+        put_tensor(g, sub, sn, EI_DTYPE_FLOAT32, 1, &sdim, scales, (size_t)sdim * 4);
+        put_tensor(g, sub, zn, EI_DTYPE_UINT8, 1, &zdim, zp, (size_t)zdim);
+        const char *in[4] = {n->in[0], bn, sn, zn};
+        for (int i = 0; i < 4; i++) put_str(sub, 1, in[i]);
+        put_str(sub, 2, n->out[0]);
+        put_str(sub, 3, n->out[0]);
+        put_str(sub, 4, "MatMulNBits");
+        put_str(sub, 7, "com.microsoft");
+        put_attr_int(sub, "K", K);
+        put_attr_int(sub, "N", N);
+        put_attr_int(sub, "bits", 4);
+        put_attr_int(sub, "block_size", block);
+        put_msg(nodes, 1, sub);
+        w->drop = true;
+    } else {
+        rc = fail(q, "out of memory");
+    }
+    free(b), free(zp), free(scales), free(bn), free(sn), free(zn);
+    return rc;
+}
+
+/* True when the model imports the com.microsoft opset. */
+static bool imports_ms(const qmodel *q)
+{
+    for (int i = 0; i < q->n_model_other; i++) {
+        pb r = pb_init(q->model_other[i].p, q->model_other[i].n);
+        uint32_t f, w;
+        const uint8_t *s, *d;
+        size_t sl, dl;
+        if (!pb_tag(&r, &f, &w) || f != 8 || w != PB_LEN || !pb_len(&r, &s, &sl)) continue;
+        pb o = pb_init(s, sl);
+        while (pb_next_len(&o, &f, &d, &dl) == 1)
+            if (f == 1 && dl == 13 && !memcmp(d, "com.microsoft", 13)) return true;
+    }
+    return false;
+}
+
+static int write_model_int4(qmodel *q, int64_t block, int *n_weights, buf *out)
+{
+    buf g = {0}, sub = {0}, nodes = {0};
+    int rc = 0;
+    *n_weights = 0;
+    for (int i = 0; i < q->n_nodes && !rc; i++) {
+        const qnode *n = &q->nodes[i];
+        if (is_op(n, "MatMul") && n->n_out == 1 && weight_axis(q, n) == 1) {
+            rc = put_int4_matmul(q, n, block, &g, &sub, &nodes);
+            ++*n_weights;
+        } else {
+            put_node_renamed(q, n, &nodes, &sub);
+        }
+    }
+    if (*n_weights && !imports_ms(q)) {
+        buf o = {0};
+        put_str(&o, 1, "com.microsoft");
+        put_int(&o, 2, 1);
+        put_msg(out, 8, &o);
+        out->oom |= o.oom;
+        free(o.p);
+    }
+    return finish_model(q, rc, &g, &sub, &nodes, out);
+}
+
+int quantize_model_int4(const uint8_t *bytes, size_t size, int64_t block, uint8_t **out, size_t *out_len, int *n_weights,
+                        char *err, size_t errlen)
+{
+    if (block < 16 || block > 256 || (block & (block - 1))) {
+        snprintf(err, errlen, "block size %lld: expected 16, 32, 64, 128 or 256", (long long)block);
+        return -1;
+    }
+    qmodel *q = calloc(1, sizeof *q);
+    if (!q) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    q->err = err;
+    q->errlen = errlen;
+    buf b = {0};
+    int rc = parse_model(q, bytes, size);
+    if (!rc) rc = write_model_int4(q, block, n_weights, &b);
     free_model(q);
     free(q);
     if (rc) {

@@ -27,4 +27,14 @@
 int quantize_model(const uint8_t *bytes, size_t size, const ei_tensor *samples, int n_samples, int dynamic,
                    uint8_t **out, size_t *out_len, int *n_weights, int *n_acts, char *err, size_t errlen);
 
+/*
+ * --weights int4: every MatMul whose second input is a float32 [K, N] initializer read by that node
+ * only becomes a com.microsoft MatMulNBits node (bits 4, block_size `block`, 16 to 256): the
+ * weight transposed into [N, k_blocks, block / 2] bytes, asymmetric per block with packed zero
+ * points, as onnxruntime's MatMul4BitsQuantizer writes by default. Other nodes are unchanged; the
+ * model gets the com.microsoft opset import if it has none. *n_weights: MatMuls converted.
+ */
+int quantize_model_int4(const uint8_t *bytes, size_t size, int64_t block, uint8_t **out, size_t *out_len, int *n_weights,
+                        char *err, size_t errlen);
+
 #endif
