@@ -1,7 +1,8 @@
 // MatMulNBits (com.microsoft, src/ops/nbits.c): 2-, 4- and 8-bit block-quantized weights, with and
 // without zero points (packed uint8 or float32), with a bias, against onnxruntime-node, natively
 // (the CLI) and in wasm; malformed nodes fail naming the node; the weights stay packed (`info`
-// counts their bytes, not a float32 copy).
+// counts their bytes, not a float32 copy); `edgeinfer quantize --weights int4` writes models that
+// onnxruntime runs and edgeinfer matches.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,6 +13,7 @@ import { after, test } from 'node:test';
 import ort from 'onnxruntime-node';
 import { DIST, ROOT, requireDist, requireFile } from './helpers.mjs';
 import { readNpy, writeNpy } from './npy.mjs';
+import { encoderModel } from './encoder-model.mjs';
 import { makeModel } from './onnx-model.mjs';
 
 const CLI = process.env.EDGEINFER_CLI ? resolve(process.env.EDGEINFER_CLI) : join(ROOT, 'build', 'edgeinfer');
@@ -98,6 +100,8 @@ const CASES = [
   ['4-bit, block 128, a row wider than one range (N 150)', { bits: 4, K: 256, N: 150, block: 128, M: 1 }],
   ['2-bit, packed zero points', { bits: 2, zp: 'u8' }],
   ['8-bit, packed zero points', { bits: 8, zp: 'u8', block: 64 }],
+  ['8-bit, 9 rows (columns widened for the GEMM), K not a multiple of the block', { bits: 8, zp: 'u8', M: 9, K: 100, block: 32 }],
+  ['4-bit, 9 rows, block 16, default zero points', { bits: 4, M: 9, block: 16, N: 70 }],
 ];
 
 for (const [label, opts] of CASES) {
@@ -128,5 +132,62 @@ test('malformed MatMulNBits nodes fail naming the node, natively and in wasm', a
     const r = spawnSync(CLI, ['run', path, '-o', `${path}.out`], { encoding: 'utf8' });
     assert.equal(r.status, 1);
     assert.match(r.stderr, re);
+  }
+});
+
+// The encoder of encoder-model.mjs quantized by `edgeinfer quantize --weights int4`: six MatMuls
+// become MatMulNBits; edgeinfer (native CLI and wasm) matches onnxruntime-node on the quantized
+// model for one token (q4_gemv) and seven (the widened GEMM), and the quantized model stays near
+// the float32 one (a wrong quantizer would still agree with itself in both runtimes).
+function quantize(src, extra = []) {
+  const out = src.replace(/\.onnx$/, `${extra.join('')}.int4.onnx`);
+  const r = spawnSync(CLI, ['quantize', src, '-o', out, '--weights', 'int4', ...extra], { encoding: 'utf8' });
+  return { out, r };
+}
+
+for (const block of [32, 16, 128]) {
+  test(`edgeinfer quantize --weights int4 (block ${block}): a transformer encoder matches onnxruntime, natively and in wasm`, async () => {
+    requireFile(CLI, 'build it with `make`');
+    requireDist();
+    const src = join(TMP, `encoder${block}.onnx`);
+    writeFileSync(src, encoderModel());
+    const { out, r } = quantize(src, block === 32 ? [] : ['--block-size', String(block)]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`6 MatMul weights int4 in blocks of ${block}`));
+    const q4 = readFileSync(out);
+    const info = spawnSync(CLI, ['info', out], { encoding: 'utf8' });
+    assert.match(info.stdout, /com\.microsoft:MatMulNBits\s+6/);
+    assert.match(info.stdout, /ai\.onnx:MatMul\s+2|\bMatMul\s+2/);
+    const ref32 = await ort.InferenceSession.create(src), ref4 = await ort.InferenceSession.create(q4);
+    const ei = await import(join(DIST, 'edgeinfer.mjs'));
+    const s = await ei.InferenceSession.create(q4);
+    for (const seq of [1, 7]) {
+      const x = floats(seq * 80, 21 + seq);
+      const want = (await ref4.run({ x: new ort.Tensor('float32', x, [seq, 80]) })).y.data;
+      const f32 = (await ref32.run({ x: new ort.Tensor('float32', x, [seq, 80]) })).y.data;
+      writeFileSync(`${out}.x.npy`, writeNpy('<f4', [seq, 80], x));
+      const run = spawnSync(CLI, ['run', out, '-i', `x=${out}.x.npy`, '-o', `${out}.out`], { encoding: 'utf8' });
+      assert.equal(run.status, 0, run.stderr);
+      const native = readNpy(readFileSync(join(`${out}.out`, 'y.npy'))).data;
+      const run2 = spawnSync(CLI, ['run', out, '-i', `x=${out}.x.npy`, '-o', `${out}.out2`, '--threads', '2'], { encoding: 'utf8' });
+      assert.equal(run2.status, 0, run2.stderr);
+      assert.deepEqual(readNpy(readFileSync(join(`${out}.out2`, 'y.npy'))).data, native, 'one thread and two differ');
+      const wasm = (await s.run({ x: new ei.Tensor('float32', x, [seq, 80]) })).y.data;
+      assert.ok(maxRelDiff(want, native) < 1e-3, `seq ${seq} native: ${maxRelDiff(want, native)}`);
+      assert.ok(maxRelDiff(want, wasm) < 1e-3, `seq ${seq} wasm: ${maxRelDiff(want, wasm)}`);
+      assert.ok(maxRelDiff(f32, want) < 0.1, `seq ${seq}: int4 against float32 ${maxRelDiff(f32, want)}`);
+    }
+    await s.release();
+  });
+}
+
+test('edgeinfer quantize --weights int4 rejects a block size it cannot write', () => {
+  requireFile(CLI, 'build it with `make`');
+  const src = join(TMP, 'encoder-bad.onnx');
+  writeFileSync(src, encoderModel());
+  for (const bs of ['24', '512', 'x']) {
+    const { r } = quantize(src, ['--block-size', bs]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /block.size/i);
   }
 });
