@@ -201,6 +201,8 @@ tsan: $(B)/tsan_sessions $(ONNX_NODE)/.stamp $(B)/models/.stamp
 #   make check-kernels-relaxed  the GEMM/conv kernel tests on the relaxed-SIMD kernels, under Node
 #   make bench-js      latency, GFLOP/s against the measured SIMD128 peak, cold start and peak RSS of
 #                      both wasm builds against onnxruntime-web and TF.js-wasm (tests/bench/bench.mjs)
+#   make bench-nbits   MatMulNBits (4-bit) against float32 MatMul at 1 and 64 rows, and a transformer encoder
+#                      quantized by edgeinfer quantize --weights int4 against its float32 (tests/bench/nbits.mjs)
 #   make bench-browser the same latency table in headless Chromium
 #   make bench-int8    mobilenet_v2 and resnet18 quantized to QDQ int8: edgeinfer int8 against its float32
 #                      and against onnxruntime-web on the same int8 file (tests/bench/int8.mjs)
@@ -236,7 +238,7 @@ EMENV := NODE_PATH=/usr/share/nodejs
 WEB_SRC := web/build.mjs web/uncomment.mjs web/edgeinfer.core.js web/edgeinfer.compat.js web/edgeinfer.worker.js web/edgeinfer.d.ts
 DIST_JS := $(DIST)/edgeinfer.mjs $(DIST)/edgeinfer.cjs $(DIST)/edgeinfer.js $(DIST)/edgeinfer-ort.js $(DIST)/edgeinfer-worker.js $(DIST)/edgeinfer.d.ts
 
-.PHONY: test-js test-browser bench-js bench-int8 bench-dynq bench-browser bench-native bench check-kernels-relaxed check-kernels-wasm
+.PHONY: bench-nbits test-js test-browser bench-js bench-int8 bench-dynq bench-browser bench-native bench check-kernels-relaxed check-kernels-wasm
 
 wasm: $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer-relaxed.wasm $(DIST)/edgeinfer-threads.wasm $(DIST)/edgeinfer-threads-relaxed.wasm $(DIST_JS)
 
@@ -366,6 +368,9 @@ bench-int8: wasm $(B)/edgeinfer $(BENCH_MODELS)/.stamp
 bench-dynq: wasm $(B)/edgeinfer
 	node tests/bench/dynq.mjs
 
+bench-nbits: wasm $(B)/edgeinfer
+	node tests/bench/nbits.mjs
+
 bench-browser: wasm $(BENCH_MODELS)/.stamp
 	$(NODE_RELAXED) tests/bench/bench.mjs --browser 1
 
@@ -379,6 +384,7 @@ bench: setup
 	$(MAKE) size
 	$(MAKE) bench-js
 	$(MAKE) bench-int8
+	$(MAKE) bench-nbits
 	$(MAKE) bench-browser
 	$(MAKE) bench-native
 

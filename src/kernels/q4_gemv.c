@@ -1,123 +1,157 @@
 /*
- * Block-quantized (4- and 8-bit) weights unpacked inside the product (q4_gemv.h). A chunk is the
- * 16 bytes of a block unpacked at once (8 for a 4-bit block of 16): 32 or 16 values as int16
- * minus the zero point, in k order. What remains of a block past its last whole chunk (only the
- * last block of a column, when K is not a multiple of the block) goes value by value.
+ * Block-quantized (4- and 8-bit) weights unpacked inside the product (q4_gemv.h). Values are
+ * taken out of 32-bit lanes (u32 shift and and) rather than widened byte -> i16 -> i32: no byte
+ * shifts or shuffles, and LLVM 14 keeps the i32 -> f32 conversion a vector instruction (a widened
+ * i16 it converts lane by lane). The order this leaves the values in is undone on A instead
+ * (q4_pack_a), once per row of A rather than once per weight. The product takes the zero point
+ * out of the inner loop: sum a (q - z) = sum a q - z sum a, with sum a per block and lane from
+ * q4_pack_a; q is at most 255 and exact, so this adds one rounding per block.
  */
 #include "q4_gemv.h"
 
 #include "simd.h"
 
-/* Value k of column n's block blk, minus its zero point. */
-static int q_at(const q4_weights *w, size_t n, size_t blk, size_t k)
+/* Values per chunk, and a chunk's position in the column of k (chunk-relative order). */
+static size_t chunk_len(int bits) { return 128 / (size_t)bits; }
+static size_t packed_pos(size_t k, int bits)
 {
+    size_t L = 32 / (size_t)bits, cv = 4 * L, r = k % cv;
+    return k - r + r % L * 4 + r / L;
+}
+
+size_t q4_packed_k(const q4_weights *w)
+{
+    size_t cv = chunk_len(w->bits);
+    return (w->k_blocks * w->block + cv - 1) / cv * cv;
+}
+
+/* Values sharing one scale per lane: a block, or a chunk of two 4-bit blocks of 16. */
+static size_t group_len(const q4_weights *w) { return w->block > chunk_len(w->bits) ? w->block : chunk_len(w->bits); }
+
+size_t q4_row_len(const q4_weights *w) { return q4_packed_k(w) + q4_packed_k(w) / group_len(w) * 4; }
+
+void q4_pack_a(const q4_weights *w, const float *a, float *ap)
+{
+    size_t kp = q4_packed_k(w), G = group_len(w);
+    for (size_t p = 0; p < q4_row_len(w); p++) ap[p] = 0;
+    for (size_t k = 0; k < w->K; k++) ap[packed_pos(k, w->bits)] = a[k];
+    for (size_t p = 0; p < kp; p++) ap[kp + p / G * 4 + p % 4] += ap[p];
+}
+
+/* (q - zero point) * scale of value k of column n. */
+static float value_at(const q4_weights *w, size_t n, size_t k)
+{
+    size_t blk = k / w->block, i = k % w->block;
     const uint8_t *p = w->b + (n * w->k_blocks + blk) * (w->block * (size_t)w->bits / 8);
-    int q = w->bits == 8 ? p[k] : p[k / 2] >> (k % 2 * 4) & 15;
-    return q - q4_zero_point(w, n, blk);
+    int q = w->bits == 8 ? p[i] : p[i / 2] >> (i % 2 * 4) & 15;
+    return (float)(q - q4_zero_point(w, n, blk)) * w->scales[n * w->k_blocks + blk];
 }
 
-static size_t block_count(const q4_weights *w, size_t blk)
+/* Scale and zero point per lane of the group starting at block blk of column n: the block's,
+ * except for a 4-bit block of 16, which fills lanes 0-1, and the next block lanes 2-3 (zeros past
+ * the last block). */
+static void group_params(const q4_weights *w, size_t n, size_t blk, v128_t *scale, v128_t *zp)
 {
-    size_t k0 = blk * w->block;
-    return w->K - k0 < w->block ? w->K - k0 : w->block;
-}
-
-/* Values per chunk. */
-static size_t chunk_len(const q4_weights *w) { return w->bits == 4 && w->block > 16 ? 32 : 16; }
-
-/* The chunk at p minus zp as int16, eight values per vector of v (chunk_len / 8 of them). */
-static void unpack(const q4_weights *w, const uint8_t *p, int zp, v128_t v[4])
-{
-    if (w->bits == 8) {
-        v128_t x = wasm_v128_load(p), z = wasm_i16x8_splat((int16_t)zp);
-        v[0] = wasm_i16x8_sub(wasm_u16x8_extend_low_u8x16(x), z);
-        v[1] = wasm_i16x8_sub(wasm_u16x8_extend_high_u8x16(x), z);
+    size_t i = n * w->k_blocks + blk;
+    float s0 = w->scales[i], z0 = (float)q4_zero_point(w, n, blk);
+    if (w->block >= chunk_len(w->bits)) {
+        *scale = wasm_f32x4_splat(s0);
+        *zp = wasm_f32x4_splat(z0);
         return;
     }
-    v128_t x = w->block > 16 ? wasm_v128_load(p) : wasm_v128_load64_zero(p), z = wasm_i8x16_splat((int8_t)zp);
-    v128_t lo = wasm_i8x16_sub(wasm_v128_and(x, wasm_i8x16_splat(15)), z), hi = wasm_i8x16_sub(wasm_u8x16_shr(x, 4), z);
-    v128_t e = wasm_i8x16_shuffle(lo, hi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    v128_t o = wasm_i8x16_shuffle(lo, hi, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    v[0] = wasm_i16x8_extend_low_i8x16(e);
-    v[1] = wasm_i16x8_extend_high_i8x16(e);
-    v[2] = wasm_i16x8_extend_low_i8x16(o);
-    v[3] = wasm_i16x8_extend_high_i8x16(o);
+    int next = blk + 1 < w->k_blocks;
+    float s1 = next ? w->scales[i + 1] : 0, z1 = next ? (float)q4_zero_point(w, n, blk + 1) : 0;
+    *scale = wasm_f32x4_make(s0, s0, s1, s1);
+    *zp = wasm_f32x4_make(z0, z0, z1, z1);
 }
 
-static v128_t lo_f32(v128_t v) { return wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(v)); }
-static v128_t hi_f32(v128_t v) { return wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(v)); }
-
-/* a[0, 8) times the eight values of v, as four partial sums. */
-static v128_t dot8(const float *a, v128_t v)
+/* The chunk at k0 of a column whose bytes start at p: half of it when only half is there. */
+static v128_t load_chunk(const q4_weights *w, const uint8_t *p, size_t k0)
 {
-    return f32x4_madd(wasm_v128_load(a + 4), hi_f32(v), wasm_f32x4_mul(wasm_v128_load(a), lo_f32(v)));
+    p += k0 * (size_t)w->bits / 8;
+    return k0 + chunk_len(w->bits) > w->k_blocks * w->block ? wasm_v128_load64_zero(p) : wasm_v128_load(p);
 }
 
-void q4_gemv_simd128(const q4_weights *w, const float *a, size_t n0, size_t n1, float *y)
+/* Value s of every lane of x as float, for the dequantization. */
+static v128_t slot(v128_t x, int bits, int s)
 {
-    size_t step = chunk_len(w), bytes = step * (size_t)w->bits / 8, blob = w->block * (size_t)w->bits / 8;
+    return wasm_f32x4_convert_i32x4(wasm_v128_and(wasm_u32x4_shr(x, (uint32_t)(bits * s)), wasm_i32x4_splat((1 << bits) - 1)));
+}
+
+/* d += a[4i, 4i+4) * (the i-th value of every lane of x) for the slots of a chunk, alternating
+ * over the four sums; shifts and masks are constants (a runtime shift costs more in V8). */
+#define MAC(i, q) d[(i) % 4] = f32x4_madd(wasm_v128_load(a + 4 * (i)), wasm_f32x4_convert_i32x4(q), d[(i) % 4])
+static inline void dot_chunk(int bits, const float *a, v128_t x, v128_t d[4])
+{
+    if (bits == 4) {
+        v128_t m = wasm_i32x4_splat(15);
+        MAC(0, wasm_v128_and(x, m));
+        MAC(1, wasm_v128_and(wasm_u32x4_shr(x, 4), m));
+        MAC(2, wasm_v128_and(wasm_u32x4_shr(x, 8), m));
+        MAC(3, wasm_v128_and(wasm_u32x4_shr(x, 12), m));
+        MAC(4, wasm_v128_and(wasm_u32x4_shr(x, 16), m));
+        MAC(5, wasm_v128_and(wasm_u32x4_shr(x, 20), m));
+        MAC(6, wasm_v128_and(wasm_u32x4_shr(x, 24), m));
+        MAC(7, wasm_u32x4_shr(x, 28));
+    } else {
+        v128_t m = wasm_i32x4_splat(255);
+        MAC(0, wasm_v128_and(x, m));
+        MAC(1, wasm_v128_and(wasm_u32x4_shr(x, 8), m));
+        MAC(2, wasm_v128_and(wasm_u32x4_shr(x, 16), m));
+        MAC(3, wasm_u32x4_shr(x, 24));
+    }
+}
+#undef MAC
+
+void q4_gemv_simd128(const q4_weights *w, const float *ap, size_t n0, size_t n1, float *y)
+{
+    size_t cv = chunk_len(w->bits), kp = q4_packed_k(w), G = group_len(w);
+    const float *asum = ap + kp; /* [kp / G][4] */
     for (size_t n = n0; n < n1; n++) {
-        v128_t acc = wasm_f32x4_splat(0);
-        float tail = 0;
-        for (size_t blk = 0; blk < w->k_blocks; blk++) {
-            const uint8_t *p = w->b + (n * w->k_blocks + blk) * blob;
-            const float *ak = a + blk * w->block;
-            size_t count = block_count(w, blk), c = 0;
-            int zp = q4_zero_point(w, n, blk);
-            v128_t d = wasm_f32x4_splat(0), v[4];
-            for (; c + step <= count; c += step, p += bytes) {
-                unpack(w, p, zp, v);
-                v128_t s = wasm_f32x4_add(dot8(ak + c, v[0]), dot8(ak + c + 8, v[1]));
-                if (step == 32) s = wasm_f32x4_add(s, wasm_f32x4_add(dot8(ak + c + 16, v[2]), dot8(ak + c + 24, v[3])));
-                d = wasm_f32x4_add(d, s);
+        const uint8_t *p = w->b + n * w->k_blocks * w->block * (size_t)w->bits / 8;
+        v128_t acc = wasm_f32x4_splat(0), scale, zp;
+        for (size_t k0 = 0, blk = 0; k0 < kp; asum += 4, blk += G / w->block) {
+            group_params(w, n, blk, &scale, &zp);
+            v128_t z = wasm_f32x4_splat(0), d[4] = {z, z, z, z}; /* four independent sums */
+            for (size_t end = k0 + G; k0 < end; k0 += cv) {
+                if (w->bits == 4) dot_chunk(4, ap + k0, load_chunk(w, p, k0), d);
+                else dot_chunk(8, ap + k0, load_chunk(w, p, k0), d);
             }
-            float t = 0, scale = w->scales[n * w->k_blocks + blk];
-            for (; c < count; c++) t += ak[c] * (float)q_at(w, n, blk, c);
-            acc = f32x4_madd(d, wasm_f32x4_splat(scale), acc);
-            tail += t * scale;
+            v128_t sum = wasm_f32x4_add(wasm_f32x4_add(d[0], d[1]), wasm_f32x4_add(d[2], d[3]));
+            acc = f32x4_madd(wasm_f32x4_sub(sum, wasm_f32x4_mul(zp, wasm_v128_load(asum))), scale, acc);
         }
+        asum = ap + kp;
         acc = wasm_f32x4_add(acc, wasm_i64x2_shuffle(acc, acc, 1, 0));
-        y[n - n0] = wasm_f32x4_extract_lane(acc, 0) + wasm_f32x4_extract_lane(acc, 1) + tail;
+        y[n - n0] = wasm_f32x4_extract_lane(acc, 0) + wasm_f32x4_extract_lane(acc, 1);
     }
 }
 
-void q4_gemv_scalar(const q4_weights *w, const float *a, size_t n0, size_t n1, float *y)
+void q4_gemv_scalar(const q4_weights *w, const float *ap, size_t n0, size_t n1, float *y)
 {
     for (size_t n = n0; n < n1; n++) {
         float acc = 0;
-        for (size_t blk = 0; blk < w->k_blocks; blk++) {
-            float d = 0;
-            for (size_t k = 0, count = block_count(w, blk); k < count; k++)
-                d += a[blk * w->block + k] * (float)q_at(w, n, blk, k);
-            acc += d * w->scales[n * w->k_blocks + blk];
-        }
+        for (size_t k = 0; k < w->K; k++) acc += ap[packed_pos(k, w->bits)] * value_at(w, n, k);
         y[n - n0] = acc;
     }
 }
 
 void q4_dequant_simd128(const q4_weights *w, size_t n, float *col)
 {
-    size_t step = chunk_len(w), bytes = step * (size_t)w->bits / 8, blob = w->block * (size_t)w->bits / 8;
-    for (size_t blk = 0; blk < w->k_blocks; blk++) {
-        const uint8_t *p = w->b + (n * w->k_blocks + blk) * blob;
-        float *ck = col + blk * w->block, scale = w->scales[n * w->k_blocks + blk];
-        size_t count = block_count(w, blk), c = 0;
-        int zp = q4_zero_point(w, n, blk);
-        v128_t s = wasm_f32x4_splat(scale), v[4];
-        for (; c + step <= count; c += step, p += bytes) {
-            unpack(w, p, zp, v);
-            for (size_t i = 0; i < step / 8; i++) {
-                wasm_v128_store(ck + c + 8 * i, wasm_f32x4_mul(lo_f32(v[i]), s));
-                wasm_v128_store(ck + c + 8 * i + 4, wasm_f32x4_mul(hi_f32(v[i]), s));
-            }
+    size_t cv = chunk_len(w->bits), kp = q4_packed_k(w), G = group_len(w);
+    const uint8_t *p = w->b + n * w->k_blocks * w->block * (size_t)w->bits / 8;
+    v128_t scale, zp;
+    for (size_t k0 = 0, blk = 0; k0 < kp; blk += G / w->block) {
+        group_params(w, n, blk, &scale, &zp);
+        for (size_t end = k0 + G; k0 < end; k0 += cv) {
+            v128_t x = load_chunk(w, p, k0);
+            for (int s = 0; s < 32 / w->bits; s++)
+                wasm_v128_store(col + k0 + 4 * s, wasm_f32x4_mul(wasm_f32x4_sub(slot(x, w->bits, s), zp), scale));
         }
-        for (; c < count; c++) ck[c] = (float)q_at(w, n, blk, c) * scale;
     }
 }
 
 void q4_dequant_scalar(const q4_weights *w, size_t n, float *col)
 {
-    for (size_t blk = 0; blk < w->k_blocks; blk++)
-        for (size_t k = 0, count = block_count(w, blk); k < count; k++)
-            col[blk * w->block + k] = (float)q_at(w, n, blk, k) * w->scales[n * w->k_blocks + blk];
+    for (size_t p = 0, kp = q4_packed_k(w); p < kp; p++) col[p] = 0;
+    for (size_t k = 0; k < w->K; k++) col[packed_pos(k, w->bits)] = value_at(w, n, k);
 }

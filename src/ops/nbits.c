@@ -28,7 +28,9 @@
 
 typedef struct nbits_geom {
     int64_t M, K, N, bits, block, k_blocks, blob;
-    bool q4;   /* a form the q4_gemv kernels take */
+    bool q4;      /* a form the q4_gemv kernels take */
+    q4_weights w; /* then: the weights, and A's rows are packed to kp floats */
+    size_t kp, row; /* then: q4_packed_k and q4_row_len, else K */
 } nbits_geom;
 
 static ei_status nbits_geometry(op_ctx *ctx, nbits_geom *g)
@@ -75,20 +77,30 @@ static ei_status nbits_geometry(op_ctx *ctx, nbits_geom *g)
     }
     g->M = a->rank > 0 ? numel(a) / g->K : 1;
     g->q4 = (g->bits == 4 || g->bits == 8) && !has_in(ctx, 4) && (!has_in(ctx, 3) || ctx->in[3]->dtype == EI_DTYPE_UINT8);
+    g->w = (q4_weights){b->data, ctx->in[2]->data, has_in(ctx, 3) ? ctx->in[3]->data : NULL, (size_t)g->K,
+                        (size_t)g->block, (size_t)g->k_blocks, (int)g->bits};
+    g->kp = g->q4 ? q4_packed_k(&g->w) : (size_t)g->K;
+    g->row = g->q4 ? q4_row_len(&g->w) : (size_t)g->K;
     return EI_STATUS_OK;
 }
 
 /* Floats of one thread's share of the scratch: one widened column and a packed range [K, NC]. */
 static size_t range_floats(const nbits_geom *g)
 {
-    return floats_aligned((size_t)g->K) + floats_aligned(f32_gemm_packed_b_size((size_t)g->K, NC));
+    return floats_aligned(g->kp) + floats_aligned(f32_gemm_packed_b_size(g->kp, NC));
 }
 
-/* Scratch: none for q4_gemv, else the packed A, then one range_floats per thread. */
+static bool use_gemv(const nbits_geom *g) { return g->q4 && g->M <= GEMV_ROWS; }
+
+/* Floats of A's rows in q4_pack_a's order. */
+static uint64_t rows_floats(const nbits_geom *g) { return g->q4 ? floats_aligned((size_t)g->M * g->row) : 0; }
+
+/* Scratch: A's packed rows (q4), then unless q4_gemv takes them, A packed for the GEMM and one
+ * range_floats per thread. */
 static uint64_t nbits_scratch(const nbits_geom *g, int threads)
 {
-    if (g->q4 && g->M <= GEMV_ROWS) return 0;
-    return (uint64_t)floats_aligned(f32_gemm_packed_a_size((size_t)g->M, (size_t)g->K)) +
+    if (use_gemv(g)) return rows_floats(g);
+    return rows_floats(g) + (uint64_t)floats_aligned(f32_gemm_packed_a_size((size_t)g->M, g->kp)) +
            (uint64_t)range_floats(g) * (uint64_t)threads;
 }
 
@@ -169,22 +181,21 @@ typedef struct nbits_job {
     nbits_geom g;
     const float *a, *pa;
     float *y, *work; /* thread t's range scratch at work + t * range_floats */
-    q4_weights w;    /* when g.q4 */
 } nbits_job;
 
 /* Task i: columns [i * NC, ...) of the output, widened, packed and multiplied on one thread. */
 static void range_task(void *arg, size_t i, int thread)
 {
     const nbits_job *j = arg;
-    size_t M = (size_t)j->g.M, K = (size_t)j->g.K, N = (size_t)j->g.N, n0 = i * NC;
+    size_t M = (size_t)j->g.M, K = j->g.kp, N = (size_t)j->g.N, n0 = i * NC; /* K: A's packed rows */
     size_t nc = N - n0 < NC ? N - n0 : NC;
-    if (j->g.q4 && M <= GEMV_ROWS) {
-        for (size_t m = 0; m < M; m++) q4_gemv_simd128(&j->w, j->a + m * K, n0, n0 + nc, j->y + m * N + n0);
+    if (use_gemv(&j->g)) {
+        for (size_t m = 0; m < M; m++) q4_gemv_simd128(&j->g.w, j->a + m * j->g.row, n0, n0 + nc, j->y + m * N + n0);
         return;
     }
     float *col = j->work + (size_t)thread * range_floats(&j->g), *pb = col + floats_aligned(K);
     for (size_t c = 0; c < nc; c++) {
-        if (j->g.q4) q4_dequant_simd128(&j->w, n0 + c, col);
+        if (j->g.q4) q4_dequant_simd128(&j->g.w, n0 + c, col);
         else widen_column(j->ctx, &j->g, (int64_t)(n0 + c), col);
         pack_column(col, K, nc, c, pb);
     }
@@ -197,14 +208,18 @@ static ei_status nbits_run(op_ctx *ctx)
     TRY(nbits_geometry(ctx, &j.g));
     size_t M = (size_t)j.g.M, K = (size_t)j.g.K, N = (size_t)j.g.N;
     if (M == 0) return EI_STATUS_OK;
+    size_t kp = j.g.kp;
+    float *pa = ctx->scratch;
     j.a = ctx->in[0]->data;
-    j.w = (q4_weights){ctx->in[1]->data, ctx->in[2]->data, has_in(ctx, 3) ? ctx->in[3]->data : NULL,
-                       K, (size_t)j.g.block, (size_t)j.g.k_blocks, (int)j.g.bits};
-    if (!j.g.q4 || M > GEMV_ROWS) {
-        float *pa = ctx->scratch;
+    if (j.g.q4) { /* rows of A in the kernels' order */
+        for (size_t m = 0; m < M; m++) q4_pack_a(&j.g.w, j.a + m * K, pa + m * j.g.row);
+        j.a = pa;
+        pa += rows_floats(&j.g);
+    }
+    if (!use_gemv(&j.g)) {
         j.pa = pa;
-        j.work = pa + floats_aligned(f32_gemm_packed_a_size(M, K));
-        f32_gemm_pack_a(M, K, j.a, (ptrdiff_t)K, 1, pa);
+        j.work = pa + floats_aligned(f32_gemm_packed_a_size(M, kp));
+        f32_gemm_pack_a(M, kp, j.a, (ptrdiff_t)j.g.row, 1, pa);
     }
     op_parallel(ctx, (N + NC - 1) / NC, range_task, &j);
     if (has_in(ctx, 5)) {

@@ -1,10 +1,11 @@
 /*
  * Kernel tests for the block-quantized product (q4_gemv.h): the SIMD kernels and their scalar
  * twins against a double-precision sum over the unpacked values, for 4 and 8 bits, every block
- * size from 16 to 256, K from 1 to a few blocks (partial last blocks included), packed and default
- * zero points, and column ranges that do not start at 0. Dequantized columns must equal the
- * scalar ones exactly; products agree within float rounding of the sum of |a * w|. Canaries after
- * every output catch writes out of bounds. Exits non-zero on the first failing case.
+ * size from 16 to 256, K from 1 to a few blocks (partial last blocks and an odd number of 4-bit
+ * blocks of 16 included), packed and default zero points, and column ranges that do not start at
+ * 0. A is packed by q4_pack_a; dequantized columns must hold each weight (k < K) at A's packed
+ * position of k, equal in both kernels; products agree within float rounding of the sum of
+ * |a * w|. Canaries after every output catch writes out of bounds. Exits non-zero if any case fails.
  */
 #include <math.h>
 #include <stdio.h>
@@ -34,11 +35,23 @@ static void run_case(int bits, size_t block, size_t K, size_t N, int with_zp)
     size_t kb = (K + block - 1) / block, blob = block * (size_t)bits / 8, zrow = (kb * (size_t)bits + 7) / 8;
     uint8_t *b = malloc(N * kb * blob), *zp = malloc(N * zrow);
     float *scales = malloc(N * kb * 4), *a = malloc(K * 4), *y[2], *col[2];
+    int *pos = malloc(K * sizeof *pos);
     for (size_t i = 0; i < N * kb * blob; i++) b[i] = (uint8_t)next();
     for (size_t i = 0; i < N * zrow; i++) zp[i] = (uint8_t)next();
     for (size_t i = 0; i < N * kb; i++) scales[i] = (float)(next() % 2000) / 1000.0f - 1.0f;
     for (size_t i = 0; i < K; i++) a[i] = (float)(next() % 2000) / 500.0f - 2.0f;
     q4_weights w = {b, scales, with_zp ? zp : NULL, K, block, kb, bits};
+    size_t kp = q4_packed_k(&w), rl = q4_row_len(&w);
+    float *ap = malloc((rl + 4) * 4), *probe = malloc(K * 4);
+    for (size_t i = 0; i < rl + 4; i++) ap[i] = CANARY;
+    q4_pack_a(&w, a, ap);
+    if (ap[rl] != CANARY) fail("pack_a canary", 0, CANARY, ap[rl]);
+    for (size_t k = 0; k < K; k++) probe[k] = (float)k; /* where pack_a puts each k */
+    float *pp = malloc(rl * 4);
+    q4_pack_a(&w, probe, pp);
+    for (size_t k = 0; k < K; k++) pos[k] = -1;
+    for (size_t i = 0; i < kp; i++)
+        if (pp[i] != 0 || i == 0) pos[(size_t)pp[i]] = (int)i;
     char what[128];
     snprintf(what, sizeof what, "bits %d block %zu K %zu N %zu zp %d", bits, block, K, N, with_zp);
     size_t n0 = N > 2 ? 1 : 0;
@@ -46,24 +59,25 @@ static void run_case(int bits, size_t block, size_t K, size_t N, int with_zp)
     q4_dequant_fn *deq[2] = {q4_dequant_simd128, q4_dequant_scalar};
     for (int v = 0; v < 2; v++) {
         y[v] = malloc((N + 4) * 4);
-        col[v] = malloc((K + 4) * 4);
+        col[v] = malloc((kp + 4) * 4);
         for (size_t i = 0; i < N + 4; i++) y[v][i] = CANARY;
-        gemv[v](&w, a, n0, N, y[v]);
+        gemv[v](&w, ap, n0, N, y[v]);
         if (y[v][N - n0] != CANARY) fail(what, N, CANARY, y[v][N - n0]);
     }
     for (size_t n = n0; n < N; n++) {
         double want = 0, mag = 0;
         for (size_t v = 0; v < 2; v++) {
-            for (size_t i = 0; i < K + 4; i++) col[v][i] = CANARY;
+            for (size_t i = 0; i < kp + 4; i++) col[v][i] = CANARY;
             deq[v](&w, n, col[v]);
-            if (col[v][K] != CANARY) fail(what, n, CANARY, col[v][K]);
+            if (col[v][kp] != CANARY) fail(what, n, CANARY, col[v][kp]);
         }
         for (size_t k = 0; k < K; k++) {
             size_t blk = k / block, i = k % block;
             const uint8_t *p = b + (n * kb + blk) * blob;
             int q = bits == 8 ? p[i] : p[i / 2] >> (i % 2 * 4) & 15;
             double wk = (double)(q - q4_zero_point(&w, n, blk)) * scales[n * kb + blk];
-            if (col[0][k] != col[1][k] || fabs(col[0][k] - wk) > 1e-6 * fabs(wk)) fail(what, n, wk, col[0][k]);
+            float c0 = pos[k] < 0 ? NAN : col[0][pos[k]], c1 = pos[k] < 0 ? NAN : col[1][pos[k]];
+            if (!(c0 == c1 && fabs(c0 - wk) <= 1e-6 * fabs(wk))) fail(what, n, wk, c0);
             want += a[k] * wk;
             mag += fabs(a[k] * wk);
         }
@@ -71,7 +85,7 @@ static void run_case(int bits, size_t block, size_t K, size_t N, int with_zp)
             if (fabs(y[v][n - n0] - want) > 1e-5 * mag + 1e-6) fail(what, n, want, y[v][n - n0]);
     }
     for (int v = 0; v < 2; v++) free(y[v]), free(col[v]);
-    free(b), free(zp), free(scales), free(a);
+    free(b), free(zp), free(scales), free(a), free(ap), free(probe), free(pp), free(pos);
 }
 
 int main(void)
