@@ -30,12 +30,22 @@ static size_t group_len(const q4_weights *w) { return w->block > chunk_len(w->bi
 
 size_t q4_row_len(const q4_weights *w) { return q4_packed_k(w) + q4_packed_k(w) / group_len(w) * 4; }
 
+/* What A's value at packed position p is multiplied by: 2^-(bits * s) for slot s, but the top one. */
+static float prescale(size_t p, int bits)
+{
+    size_t s = p % chunk_len(bits) / 4;
+    return s == 32 / (size_t)bits - 1 ? 1.0f : 1.0f / (float)(1u << (bits * s));
+}
+
 void q4_pack_a(const q4_weights *w, const float *a, float *ap)
 {
     size_t kp = q4_packed_k(w), G = group_len(w);
     for (size_t p = 0; p < q4_row_len(w); p++) ap[p] = 0;
-    for (size_t k = 0; k < w->K; k++) ap[packed_pos(k, w->bits)] = a[k];
-    for (size_t p = 0; p < kp; p++) ap[kp + p / G * 4 + p % 4] += ap[p];
+    for (size_t k = 0; k < w->K; k++) {
+        size_t p = packed_pos(k, w->bits);
+        ap[p] = a[k] * prescale(p, w->bits);
+        ap[kp + p / G * 4 + p % 4] += a[k];
+    }
 }
 
 /* (q - zero point) * scale of value k of column n. */
@@ -78,51 +88,68 @@ static v128_t slot(v128_t x, int bits, int s)
     return wasm_f32x4_convert_i32x4(wasm_v128_and(wasm_u32x4_shr(x, (uint32_t)(bits * s)), wasm_i32x4_splat((1 << bits) - 1)));
 }
 
-/* d += a[4i, 4i+4) * (the i-th value of every lane of x) for the slots of a chunk, alternating
- * over the four sums; shifts and masks are constants (a runtime shift costs more in V8). */
-#define MAC(i, q) d[(i) % 4] = f32x4_madd(wasm_v128_load(a + 4 * (i)), wasm_f32x4_convert_i32x4(q), d[(i) % 4])
-static inline void dot_chunk(int bits, const float *a, v128_t x, v128_t d[4])
+/* d += a[4i, 4i+4) * (value i of every lane of x) * 2^(bits * i) for the slots of a chunk: the
+ * value is masked where it lies, A was scaled by 2^-(bits * i) for it (exact), and the top one is
+ * shifted down instead (masked it would be negative). Two sums in turn. */
+#define MAC(i, q0, q1)                                                                      \
+    do {                                                                                  \
+        v128_t ai = wasm_v128_load(a + 4 * (i));                                          \
+        d[(i) % 2] = f32x4_madd(ai, wasm_f32x4_convert_i32x4(q0), d[(i) % 2]);            \
+        d[2 + (i) % 2] = f32x4_madd(ai, wasm_f32x4_convert_i32x4(q1), d[2 + (i) % 2]);    \
+    } while (0)
+#define SLOT(i) MAC(i, wasm_v128_and(x0, m[i]), wasm_v128_and(x1, m[i]))
+static inline void dot_chunk(int bits, const float *a, v128_t x0, v128_t x1, const v128_t *m, v128_t d[4])
 {
+    SLOT(0);
+    SLOT(1);
+    SLOT(2);
     if (bits == 4) {
-        v128_t m = wasm_i32x4_splat(15);
-        MAC(0, wasm_v128_and(x, m));
-        MAC(1, wasm_v128_and(wasm_u32x4_shr(x, 4), m));
-        MAC(2, wasm_v128_and(wasm_u32x4_shr(x, 8), m));
-        MAC(3, wasm_v128_and(wasm_u32x4_shr(x, 12), m));
-        MAC(4, wasm_v128_and(wasm_u32x4_shr(x, 16), m));
-        MAC(5, wasm_v128_and(wasm_u32x4_shr(x, 20), m));
-        MAC(6, wasm_v128_and(wasm_u32x4_shr(x, 24), m));
-        MAC(7, wasm_u32x4_shr(x, 28));
+        SLOT(3);
+        SLOT(4);
+        SLOT(5);
+        SLOT(6);
+        MAC(7, wasm_u32x4_shr(x0, 28), wasm_u32x4_shr(x1, 28));
     } else {
-        v128_t m = wasm_i32x4_splat(255);
-        MAC(0, wasm_v128_and(x, m));
-        MAC(1, wasm_v128_and(wasm_u32x4_shr(x, 8), m));
-        MAC(2, wasm_v128_and(wasm_u32x4_shr(x, 16), m));
-        MAC(3, wasm_u32x4_shr(x, 24));
+        MAC(3, wasm_u32x4_shr(x0, 24), wasm_u32x4_shr(x1, 24));
     }
 }
+#undef SLOT
 #undef MAC
 
+static const uint32_t masks[2][7][4] __attribute__((aligned(16))) = {
+    {{0xff, 0xff, 0xff, 0xff}, {0xff00, 0xff00, 0xff00, 0xff00}, {0xff0000, 0xff0000, 0xff0000, 0xff0000}},
+    {{0xf, 0xf, 0xf, 0xf}, {0xf0, 0xf0, 0xf0, 0xf0}, {0xf00, 0xf00, 0xf00, 0xf00}, {0xf000, 0xf000, 0xf000, 0xf000},
+     {0xf0000, 0xf0000, 0xf0000, 0xf0000}, {0xf00000, 0xf00000, 0xf00000, 0xf00000}, {0xf000000, 0xf000000, 0xf000000, 0xf000000}}};
+
+/* Columns go in pairs (sharing A's loads), the last one paired with itself when their count is
+ * odd; the masks are read into locals through a volatile pointer, since as constants LLVM puts
+ * them back into the loop, where V8 builds each 128-bit constant with several instructions. */
 void q4_gemv_simd128(const q4_weights *w, const float *ap, size_t n0, size_t n1, float *y)
 {
-    size_t cv = chunk_len(w->bits), kp = q4_packed_k(w), G = group_len(w);
-    const float *asum = ap + kp; /* [kp / G][4] */
-    for (size_t n = n0; n < n1; n++) {
-        const uint8_t *p = w->b + n * w->k_blocks * w->block * (size_t)w->bits / 8;
-        v128_t acc = wasm_f32x4_splat(0), scale, zp;
+    size_t cv = chunk_len(w->bits), kp = q4_packed_k(w), G = group_len(w), col = w->k_blocks * w->block * (size_t)w->bits / 8;
+    v128_t m[7];
+    for (int i = 0; i < 7; i++) m[i] = *(volatile v128_t *)&masks[w->bits == 4][i];
+    for (size_t n = n0; n < n1; n += 2) {
+        size_t n2 = n + 1 < n1 ? n + 1 : n;
+        const uint8_t *p = w->b + n * col, *q = w->b + n2 * col;
+        const float *asum = ap + kp; /* [kp / G][4] */
+        v128_t acc0 = wasm_f32x4_splat(0), acc1 = acc0, s0, z0, s1, z1;
         for (size_t k0 = 0, blk = 0; k0 < kp; asum += 4, blk += G / w->block) {
-            group_params(w, n, blk, &scale, &zp);
-            v128_t z = wasm_f32x4_splat(0), d[4] = {z, z, z, z}; /* four independent sums */
+            group_params(w, n, blk, &s0, &z0);
+            group_params(w, n2, blk, &s1, &z1);
+            v128_t z = wasm_f32x4_splat(0), d[4] = {z, z, z, z}; /* two sums per column */
             for (size_t end = k0 + G; k0 < end; k0 += cv) {
-                if (w->bits == 4) dot_chunk(4, ap + k0, load_chunk(w, p, k0), d);
-                else dot_chunk(8, ap + k0, load_chunk(w, p, k0), d);
+                if (w->bits == 4) dot_chunk(4, ap + k0, load_chunk(w, p, k0), load_chunk(w, q, k0), m, d);
+                else dot_chunk(8, ap + k0, load_chunk(w, p, k0), load_chunk(w, q, k0), m, d);
             }
-            v128_t sum = wasm_f32x4_add(wasm_f32x4_add(d[0], d[1]), wasm_f32x4_add(d[2], d[3]));
-            acc = f32x4_madd(wasm_f32x4_sub(sum, wasm_f32x4_mul(zp, wasm_v128_load(asum))), scale, acc);
+            v128_t as = wasm_v128_load(asum);
+            acc0 = f32x4_madd(wasm_f32x4_sub(wasm_f32x4_add(d[0], d[1]), wasm_f32x4_mul(z0, as)), s0, acc0);
+            acc1 = f32x4_madd(wasm_f32x4_sub(wasm_f32x4_add(d[2], d[3]), wasm_f32x4_mul(z1, as)), s1, acc1);
         }
-        asum = ap + kp;
-        acc = wasm_f32x4_add(acc, wasm_i64x2_shuffle(acc, acc, 1, 0));
-        y[n - n0] = wasm_f32x4_extract_lane(acc, 0) + wasm_f32x4_extract_lane(acc, 1);
+        acc0 = wasm_f32x4_add(acc0, wasm_i64x2_shuffle(acc0, acc0, 1, 0));
+        acc1 = wasm_f32x4_add(acc1, wasm_i64x2_shuffle(acc1, acc1, 1, 0));
+        y[n - n0] = wasm_f32x4_extract_lane(acc0, 0) + wasm_f32x4_extract_lane(acc0, 1);
+        y[n2 - n0] = wasm_f32x4_extract_lane(acc1, 0) + wasm_f32x4_extract_lane(acc1, 1);
     }
 }
 
@@ -130,7 +157,10 @@ void q4_gemv_scalar(const q4_weights *w, const float *ap, size_t n0, size_t n1, 
 {
     for (size_t n = n0; n < n1; n++) {
         float acc = 0;
-        for (size_t k = 0; k < w->K; k++) acc += ap[packed_pos(k, w->bits)] * value_at(w, n, k);
+        for (size_t k = 0; k < w->K; k++) {
+            size_t p = packed_pos(k, w->bits);
+            acc += ap[p] / prescale(p, w->bits) * value_at(w, n, k);
+        }
         y[n - n0] = acc;
     }
 }
@@ -144,8 +174,10 @@ void q4_dequant_simd128(const q4_weights *w, size_t n, float *col)
         group_params(w, n, blk, &scale, &zp);
         for (size_t end = k0 + G; k0 < end; k0 += cv) {
             v128_t x = load_chunk(w, p, k0);
-            for (int s = 0; s < 32 / w->bits; s++)
-                wasm_v128_store(col + k0 + 4 * s, wasm_f32x4_mul(wasm_f32x4_sub(slot(x, w->bits, s), zp), scale));
+            for (int s = 0; s < 32 / w->bits; s++) { /* times 1 / prescale, for A's packed values */
+                v128_t v = wasm_f32x4_mul(wasm_f32x4_sub(slot(x, w->bits, s), zp), scale);
+                wasm_v128_store(col + k0 + 4 * s, wasm_f32x4_mul(v, wasm_f32x4_splat(1 / prescale(4 * (size_t)s, w->bits))));
+            }
         }
     }
 }
@@ -153,5 +185,8 @@ void q4_dequant_simd128(const q4_weights *w, size_t n, float *col)
 void q4_dequant_scalar(const q4_weights *w, size_t n, float *col)
 {
     for (size_t p = 0, kp = q4_packed_k(w); p < kp; p++) col[p] = 0;
-    for (size_t k = 0; k < w->K; k++) col[packed_pos(k, w->bits)] = value_at(w, n, k);
+    for (size_t k = 0; k < w->K; k++) {
+        size_t p = packed_pos(k, w->bits);
+        col[p] = value_at(w, n, k) / prescale(p, w->bits);
+    }
 }
