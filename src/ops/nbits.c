@@ -11,10 +11,9 @@
  *   bias         optional float32 [N]
  * B(k, n) = (q - zero_point) * scale of k's block. The weights stay packed in memory; the
  * session's threads share the output columns in ranges of NC. With 4 or 8 bits, packed or no zero
- * points and no g_idx (what onnxruntime's quantizer writes), a few rows of A (token generation)
- * go through q4_gemv, which unpacks the blocks in registers; more rows widen each column of a
- * range once (q4_dequant) into the float32 GEMM's packed layout and multiply every row with it.
- * The other forms widen value by value (widen_column) into the same GEMM.
+ * points and no g_idx (what onnxruntime's quantizer writes), q4_gemv (one row of A: token
+ * generation) and q4_gemm (more) unpack the blocks in registers, inside the product. The other
+ * forms widen each column of a range, value by value, into the float32 GEMM's packed layout.
  */
 #include <stdint.h>
 
@@ -23,14 +22,13 @@
 #include "../kernels/q4_gemv.h"
 #include "contrib.h"
 
-#define NC 64       /* columns of the output per task (widened per GEMM call) */
-#define GEMV_ROWS 4 /* rows of A up to which q4_gemv beats widening for the GEMM */
+#define NC 64 /* columns of the output per task (widened per GEMM call) */
 
 typedef struct nbits_geom {
     int64_t M, K, N, bits, block, k_blocks, blob;
     bool q4;      /* a form the q4_gemv kernels take */
-    q4_weights w; /* then: the weights, and A's rows are packed to kp floats */
-    size_t kp, row; /* then: q4_packed_k and q4_row_len, else K */
+    q4_weights w; /* then: the weights, and A's rows packed, row floats apart */
+    size_t row;
 } nbits_geom;
 
 static ei_status nbits_geometry(op_ctx *ctx, nbits_geom *g)
@@ -79,28 +77,21 @@ static ei_status nbits_geometry(op_ctx *ctx, nbits_geom *g)
     g->q4 = (g->bits == 4 || g->bits == 8) && !has_in(ctx, 4) && (!has_in(ctx, 3) || ctx->in[3]->dtype == EI_DTYPE_UINT8);
     g->w = (q4_weights){b->data, ctx->in[2]->data, has_in(ctx, 3) ? ctx->in[3]->data : NULL, (size_t)g->K,
                         (size_t)g->block, (size_t)g->k_blocks, (int)g->bits};
-    g->kp = g->q4 ? q4_packed_k(&g->w) : (size_t)g->K;
-    g->row = g->q4 ? q4_row_len(&g->w) : (size_t)g->K;
+    g->row = g->q4 ? q4_row_len(&g->w) : 0;
     return EI_STATUS_OK;
 }
 
 /* Floats of one thread's share of the scratch: one widened column and a packed range [K, NC]. */
 static size_t range_floats(const nbits_geom *g)
 {
-    return floats_aligned(g->kp) + floats_aligned(f32_gemm_packed_b_size(g->kp, NC));
+    return floats_aligned((size_t)g->K) + floats_aligned(f32_gemm_packed_b_size((size_t)g->K, NC));
 }
 
-static bool use_gemv(const nbits_geom *g) { return g->q4 && g->M <= GEMV_ROWS; }
-
-/* Floats of A's rows in q4_pack_a's order. */
-static uint64_t rows_floats(const nbits_geom *g) { return g->q4 ? floats_aligned((size_t)g->M * g->row) : 0; }
-
-/* Scratch: A's packed rows (q4), then unless q4_gemv takes them, A packed for the GEMM and one
- * range_floats per thread. */
+/* Scratch: A's packed rows (q4), else A packed for the GEMM and one range_floats per thread. */
 static uint64_t nbits_scratch(const nbits_geom *g, int threads)
 {
-    if (use_gemv(g)) return rows_floats(g);
-    return rows_floats(g) + (uint64_t)floats_aligned(f32_gemm_packed_a_size((size_t)g->M, g->kp)) +
+    if (g->q4) return floats_aligned((size_t)g->M * g->row);
+    return (uint64_t)floats_aligned(f32_gemm_packed_a_size((size_t)g->M, (size_t)g->K)) +
            (uint64_t)range_floats(g) * (uint64_t)threads;
 }
 
@@ -187,16 +178,16 @@ typedef struct nbits_job {
 static void range_task(void *arg, size_t i, int thread)
 {
     const nbits_job *j = arg;
-    size_t M = (size_t)j->g.M, K = j->g.kp, N = (size_t)j->g.N, n0 = i * NC; /* K: A's packed rows */
+    size_t M = (size_t)j->g.M, K = (size_t)j->g.K, N = (size_t)j->g.N, n0 = i * NC;
     size_t nc = N - n0 < NC ? N - n0 : NC;
-    if (use_gemv(&j->g)) {
-        for (size_t m = 0; m < M; m++) q4_gemv_simd128(&j->g.w, j->a + m * j->g.row, n0, n0 + nc, j->y + m * N + n0);
+    if (j->g.q4) {
+        if (M == 1) q4_gemv_simd128(&j->g.w, j->a, n0, n0 + nc, j->y + n0);
+        else q4_gemm_simd128(&j->g.w, M, j->a, j->g.row, n0, n0 + nc, j->y + n0, N);
         return;
     }
     float *col = j->work + (size_t)thread * range_floats(&j->g), *pb = col + floats_aligned(K);
     for (size_t c = 0; c < nc; c++) {
-        if (j->g.q4) q4_dequant_simd128(&j->g.w, n0 + c, col);
-        else widen_column(j->ctx, &j->g, (int64_t)(n0 + c), col);
+        widen_column(j->ctx, &j->g, (int64_t)(n0 + c), col);
         pack_column(col, K, nc, c, pb);
     }
     f32_gemm_packed_simd128(M, nc, K, j->pa, pb, NULL, j->y + n0, (ptrdiff_t)N, 1, 0);
@@ -208,18 +199,15 @@ static ei_status nbits_run(op_ctx *ctx)
     TRY(nbits_geometry(ctx, &j.g));
     size_t M = (size_t)j.g.M, K = (size_t)j.g.K, N = (size_t)j.g.N;
     if (M == 0) return EI_STATUS_OK;
-    size_t kp = j.g.kp;
     float *pa = ctx->scratch;
     j.a = ctx->in[0]->data;
     if (j.g.q4) { /* rows of A in the kernels' order */
         for (size_t m = 0; m < M; m++) q4_pack_a(&j.g.w, j.a + m * K, pa + m * j.g.row);
         j.a = pa;
-        pa += rows_floats(&j.g);
-    }
-    if (!use_gemv(&j.g)) {
+    } else {
         j.pa = pa;
-        j.work = pa + floats_aligned(f32_gemm_packed_a_size(M, kp));
-        f32_gemm_pack_a(M, kp, j.a, (ptrdiff_t)j.g.row, 1, pa);
+        j.work = pa + floats_aligned(f32_gemm_packed_a_size(M, K));
+        f32_gemm_pack_a(M, K, j.a, (ptrdiff_t)K, 1, pa);
     }
     op_parallel(ctx, (N + NC - 1) / NC, range_task, &j);
     if (has_in(ctx, 5)) {
