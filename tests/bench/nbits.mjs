@@ -1,9 +1,10 @@
 // The 4-bit benchmark: MatMulNBits (4-bit, block 32, packed zero points, as `edgeinfer quantize
-// --weights int4` writes it) against the float32 MatMul of the same [K, N] weights, at M = 1 (token
-// generation) and M = 64, for K = N = 1024 and 4096; then a small transformer encoder
+// --weights int4` writes it; also block 128, onnxruntime's quantizer's default) against the float32
+// MatMul of the same [K, N] weights, at M = 1 (token generation) and M = 64, for K = N = 1024 and
+// 4096; then a small transformer encoder
 // (tests/js/encoder-model.mjs, D 512, F 2048, 16 tokens and 1) quantized by `edgeinfer quantize --weights int4` against its
 // float32 version. CPU time per run (process.cpuUsage) of edgeinfer's plain SIMD wasm build on one
-// thread, the two models of a pair run in turn (interleaved) and the median of each taken.
+// thread, the models of a comparison run in turn (interleaved) and the median of each taken.
 //
 //   node tests/bench/nbits.mjs [--runs N] [--sizes 1024,4096]   (make bench-nbits)
 
@@ -36,13 +37,17 @@ function matmul(M, K, N) {
   });
 }
 
-// The float32 model and its int4 copy written by `edgeinfer quantize`.
-function pair(name, bytes) {
-  const f32 = join(TMP, `${name}.onnx`), q4 = join(TMP, `${name}.int4.onnx`);
-  if (bytes) writeFileSync(f32, bytes);
-  const r = spawnSync(CLI, ['quantize', f32, '-o', q4, '--weights', 'int4'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(r.stderr);
-  return [readFileSync(f32), readFileSync(q4)];
+// The float32 model and its int4 copies written by `edgeinfer quantize`, blocks of 32 and 128.
+function models(name, bytes) {
+  const f32 = join(TMP, `${name}.onnx`), out = [bytes];
+  writeFileSync(f32, bytes);
+  for (const block of ['32', '128']) {
+    const q4 = join(TMP, `${name}.int4-${block}.onnx`);
+    const r = spawnSync(CLI, ['quantize', f32, '-o', q4, '--weights', 'int4', '--block-size', block], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(r.stderr);
+    out.push(readFileSync(q4));
+  }
+  return out;
 }
 
 const cpuMs = () => {
@@ -61,9 +66,9 @@ async function session(bytes) {
   return { s, run: () => s.run(feeds) };
 }
 
-// Median CPU ms per run of each model, run in turn.
-async function compare(label, models) {
-  const ss = await Promise.all(models.map(session));
+// Median CPU ms per run of each model, run in turn; ratios are float32 time / int4 time.
+async function compare(label, list) {
+  const ss = await Promise.all(list.map(session));
   for (let i = 0; i < 3; i++) for (const x of ss) await x.run();
   const t = ss.map(() => []);
   for (let i = 0; i < RUNS; i++)
@@ -72,13 +77,13 @@ async function compare(label, models) {
       await x.run();
       t[k].push(cpuMs() - c0);
     }
-  const [f, q] = t.map(median);
-  console.log(`${label}: float32 ${f.toFixed(3)} ms, int4 ${q.toFixed(3)} ms, float32 / int4 ${(f / q).toFixed(2)}x; ` +
-    `weights ${(models[0].length / 1e6).toFixed(2)} MB -> ${(models[1].length / 1e6).toFixed(2)} MB`);
+  const [f, ...q] = t.map(median);
+  console.log(`${label}: float32 ${f.toFixed(3)} ms (${(list[0].length / 1e6).toFixed(2)} MB); ` + q.map((v, i) =>
+    `int4 block ${i ? 128 : 32} ${v.toFixed(3)} ms (${(list[i + 1].length / 1e6).toFixed(2)} MB), ${(f / v).toFixed(2)}x`).join('; '));
   for (const x of ss) await x.s.release();
 }
 
 for (const K of SIZES)
-  for (const M of [1, 64]) await compare(`MatMul M=${M} K=N=${K}`, pair(`mm${M}x${K}`, matmul(M, K, K)));
-for (const seq of [1, 16]) await compare(`encoder D=512 F=2048 seq=${seq}`, pair(`encoder${seq}`, encoderModel({ D: 512, F: 2048, seq })));
+  for (const M of [1, 64]) await compare(`MatMul M=${M} K=N=${K}`, models(`mm${M}x${K}`, matmul(M, K, K)));
+for (const seq of [1, 16]) await compare(`encoder D=512 F=2048 seq=${seq}`, models(`encoder${seq}`, encoderModel({ D: 512, F: 2048, seq })));
 rmSync(TMP, { recursive: true, force: true });
