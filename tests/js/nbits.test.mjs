@@ -100,7 +100,8 @@ const CASES = [
   ['4-bit, block 128, a row wider than one range (N 150)', { bits: 4, K: 256, N: 150, block: 128, M: 1 }],
   ['2-bit, packed zero points', { bits: 2, zp: 'u8' }],
   ['8-bit, packed zero points', { bits: 8, zp: 'u8', block: 64 }],
-  ['8-bit, 9 rows (columns widened for the GEMM), K not a multiple of the block', { bits: 8, zp: 'u8', M: 9, K: 100, block: 32 }],
+  ['8-bit, 9 rows (groups of four and a partial one), K not a multiple of the block', { bits: 8, zp: 'u8', M: 9, K: 100, block: 32 }],
+  ['4-bit, float zero points, 9 rows (columns widened for the float32 GEMM)', { bits: 4, zp: 'f32', M: 9 }],
   ['4-bit, 9 rows, block 16, default zero points', { bits: 4, M: 9, block: 16, N: 70 }],
 ];
 
@@ -137,7 +138,7 @@ test('malformed MatMulNBits nodes fail naming the node, natively and in wasm', a
 
 // The encoder of encoder-model.mjs quantized by `edgeinfer quantize --weights int4`: six MatMuls
 // become MatMulNBits; edgeinfer (native CLI and wasm) matches onnxruntime-node on the quantized
-// model for one token (q4_gemv) and seven (the widened GEMM), and the quantized model stays near
+// model for one token (q4_gemv) and seven (q4_gemm), and the quantized model stays near
 // the float32 one (a wrong quantizer would still agree with itself in both runtimes).
 function quantize(src, extra = []) {
   const out = src.replace(/\.onnx$/, `${extra.join('')}.int4.onnx`);
