@@ -90,7 +90,7 @@ static size_t range_floats(const nbits_geom *g)
 /* Scratch: A's packed rows (q4), else A packed for the GEMM and one range_floats per thread. */
 static uint64_t nbits_scratch(const nbits_geom *g, int threads)
 {
-    if (g->q4) return floats_aligned((size_t)g->M * g->row);
+    if (g->q4) return ((uint64_t)g->M * g->row + 15) / 16 * 16; /* up to twice A (8 bits): 64-bit */
     return (uint64_t)floats_aligned(f32_gemm_packed_a_size((size_t)g->M, (size_t)g->K)) +
            (uint64_t)range_floats(g) * (uint64_t)threads;
 }

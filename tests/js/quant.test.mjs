@@ -349,7 +349,7 @@ test('edgeinfer quantize --weights int8: QDQ models that onnxruntime loads, run 
     // edgeinfer on the quantized file against onnxruntime on the same file
     await check(`cnn_q${withCalib ? 's' : 'w'}`, new Uint8Array(readFileSync(out)), [xs[0]], 1e-4);
   }
-  const bad = spawnSync(CLI, ['quantize', src, '-o', join(TMP, 'x.onnx'), '--weights', 'int4'], { encoding: 'utf8' });
+  const bad = spawnSync(CLI, ['quantize', src, '-o', join(TMP, 'x.onnx'), '--weights', 'int3'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--weights int8/);
   const noOut = spawnSync(CLI, ['quantize', src, '--weights', 'int8'], { encoding: 'utf8' });
