@@ -25,8 +25,8 @@ static size_t packed_pos(size_t t)
 }
 static float prescale(size_t p)
 {
-    size_t s = p % CHUNK / 4;
-    return s == 7 ? 1.0f : 1.0f / (float)(1u << (4 * s));
+    static const float f[8] = {1, 0x1p-4f, 0x1p-8f, 0x1p-12f, 0x1p-16f, 0x1p-20f, 0x1p-24f, 1};
+    return f[p % CHUNK / 4];
 }
 
 static size_t col_bytes(const q4_weights *w) { return w->k_blocks * w->block * (size_t)w->bits / 8; }
@@ -46,13 +46,10 @@ void q4_pack_a(const q4_weights *w, const float *a, float *ap)
 {
     size_t kp = q4_packed_k(w), G = group_len(w), per = (size_t)w->bits / 4;
     for (size_t p = 0; p < q4_row_len(w); p++) ap[p] = 0;
-    for (size_t k = 0; k < w->K; k++) {
-        for (size_t h = 0; h < per; h++) { /* an 8-bit value: low nibble, then high */
-            size_t p = packed_pos(k * per + h);
-            ap[p] = a[k] * prescale(p) * (h ? 16.0f : 1.0f);
-        }
-        size_t p = packed_pos(k * per);
-        ap[kp + p / G * 4 + p % 4] += a[k];
+    for (size_t t = 0; t < w->K * per; t++) { /* nibble t; an 8-bit value's high one gets 16 a */
+        size_t p = packed_pos(t);
+        ap[p] = a[t / per] * prescale(p) * (float)(1 << (t % per * 4));
+        if (t % per == 0) ap[kp + p / G * 4 + p % 4] += a[t / per];
     }
 }
 
