@@ -1,9 +1,8 @@
 // The 4-bit benchmark: MatMulNBits (4-bit, block 32, packed zero points, as `edgeinfer quantize
 // --weights int4` writes it; also block 128, onnxruntime's quantizer's default) against the float32
 // MatMul of the same [K, N] weights, at M = 1 (token generation) and M = 64, for K = N = 1024 and
-// 4096; then a small transformer encoder
-// (tests/js/encoder-model.mjs, D 512, F 2048, 16 tokens and 1) quantized by `edgeinfer quantize --weights int4` against its
-// float32 version. CPU time per run (process.cpuUsage) of edgeinfer's plain SIMD wasm build on one
+// 4096; then a transformer encoder layer (tests/js/encoder-model.mjs: hidden 512, feed-forward
+// 2048, 1 and 16 tokens) quantized by `edgeinfer quantize --weights int4` against its float32 version. CPU time per run (process.cpuUsage) of edgeinfer's plain SIMD wasm build on one
 // thread, the models of a comparison run in turn (interleaved) and the median of each taken.
 //
 //   node tests/bench/nbits.mjs [--runs N] [--sizes 1024,4096]   (make bench-nbits)
@@ -85,5 +84,8 @@ async function compare(label, list) {
 
 for (const K of SIZES)
   for (const M of [1, 64]) await compare(`MatMul M=${M} K=N=${K}`, models(`mm${M}x${K}`, matmul(M, K, K)));
-for (const seq of [1, 16]) await compare(`encoder D=512 F=2048 seq=${seq}`, models(`encoder${seq}`, encoderModel({ D: 512, F: 2048, seq })));
+for (const seq of [1, 16]) {
+  const enc = encoderModel({ dim: 512, heads: 8, ffn: 2048, layers: 1, seq });
+  await compare(`encoder dim=512 ffn=2048 seq=${seq}`, models(`encoder${seq}`, enc));
+}
 rmSync(TMP, { recursive: true, force: true });

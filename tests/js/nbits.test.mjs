@@ -146,46 +146,49 @@ function quantize(src, extra = []) {
   return { out, r };
 }
 
+// One layer, hidden 80 (not a multiple of 32: partial blocks), feed-forward 160.
+const encoder = (seq) => encoderModel({ dim: 80, heads: 4, ffn: 160, layers: 1, seq });
+
 for (const block of [32, 16, 128]) {
   test(`edgeinfer quantize --weights int4 (block ${block}): a transformer encoder matches onnxruntime, natively and in wasm`, async () => {
     requireFile(CLI, 'build it with `make`');
     requireDist();
-    const src = join(TMP, `encoder${block}.onnx`);
-    writeFileSync(src, encoderModel());
-    const { out, r } = quantize(src, block === 32 ? [] : ['--block-size', String(block)]);
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`6 MatMul weights int4 in blocks of ${block}`));
-    const q4 = readFileSync(out);
-    const info = spawnSync(CLI, ['info', out], { encoding: 'utf8' });
-    assert.match(info.stdout, /com\.microsoft:MatMulNBits\s+6/);
-    assert.match(info.stdout, /ai\.onnx:MatMul\s+2|\bMatMul\s+2/);
-    const ref32 = await ort.InferenceSession.create(src), ref4 = await ort.InferenceSession.create(q4);
     const ei = await import(join(DIST, 'edgeinfer.mjs'));
-    const s = await ei.InferenceSession.create(q4);
     for (const seq of [1, 7]) {
-      const x = floats(seq * 80, 21 + seq);
-      const want = (await ref4.run({ x: new ort.Tensor('float32', x, [seq, 80]) })).y.data;
-      const f32 = (await ref32.run({ x: new ort.Tensor('float32', x, [seq, 80]) })).y.data;
-      writeFileSync(`${out}.x.npy`, writeNpy('<f4', [seq, 80], x));
+      const src = join(TMP, `encoder${block}-${seq}.onnx`);
+      writeFileSync(src, encoder(seq));
+      const { out, r } = quantize(src, block === 32 ? [] : ['--block-size', String(block)]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`6 MatMul weights int4 in blocks of ${block}`));
+      const q4 = readFileSync(out);
+      const info = spawnSync(CLI, ['info', out], { encoding: 'utf8' });
+      assert.match(info.stdout, /com\.microsoft:MatMulNBits\s+6/);
+      assert.match(info.stdout, /ai\.onnx:MatMul\s+2|\bMatMul\s+2/);
+      const ref32 = await ort.InferenceSession.create(src), ref4 = await ort.InferenceSession.create(q4);
+      const dims = [1, seq, 80], x = floats(seq * 80, 21 + seq);
+      const want = (await ref4.run({ x: new ort.Tensor('float32', x, dims) })).y.data;
+      const f32 = (await ref32.run({ x: new ort.Tensor('float32', x, dims) })).y.data;
+      writeFileSync(`${out}.x.npy`, writeNpy('<f4', dims, x));
       const run = spawnSync(CLI, ['run', out, '-i', `x=${out}.x.npy`, '-o', `${out}.out`], { encoding: 'utf8' });
       assert.equal(run.status, 0, run.stderr);
       const native = readNpy(readFileSync(join(`${out}.out`, 'y.npy'))).data;
       const run2 = spawnSync(CLI, ['run', out, '-i', `x=${out}.x.npy`, '-o', `${out}.out2`, '--threads', '2'], { encoding: 'utf8' });
       assert.equal(run2.status, 0, run2.stderr);
       assert.deepEqual(readNpy(readFileSync(join(`${out}.out2`, 'y.npy'))).data, native, 'one thread and two differ');
-      const wasm = (await s.run({ x: new ei.Tensor('float32', x, [seq, 80]) })).y.data;
+      const s = await ei.InferenceSession.create(q4);
+      const wasm = (await s.run({ x: new ei.Tensor('float32', x, dims) })).y.data;
+      await s.release();
       assert.ok(maxRelDiff(want, native) < 1e-3, `seq ${seq} native: ${maxRelDiff(want, native)}`);
       assert.ok(maxRelDiff(want, wasm) < 1e-3, `seq ${seq} wasm: ${maxRelDiff(want, wasm)}`);
       assert.ok(maxRelDiff(f32, want) < 0.1, `seq ${seq}: int4 against float32 ${maxRelDiff(f32, want)}`);
     }
-    await s.release();
   });
 }
 
 test('edgeinfer quantize --weights int4 rejects a block size it cannot write', () => {
   requireFile(CLI, 'build it with `make`');
   const src = join(TMP, 'encoder-bad.onnx');
-  writeFileSync(src, encoderModel());
+  writeFileSync(src, encoder(1));
   for (const bs of ['24', '512', 'x']) {
     const { r } = quantize(src, ['--block-size', bs]);
     assert.notEqual(r.status, 0);
