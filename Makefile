@@ -192,7 +192,7 @@ tsan: $(B)/tsan_sessions $(ONNX_NODE)/.stamp $(B)/models/.stamp
 #                      relaxed-SIMD madd in the GEMM/conv kernels; the loader picks it where the
 #                      engine can run it) + edgeinfer.mjs, edgeinfer.js, edgeinfer-worker.js,
 #                      edgeinfer.d.ts (written from web/ by web/build.mjs)
-#   make size          bytes of both wasm builds and edgeinfer.js, raw and gzip -9
+#   make size          bytes of the four wasm builds, edgeinfer.js and edgeinfer.mjs, raw and gzip -9
 #   make test-js       node --test tests/js: JS API, workers, memory, wasm/native conformance parity,
 #                      models against onnxruntime-node; the com.microsoft op tests again on the
 #                      ASan/UBSan CLI
@@ -346,8 +346,9 @@ $(DIST_JS) &: $(WEB_SRC)
 	node web/build.mjs $(DIST)
 
 size: wasm
-	@for f in $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer-relaxed.wasm $(DIST)/edgeinfer.js; do \
-	  printf '%-24s %9d bytes raw %9d bytes gzip -9\n' $$f $$(wc -c < $$f) $$(gzip -9 -c $$f | wc -c); \
+	@for f in $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer-relaxed.wasm $(DIST)/edgeinfer-threads.wasm \
+	    $(DIST)/edgeinfer-threads-relaxed.wasm $(DIST)/edgeinfer.js $(DIST)/edgeinfer.mjs; do \
+	  printf '%-36s %9d bytes raw %9d bytes gzip -9\n' $$f $$(wc -c < $$f) $$(gzip -9 -c $$f | wc -c); \
 	done
 
 # tests/js also holds the trained-model tests, which run the native CLI too.
