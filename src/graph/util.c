@@ -171,8 +171,8 @@ int64_t tensor_nbytes(const ei_tensor *t)
  * formatting (%e, %f, %a, long double) and wide characters are most of the printf code in
  * the wasm build. It knows the conversions the messages use: %s (with precision .N or .*),
  * %c, %d and %u with the length modifiers l, ll and z, %g, and %%. %g gives printf's 6
- * significant digits; beyond 1e22 or below 1e-5, where the scaling to 6 digits is not exact,
- * a value within about 1e-15 of halfway between two such decimals may round the other way. */
+ * significant digits, except that a value within a few units in the last place of halfway
+ * between two 6-digit decimals may round the other way (it is scaled in double arithmetic). */
 typedef struct fmt_out {
     char *buf;
     size_t cap, n;
@@ -217,7 +217,7 @@ static void fmt_g(fmt_out *o, double v)
     int e = 0; /* v = d.ddddd x 10^e, give or take the rounding next to a power of 10 */
     for (double t = v; t >= 10; e++) t /= 10;
     for (double t = v; t < 1; e--) t *= 10;
-    /* the 6 digits, rounded half to even like printf; exact below 10^22 */
+    /* the 6 digits, rounded half to even like printf (powers of 10 below 10^23 are exact) */
     int k = 5 - e;
     double m = nearbyint(k >= 0 ? v * pow10_int(k / 2) * pow10_int(k - k / 2) : v / pow10_int(-k));
     if (m >= 1e6) {
