@@ -13,11 +13,10 @@ void f32_rnn_affine_scalar(const float *x, float *y, size_t n, const f32_vunary_
     for (size_t i = 0; i < n; i++) y[i] = a * x[i] + b;
 }
 
-/* tanh in double, like the rare unary ops (f32_vunary.c): one libm tanh in the wasm build. */
 void f32_rnn_scaledtanh_scalar(const float *x, float *y, size_t n, const f32_vunary_params *p)
 {
     float a = p->alpha, b = p->beta;
-    for (size_t i = 0; i < n; i++) y[i] = a * (float)tanh(b * x[i]);
+    for (size_t i = 0; i < n; i++) y[i] = a * tanhf(b * x[i]);
 }
 
 /* NaN passes through, as in the Clip op. */
