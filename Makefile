@@ -192,7 +192,7 @@ tsan: $(B)/tsan_sessions $(ONNX_NODE)/.stamp $(B)/models/.stamp
 #                      relaxed-SIMD madd in the GEMM/conv kernels; the loader picks it where the
 #                      engine can run it) + edgeinfer.mjs, edgeinfer.js, edgeinfer-worker.js,
 #                      edgeinfer.d.ts (written from web/ by web/build.mjs)
-#   make size          bytes of both wasm builds and edgeinfer.js, raw and gzip -9
+#   make size          bytes of the four wasm builds, edgeinfer.js and edgeinfer.mjs, raw and gzip -9
 #   make test-js       node --test tests/js: JS API, workers, memory, wasm/native conformance parity,
 #                      models against onnxruntime-node; the com.microsoft op tests again on the
 #                      ASan/UBSan CLI
@@ -235,6 +235,13 @@ WASM_OPT = $(if $(filter $(COLD_KERNELS),$<),-Oz,$(if $(filter src/kernels/%,$<)
 WASM_LDFLAGS := -Oz -msimd128 --no-entry -sSTANDALONE_WASM -sALLOW_MEMORY_GROWTH -sMALLOC=emmalloc \
 	-sEXPORTED_FUNCTIONS=@web/exports.json
 EMENV := NODE_PATH=/usr/share/nodejs
+# binaryen's -Oz once more over each linked module (emcc's binaryen, from the same package), last
+# after any step that renames or unexports: emcc runs it once, and a second run still saves 1.4 KB
+# of small simplifications all over the code, and in the threaded builds also drops the pthread
+# runtime that web/wasm-names.mjs unexports (3.3 KB more). Run before web/relaxed-opcodes.mjs,
+# whose standard relaxed-SIMD opcode this binaryen does not read.
+WASM_REOPT := wasm-opt -Oz --mvp-features --enable-simd
+WASM_REOPT_MT := $(WASM_REOPT) --enable-threads --enable-mutable-globals --enable-bulk-memory --enable-sign-ext
 WEB_SRC := web/build.mjs web/uncomment.mjs web/edgeinfer.core.js web/edgeinfer.compat.js web/edgeinfer.worker.js web/edgeinfer.d.ts
 DIST_JS := $(DIST)/edgeinfer.mjs $(DIST)/edgeinfer.cjs $(DIST)/edgeinfer.js $(DIST)/edgeinfer-ort.js $(DIST)/edgeinfer-worker.js $(DIST)/edgeinfer.d.ts
 
@@ -249,6 +256,7 @@ $(B)/wasm/%.o: %.c $(LIB_HDR)
 $(DIST)/edgeinfer.wasm: $(WASM_OBJ) web/exports.json
 	@mkdir -p $(DIST)
 	$(EMENV) $(EMCC) $(WASM_LDFLAGS) $(WASM_OBJ) -o $@
+	$(WASM_REOPT) $@ -o $@
 
 # The relaxed-SIMD build: the kernels again with -mrelaxed-simd (f32x4_madd in simd.h becomes
 # relaxed madd), everything else shared with the plain build. LLVM 14 writes the pre-standard
@@ -264,6 +272,7 @@ $(B)/wasm-relaxed/%.o: %.c $(LIB_HDR)
 $(DIST)/edgeinfer-relaxed.wasm: $(RELAXED_OBJ) web/exports.json web/relaxed-opcodes.mjs
 	@mkdir -p $(DIST) $(B)/wasm-relaxed
 	$(EMENV) $(EMCC) $(WASM_LDFLAGS) -mrelaxed-simd $(RELAXED_OBJ) -o $(B)/wasm-relaxed/prestandard.wasm
+	$(WASM_REOPT) --enable-relaxed-simd $(B)/wasm-relaxed/prestandard.wasm -o $(B)/wasm-relaxed/prestandard.wasm
 	$(NODE_RELAXED) web/relaxed-opcodes.mjs $(B)/wasm-relaxed/prestandard.wasm $@
 
 # The threaded build: every object again with -pthread (wasm atomics and bulk memory, the
@@ -291,7 +300,9 @@ $(DIST)/edgeinfer-threads.wasm: $(MT_OBJ) web/exports.json web/wasm-names.mjs
 		$(B)/wasm-mt/exports.json $(MT_EXPORTS)
 	$(EMENV) $(EMCC) -Oz -msimd128 -pthread --no-entry -sALLOW_MEMORY_GROWTH $(MT_MEMORY) -sMALLOC=emmalloc -sWASM_BIGINT \
 		-sEXPORTED_FUNCTIONS=@$(B)/wasm-mt/exports.json -Wno-pthreads-mem-growth $(MT_OBJ) -o $(B)/wasm-mt/edgeinfer.js
-	node web/wasm-names.mjs $(B)/wasm-mt/edgeinfer.wasm $(B)/wasm-mt/edgeinfer.js $@ web/exports.json $(MT_RUNTIME)
+	node web/wasm-names.mjs $(B)/wasm-mt/edgeinfer.wasm $(B)/wasm-mt/edgeinfer.js $(B)/wasm-mt/named.wasm \
+		web/exports.json $(MT_RUNTIME)
+	$(WASM_REOPT_MT) $(B)/wasm-mt/named.wasm -o $@
 
 # The threaded build again with relaxed-SIMD kernels (the loader's pick where the engine runs
 # relaxed SIMD, as for one thread).
@@ -306,9 +317,10 @@ $(DIST)/edgeinfer-threads-relaxed.wasm: $(MT_RELAXED_OBJ) $(DIST)/edgeinfer-thre
 	$(EMENV) $(EMCC) -Oz -msimd128 -mrelaxed-simd -pthread --no-entry -sALLOW_MEMORY_GROWTH $(MT_MEMORY) -sMALLOC=emmalloc \
 		-sWASM_BIGINT -sEXPORTED_FUNCTIONS=@$(B)/wasm-mt/exports.json -Wno-pthreads-mem-growth $(MT_RELAXED_OBJ) \
 		-o $(B)/wasm-mt-relaxed/edgeinfer.js
-	$(NODE_RELAXED) web/relaxed-opcodes.mjs $(B)/wasm-mt-relaxed/edgeinfer.wasm $(B)/wasm-mt-relaxed/standard.wasm
-	$(NODE_RELAXED) web/wasm-names.mjs $(B)/wasm-mt-relaxed/standard.wasm $(B)/wasm-mt-relaxed/edgeinfer.js $@ \
-		web/exports.json $(MT_RUNTIME)
+	node web/wasm-names.mjs --prestandard $(B)/wasm-mt-relaxed/edgeinfer.wasm $(B)/wasm-mt-relaxed/edgeinfer.js \
+		$(B)/wasm-mt-relaxed/named.wasm web/exports.json $(MT_RUNTIME)
+	$(WASM_REOPT_MT) --enable-relaxed-simd $(B)/wasm-mt-relaxed/named.wasm -o $(B)/wasm-mt-relaxed/named.wasm
+	$(NODE_RELAXED) web/relaxed-opcodes.mjs $(B)/wasm-mt-relaxed/named.wasm $@
 
 # The GEMM and convolution kernel tests (SIMD against the scalar twins) on the relaxed kernels:
 # compiled for wasm, rewritten like the relaxed build, run under Node.
@@ -337,8 +349,9 @@ $(DIST_JS) &: $(WEB_SRC)
 	node web/build.mjs $(DIST)
 
 size: wasm
-	@for f in $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer-relaxed.wasm $(DIST)/edgeinfer.js; do \
-	  printf '%-24s %9d bytes raw %9d bytes gzip -9\n' $$f $$(wc -c < $$f) $$(gzip -9 -c $$f | wc -c); \
+	@for f in $(DIST)/edgeinfer.wasm $(DIST)/edgeinfer-relaxed.wasm $(DIST)/edgeinfer-threads.wasm \
+	    $(DIST)/edgeinfer-threads-relaxed.wasm $(DIST)/edgeinfer.js $(DIST)/edgeinfer.mjs; do \
+	  printf '%-36s %9d bytes raw %9d bytes gzip -9\n' $$f $$(wc -c < $$f) $$(gzip -9 -c $$f | wc -c); \
 	done
 
 # tests/js also holds the trained-model tests, which run the native CLI too.

@@ -8,7 +8,11 @@
 // KEEP (a JSON list of names, like web/exports.json, plus the runtime functions named after it) is
 // given.
 //
-//   node web/wasm-names.mjs IN.wasm EMCC_GLUE.js OUT.wasm [KEEP.json NAME...]
+//   node web/wasm-names.mjs [--prestandard] IN.wasm EMCC_GLUE.js OUT.wasm [KEEP.json NAME...]
+//
+// The result must be a module the engine running this compiles, unless --prestandard says that it
+// still holds the pre-standard relaxed-SIMD opcode, which web/relaxed-opcodes.mjs rewrites (and
+// then checks) afterwards.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -103,7 +107,9 @@ function rewriteExports(payload, map, keep) {
   return [...encodeLeb(kept), ...out];
 }
 
-const [input, glueFile, output, keepFile, ...runtime] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const prestandard = args[0] === '--prestandard';
+const [input, glueFile, output, keepFile, ...runtime] = prestandard ? args.slice(1) : args;
 const keep = keepFile
   ? new Set([...JSON.parse(readFileSync(keepFile, 'utf8')).map((n) => n.replace(/^_/, '')), ...runtime]) : null;
 const bytes = readFileSync(input);
@@ -122,5 +128,5 @@ for (let at = 8; at < bytes.length;) {
   at = p + size;
 }
 const result = Buffer.concat(parts);
-new WebAssembly.Module(result); // still a valid module
+if (!prestandard) new WebAssembly.Module(result); // still a valid module
 writeFileSync(output, result);

@@ -12,7 +12,6 @@
  * construction: a node only ever takes over outputs of nodes that ran after
  * it and only reads values produced before it.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,7 +161,7 @@ ei_status graph_note_fused(ei_model *g, node *n, const char *what)
     size_t len = (n->fused ? strlen(n->fused) + 1 : 0) + strlen(what) + 1;
     char *s = arena_alloc(&g->mem, len);
     if (!s) return EI_STATUS_OUT_OF_MEMORY;
-    snprintf(s, len, "%s%s%s", n->fused ? n->fused : "", n->fused ? "+" : "", what);
+    ei_format(s, len, "%s%s%s", n->fused ? n->fused : "", n->fused ? "+" : "", what);
     n->fused = s;
     return EI_STATUS_OK;
 }

@@ -257,6 +257,11 @@ ei_status tensor_parse(const uint8_t *p, size_t n, arena *a, bool in_place, ei_t
 size_t utf8_char_len(const char *s);
 void utf8_trim(char *buf);
 
+/* snprintf for messages (the conversions they use: see util.c), without the C library's
+ * printf. Returns the characters written, at most cap - 1, so that calls can append. */
+size_t ei_format(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+size_t ei_vformat(char *buf, size_t cap, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+
 ei_status set_error(char *buf, ei_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -28,12 +28,35 @@ typedef struct order_key {
     int first, index;
 } order_key;
 
-static int by_size_desc(const void *a, const void *b)
+static int by_size_desc(const order_key *x, const order_key *y)
 {
-    const order_key *x = a, *y = b;
     if (x->size != y->size) return x->size < y->size ? 1 : -1;
     if (x->first != y->first) return x->first < y->first ? -1 : 1;
     return x->index - y->index;
+}
+
+static void sift_down(order_key *a, int i, int n)
+{
+    for (int c; (c = 2 * i + 1) < n; i = c) {
+        if (c + 1 < n && by_size_desc(&a[c], &a[c + 1]) < 0) c++;
+        if (by_size_desc(&a[i], &a[c]) >= 0) return;
+        order_key t = a[i];
+        a[i] = a[c];
+        a[c] = t;
+    }
+}
+
+/* Heapsort by by_size_desc, a total order (the index breaks ties), so that any correct sort
+ * gives the same plan: the C library's qsort is 1 KB of the wasm build. */
+static void sort_keys(order_key *a, int n)
+{
+    for (int i = n / 2; i-- > 0;) sift_down(a, i, n);
+    for (int k = n - 1; k > 0; k--) {
+        order_key t = a[0];
+        a[0] = a[k];
+        a[k] = t;
+        sift_down(a, 0, k);
+    }
 }
 
 /* Inserts buffer index k into placed[0..n) kept sorted by offset. */
@@ -60,7 +83,7 @@ size_t plan_place(plan_buf *bufs, int n)
         return SIZE_MAX;
     }
     for (int i = 0; i < n; i++) order[i] = (order_key){bufs[i].size, bufs[i].first, i};
-    qsort(order, (size_t)n, sizeof *order, by_size_desc);
+    sort_keys(order, n);
     size_t total = 0;
     for (int k = 0; k < n; k++) {
         plan_buf *b = &bufs[order[k].index];

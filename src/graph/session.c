@@ -13,7 +13,6 @@
  * each run infers and allocates node by node, freeing buffers after their last
  * use. The plan is made again only when the input shapes change.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -296,7 +295,7 @@ static ei_status create(ei_session *s, const ei_model *m)
     if (unsupported) {
         const node *n = n_bad;
         char more[64] = "";
-        if (unsupported > 1) snprintf(more, sizeof more, " (and %d more unsupported nodes)", unsupported - 1);
+        if (unsupported > 1) ei_format(more, sizeof more, " (and %d more unsupported nodes)", unsupported - 1);
         return FAIL(s, EI_STATUS_UNSUPPORTED, "%s: op %s%s%s is not supported by edgeinfer%s", node_label(n),
                     n->domain[0] ? n->domain : "", n->domain[0] ? "." : "", n->op_type, more);
     }
@@ -522,13 +521,13 @@ static const char *decl_str(const value *v)
 {
     static _Thread_local char buf[256];
     size_t k = 0;
-    k += (size_t)snprintf(buf, sizeof buf, "%s [", ei_dtype_name(v->decl_dtype));
+    k += ei_format(buf, sizeof buf, "%s [", ei_dtype_name(v->decl_dtype));
     for (int d = 0; d < v->decl_rank && k < 200; d++) {
         if (d) buf[k++] = ',';
-        if (v->decl_dims[d] >= 0) k += (size_t)snprintf(buf + k, sizeof buf - k, "%lld", (long long)v->decl_dims[d]);
-        else k += (size_t)snprintf(buf + k, sizeof buf - k, "%s", v->decl_dim_names[d][0] ? v->decl_dim_names[d] : "?");
+        if (v->decl_dims[d] >= 0) k += ei_format(buf + k, sizeof buf - k, "%lld", (long long)v->decl_dims[d]);
+        else k += ei_format(buf + k, sizeof buf - k, "%s", v->decl_dim_names[d][0] ? v->decl_dim_names[d] : "?");
     }
-    snprintf(buf + k, sizeof buf - k, "]");
+    ei_format(buf + k, sizeof buf - k, "]");
     return buf;
 }
 

@@ -3,7 +3,7 @@
  * that format shapes and node names for error messages.
  */
 #include <math.h>
-#include <stdio.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,6 +166,140 @@ int64_t tensor_nbytes(const ei_tensor *t)
     return empty ? 0 : span;
 }
 
+/* ---- the message formatter ----
+ * What every message goes through instead of the C library's snprintf, whose float
+ * formatting (%e, %f, %a, long double) and wide characters are most of the printf code in
+ * the wasm build. It knows the conversions the messages use: %s (with precision .N or .*),
+ * %c, %d and %u with the length modifiers l, ll and z, %g, and %%. %g gives printf's 6
+ * significant digits, except that a value within a few units in the last place of halfway
+ * between two 6-digit decimals may round the other way (it is scaled in double arithmetic). */
+typedef struct fmt_out {
+    char *buf;
+    size_t cap, n;
+} fmt_out;
+
+static void fmt_put(fmt_out *o, char c)
+{
+    if (o->n + 1 < o->cap) o->buf[o->n++] = c;
+}
+
+static void fmt_str(fmt_out *o, const char *s, size_t max)
+{
+    for (size_t i = 0; i < max && s[i]; i++) fmt_put(o, s[i]);
+}
+
+static void fmt_uint(fmt_out *o, unsigned long long v, int min_digits)
+{
+    char d[24];
+    int k = 0;
+    do {
+        d[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v || k < min_digits);
+    while (k) fmt_put(o, d[--k]);
+}
+
+static double pow10_int(int k)
+{
+    double p = 1;
+    while (k-- > 0) p *= 10;
+    return p;
+}
+
+static void fmt_g(fmt_out *o, double v)
+{
+    if (signbit(v)) fmt_put(o, '-');
+    v = fabs(v);
+    if (!isfinite(v) || v == 0) {
+        fmt_str(o, isnan(v) ? "nan" : isinf(v) ? "inf" : "0", 3);
+        return;
+    }
+    int e = 0; /* v = d.ddddd x 10^e, give or take the rounding next to a power of 10 */
+    for (double t = v; t >= 10; e++) t /= 10;
+    for (double t = v; t < 1; e--) t *= 10;
+    /* the 6 digits, rounded half to even like printf (powers of 10 below 10^23 are exact) */
+    int k = 5 - e;
+    double m = nearbyint(k >= 0 ? v * pow10_int(k / 2) * pow10_int(k - k / 2) : v / pow10_int(-k));
+    if (m >= 1e6) {
+        m = 1e5;
+        e++;
+    }
+    unsigned long digits = (unsigned long)m;
+    char d[6];
+    int last = 0;
+    for (int i = 5; i >= 0; i--, digits /= 10)
+        if ((d[i] = (char)('0' + digits % 10)) != '0' && !last) last = i;
+    if (e < -4 || e >= 6) {
+        fmt_put(o, d[0]);
+        if (last) fmt_put(o, '.');
+        fmt_str(o, d + 1, (size_t)last);
+        fmt_put(o, 'e');
+        fmt_put(o, e < 0 ? '-' : '+');
+        fmt_uint(o, (unsigned long long)(e < 0 ? -e : e), 2);
+    } else if (e >= 0) {
+        fmt_str(o, d, (size_t)e + 1);
+        if (last > e) fmt_put(o, '.');
+        if (last > e) fmt_str(o, d + e + 1, (size_t)(last - e));
+    } else {
+        fmt_str(o, "0.0000", (size_t)(1 - e));
+        fmt_str(o, d, (size_t)last + 1);
+    }
+}
+
+size_t ei_vformat(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+    fmt_out o = {buf, cap, 0};
+    for (; *fmt; fmt++) {
+        if (*fmt != '%') {
+            fmt_put(&o, *fmt);
+            continue;
+        }
+        size_t prec = SIZE_MAX;
+        if (fmt[1] == '.') {
+            fmt += 2;
+            if (*fmt == '*') prec = (size_t)va_arg(ap, int);
+            else for (prec = 0; *fmt >= '0' && *fmt <= '9'; fmt++) prec = prec * 10 + (size_t)(*fmt - '0');
+            if (*fmt != '*') fmt--;
+        }
+        int size = 0; /* 0 int, 1 long, 2 long long, 3 size_t */
+        while (*++fmt == 'l') size++;
+        if (*fmt == 'z') size = 3, fmt++;
+        switch (*fmt) {
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            fmt_str(&o, s ? s : "(null)", prec);
+            break;
+        }
+        case 'c': fmt_put(&o, (char)va_arg(ap, int)); break;
+        case 'g': fmt_g(&o, va_arg(ap, double)); break;
+        case 'd': {
+            long long v = size == 0 ? va_arg(ap, int) : size == 1 ? va_arg(ap, long)
+                        : size == 2 ? va_arg(ap, long long) : (long long)va_arg(ap, size_t);
+            if (v < 0) fmt_put(&o, '-');
+            fmt_uint(&o, v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v, 1);
+            break;
+        }
+        case 'u':
+            fmt_uint(&o, size == 0 ? va_arg(ap, unsigned) : size == 1 ? va_arg(ap, unsigned long)
+                         : size == 2 ? va_arg(ap, unsigned long long) : va_arg(ap, size_t), 1);
+            break;
+        case 0: fmt--; /* a lone % at the end */ /* fall through */
+        default: fmt_put(&o, '%');
+        }
+    }
+    if (cap) buf[o.n] = 0;
+    return o.n;
+}
+
+size_t ei_format(char *buf, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = ei_vformat(buf, cap, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
 static _Thread_local char label_buf[4][160];
 static _Thread_local unsigned label_next;
 
@@ -175,8 +309,8 @@ const char *shape_str(const ei_tensor *t)
     size_t k = 0;
     b[k++] = '[';
     for (int d = 0; d < t->rank && k < 140; d++)
-        k += (size_t)snprintf(b + k, 160 - k, d ? ",%lld" : "%lld", (long long)t->dims[d]);
-    snprintf(b + k, 160 - k, "]");
+        k += ei_format(b + k, 160 - k, d ? ",%lld" : "%lld", (long long)t->dims[d]);
+    ei_format(b + k, 160 - k, "]");
     return b;
 }
 
@@ -184,9 +318,9 @@ const char *node_label(const node *n)
 {
     char *b = label_buf[label_next++ & 3];
     if (n->name[0])
-        snprintf(b, 160, "node '%.80s' (%.40s, opset %d)", n->name, n->op_type, n->opset);
+        ei_format(b, 160, "node '%.80s' (%.40s, opset %d)", n->name, n->op_type, n->opset);
     else
-        snprintf(b, 160, "node with output '%.60s' (%.40s, opset %d)", n->label, n->op_type, n->opset);
+        ei_format(b, 160, "node with output '%.60s' (%.40s, opset %d)", n->label, n->op_type, n->opset);
     return b;
 }
 
@@ -194,7 +328,7 @@ ei_status set_error(char *buf, ei_status st, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, EI_ERRMSG_LEN, fmt, ap);
+    ei_vformat(buf, EI_ERRMSG_LEN, fmt, ap);
     va_end(ap);
     utf8_trim(buf);
     return st;

@@ -147,34 +147,24 @@ DEFINE_SIMD_RC(prelu)
 
 /* ---- tables ---- */
 
-/* For commutative ops the reversed shape is the plain constant one. */
-const f32_vbinary_kernels f32_vbinary_scalar[F32_VBINARY_COUNT] = {
-    [F32_VADD] = {f32_vadd_scalar, f32_vaddc_scalar, f32_vaddc_scalar},
-    [F32_VSUB] = {f32_vsub_scalar, f32_vsubc_scalar, f32_vrsubc_scalar},
-    [F32_VMUL] = {f32_vmul_scalar, f32_vmulc_scalar, f32_vmulc_scalar},
-    [F32_VDIV] = {f32_vdiv_scalar, f32_vdivc_scalar, f32_vrdivc_scalar},
-    [F32_VMAX] = {f32_vmax_scalar, f32_vmaxc_scalar, f32_vmaxc_scalar},
-    [F32_VMIN] = {f32_vmin_scalar, f32_vminc_scalar, f32_vminc_scalar},
-    [F32_VPRELU] = {f32_vprelu_scalar, f32_vpreluc_scalar, f32_vrpreluc_scalar},
-    [F32_VPOW] = {f32_vpow_scalar, f32_vpowc_scalar, f32_vrpowc_scalar},
-};
+/* The ops with SIMD128 kernels, then those with only scalar ones: each with its v, c and rc
+ * kernels. For commutative ops the reversed shape is the plain constant one. */
+#define SIMD_OPS(X)                                                                            \
+    X(ADD, add, addc, addc) X(SUB, sub, subc, rsubc) X(MUL, mul, mulc, mulc)                    \
+    X(DIV, div, divc, rdivc) X(MAX, max, maxc, maxc) X(MIN, min, minc, minc)                    \
+    X(PRELU, prelu, preluc, rpreluc)
+#define SCALAR_ONLY_OPS(X) X(POW, pow, powc, rpowc)
+#define SCALAR_ROW(OP, v, c, rc) [F32_V##OP] = {f32_v##v##_scalar, f32_v##c##_scalar, f32_v##rc##_scalar},
+#define SIMD_ROW(OP, v, c, rc) [F32_V##OP] = {f32_v##v##_simd128, f32_v##c##_simd128, f32_v##rc##_simd128},
 
-const f32_vbinary_kernels f32_vbinary_simd128[F32_VBINARY_COUNT] = {
-    [F32_VADD] = {f32_vadd_simd128, f32_vaddc_simd128, f32_vaddc_simd128},
-    [F32_VSUB] = {f32_vsub_simd128, f32_vsubc_simd128, f32_vrsubc_simd128},
-    [F32_VMUL] = {f32_vmul_simd128, f32_vmulc_simd128, f32_vmulc_simd128},
-    [F32_VDIV] = {f32_vdiv_simd128, f32_vdivc_simd128, f32_vrdivc_simd128},
-    [F32_VMAX] = {f32_vmax_simd128, f32_vmaxc_simd128, f32_vmaxc_simd128},
-    [F32_VMIN] = {f32_vmin_simd128, f32_vminc_simd128, f32_vminc_simd128},
-    [F32_VPRELU] = {f32_vprelu_simd128, f32_vpreluc_simd128, f32_vrpreluc_simd128},
-};
+const f32_vbinary_kernels f32_vbinary_scalar[F32_VBINARY_COUNT] = {SIMD_OPS(SCALAR_ROW) SCALAR_ONLY_OPS(SCALAR_ROW)};
+const f32_vbinary_kernels f32_vbinary_simd128[F32_VBINARY_COUNT] = {SIMD_OPS(SIMD_ROW)};
+
+/* What f32_vbinary_select hands out, in a table of its own: a library that reads only this
+ * one does not link the scalar twins of the SIMD kernels (the kernel tests use them). */
+static const f32_vbinary_kernels fastest[F32_VBINARY_COUNT] = {SIMD_OPS(SIMD_ROW) SCALAR_ONLY_OPS(SCALAR_ROW)};
 
 f32_vbinary_kernels f32_vbinary_select(f32_vbinary_op op)
 {
-    f32_vbinary_kernels k = f32_vbinary_scalar[op];
-    const f32_vbinary_kernels *s = &f32_vbinary_simd128[op];
-    if (s->v) k.v = s->v;
-    if (s->c) k.c = s->c;
-    if (s->rc) k.rc = s->rc;
-    return k;
+    return fastest[op];
 }

@@ -5,7 +5,6 @@
  * nodes topologically. Every read is bounds-checked (pb.h), so a truncated or
  * hostile file ends in a message, never in a crash.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,7 +198,7 @@ static ei_status parse_node(loader *L, int idx, const uint8_t *p, size_t n)
     node *nd = &m->nodes[idx];
     size_t n_in = 0, n_out = 0, n_attr = 0;
     char where[64];
-    snprintf(where, sizeof where, "node #%d", idx);
+    ei_format(where, sizeof where, "node #%d", idx);
     pb r = pb_init(p, n);
     while (!pb_done(&r)) {
         uint32_t f, w;

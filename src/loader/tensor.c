@@ -3,7 +3,6 @@
  * .pb files of test suites. Raw data is read in place when aligned (weights
  * stay in the model bytes); typed repeated fields and float16 are converted.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,7 +85,7 @@ static void store(void *dst, int32_t dtype, int64_t i, uint64_t raw)
 ei_status tensor_parse(const uint8_t *p, size_t n, arena *a, bool in_place, ei_tensor *out, const char **name,
                        char *err, size_t errlen)
 {
-#define FAIL(st, ...) do { snprintf(err, errlen, __VA_ARGS__); return (st); } while (0)
+#define FAIL(st, ...) do { ei_format(err, errlen, __VA_ARGS__); return (st); } while (0)
     memset(out, 0, sizeof *out);
     if (name) *name = NULL;
     const uint8_t *raw = NULL, *name_p = NULL;
@@ -215,7 +214,7 @@ ei_status ei_tensor_decode(const void *bytes, size_t size, ei_tensor *out, char 
     }
     err[0] = 0;
     if (!out || (!bytes && size)) {
-        snprintf(err, errlen, "ei_tensor_decode: null argument");
+        ei_format(err, errlen, "ei_tensor_decode: null argument");
         return EI_STATUS_INVALID_ARGUMENT;
     }
     /* Parse once with an arena to get the name, then keep only the malloc'd data. */
@@ -227,14 +226,14 @@ ei_status ei_tensor_decode(const void *bytes, size_t size, ei_tensor *out, char 
         void *copy = malloc((size_t)nb + EI_PAD);
         if (!copy) {
             st = EI_STATUS_OUT_OF_MEMORY;
-            snprintf(err, errlen, "out of memory");
+            ei_format(err, errlen, "out of memory");
             out->data = NULL;
         } else {
             memcpy(copy, out->data, (size_t)nb);
             out->data = copy;
         }
     }
-    if (name && namelen) snprintf(name, namelen, "%s", tname ? tname : "");
+    if (name && namelen) ei_format(name, namelen, "%s", tname ? tname : "");
     arena_free(&a);
     if (st != EI_STATUS_OK) out->data = NULL;
     return st;

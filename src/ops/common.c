@@ -3,7 +3,6 @@
  * checks, attribute lookup, element access across dtypes, and the one numpy
  * broadcasting iterator all elementwise ops share.
  */
-#include <stdio.h>
 
 #include "../kernels/f32_vunary.h"
 #include "op.h"
@@ -11,11 +10,10 @@
 ei_status op_fail(op_ctx *ctx, ei_status st, const char *fmt, ...)
 {
     char *buf = ctx->s->errmsg;
-    int k = snprintf(buf, EI_ERRMSG_LEN, "%s: ", node_label(ctx->n));
-    if (k < 0 || k >= EI_ERRMSG_LEN) return st;
+    size_t k = ei_format(buf, EI_ERRMSG_LEN, "%s: ", node_label(ctx->n));
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf + k, EI_ERRMSG_LEN - (size_t)k, fmt, ap);
+    ei_vformat(buf + k, EI_ERRMSG_LEN - k, fmt, ap);
     va_end(ap);
     utf8_trim(buf);
     return st;

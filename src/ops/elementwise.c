@@ -24,7 +24,6 @@
  * of 2 elements and a broadcast bool output of 16 have the same byte size.
  */
 #include <limits.h>
-#include <stdio.h>
 
 #include "op.h"
 #include "../kernels/f32_vbinary.h"
@@ -174,7 +173,7 @@ static ei_status infer_broadcast(op_ctx *ctx, int n, const ei_tensor *const *ins
         size_t k = 0;
         shapes[0] = 0;
         for (int i = 0; i < n && k < sizeof shapes; i++)
-            k += (size_t)snprintf(shapes + k, sizeof shapes - k, "%s%s", i ? " and " : "", shape_str(ins[i]));
+            k += ei_format(shapes + k, sizeof shapes - k, "%s%s", i ? " and " : "", shape_str(ins[i]));
         return op_fail(ctx, EI_STATUS_INVALID_SHAPE, "input shapes %s do not broadcast together", shapes);
     }
     return set_output(ctx, 0, out_dtype, rank, dims);

@@ -3,7 +3,6 @@
  * here. Lookup takes the row with the highest since_version that is not newer
  * than the model's opset for that domain (cONNXr's rule).
  */
-#include <stdio.h>
 
 #include "op.h"
 
@@ -60,7 +59,7 @@ int op_registry_duplicates(char *buf, size_t len)
                     const op_def *b = &families[g].ops[j];
                     if (strcmp(a->op_type, b->op_type) || !same_domain(a->domain, b->domain) || a->since != b->since)
                         continue;
-                    if (dups++ == 0 && len) snprintf(buf, len, "%s (since %d)", a->op_type, a->since);
+                    if (dups++ == 0 && len) ei_format(buf, len, "%s (since %d)", a->op_type, a->since);
                 }
         }
     return dups;

@@ -5,6 +5,8 @@
  *
  * Usage: unit_tests NODE_SUITE_DIR   (the generated ONNX node test cases)
  */
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +273,45 @@ static void test_replan(void)
     ei_model_free(m);
 }
 
+/* ---- the message formatter against the C library's snprintf ---- */
+
+static void expect_format(const char *got, const char *want)
+{
+    EXPECT(!strcmp(got, want), "ei_format gave \"%s\", snprintf \"%s\"", got, want);
+}
+
+static void test_format(void)
+{
+    char got[128], want[128];
+    const double g[] = {0.0, -0.0, 1.0, -1.0, 0.5, 1.5, 2.5, 0.1, 0.2, 0.3, 1e-4, 1.5e-5, 9.5e-5, 123456.0,
+                        1234567.0, 999999.0, 9999995.0, 999999.5, 0.000123456, 1e-300, 5e-324, 1.7976931348623157e308,
+                        3.14159265358979, -2.718281828, 100.0, 1e6, 1e15, 1e16, 1e100, 65504.0, 0.000099999999,
+                        1.0 / 3.0, 2.0 / 3.0, 123.456, 700.0, 16000.0, 1e-5, INFINITY, -INFINITY, NAN};
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
+        ei_format(got, sizeof got, "%g", g[i]);
+        snprintf(want, sizeof want, "%g", g[i]);
+        expect_format(got, want);
+    }
+    /* every float32 that a message prints passes through double: a spread of them */
+    for (uint32_t bits = 0x00800000u; bits < 0x7f800000u; bits += 0x00f0f0f1u) {
+        float f;
+        memcpy(&f, &bits, sizeof f);
+        ei_format(got, sizeof got, "%g|%g", (double)f, -(double)f);
+        snprintf(want, sizeof want, "%g|%g", (double)f, -(double)f);
+        expect_format(got, want);
+    }
+    ei_format(got, sizeof got, "%d %d %lld %lld %llu %zu %u %c%% %s|%.3s|%.*s|%.10s", INT_MIN, 42, LLONG_MIN,
+              LLONG_MAX, ULLONG_MAX, (size_t)7, 4000000000u, 'x', "str", "abcdef", 2, "xyz", "ab");
+    snprintf(want, sizeof want, "%d %d %lld %lld %llu %zu %u %c%% %s|%.3s|%.*s|%.10s", INT_MIN, 42, LLONG_MIN,
+             LLONG_MAX, ULLONG_MAX, (size_t)7, 4000000000u, 'x', "str", "abcdef", 2, "xyz", "ab");
+    expect_format(got, want);
+    /* truncation: at most cap - 1 characters and a terminator, and the count written */
+    size_t n = ei_format(got, 6, "%s=%lld", "long name", 12345LL);
+    EXPECT(n == 5 && !strcmp(got, "long "), "truncated to \"%s\" (%zu)", got, n);
+    n = ei_format(got, 1, "abc");
+    EXPECT(n == 0 && got[0] == 0, "cap 1 gave \"%s\"", got);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -282,6 +323,7 @@ int main(int argc, char **argv)
     int dups = op_registry_duplicates(dup, sizeof dup);
     EXPECT(dups == 0, "%d op rows registered twice, first: %s", dups, dup);
     test_planner();
+    test_format();
     test_api_errors();
     test_replan();
     const char *models[] = {"test_add", "test_conv_with_strides_padding", "test_reshape_reordered_all_dims",
