@@ -93,9 +93,11 @@ static void run_tasks(ei_threadpool *p, int thread)
     for (;;) {
         uint64_t s = atomic_load_explicit(&p->state, memory_order_acquire);
         uint32_t i = (uint32_t)s;
-        uint32_t n = atomic_load_explicit(&p->tasks, memory_order_relaxed);
-        tp_task fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
-        void *arg = atomic_load_explicit(&p->arg, memory_order_relaxed);
+        /* Acquire: a field of the next job seen here means its closing of state (tp_run) is seen by
+         * the swap below, which then fails. */
+        uint32_t n = atomic_load_explicit(&p->tasks, memory_order_acquire);
+        tp_task fn = atomic_load_explicit(&p->fn, memory_order_acquire);
+        void *arg = atomic_load_explicit(&p->arg, memory_order_acquire);
         if (i >= n) return;
         /* Success means the job read above is still the current one, and task i is ours. */
         if (!atomic_compare_exchange_weak_explicit(&p->state, &s, s + 1, memory_order_acq_rel,
@@ -196,13 +198,18 @@ int ei_threadpool_threads(const ei_threadpool *p) { return p ? p->threads : 1; }
 void tp_run(ei_threadpool *p, size_t tasks, tp_task fn, void *arg)
 {
 #ifndef NO_THREADS
-    if (p && p->threads > 1 && tasks > 1 && tasks <= UINT32_MAX &&
+    if (p && p->threads > 1 && tasks > 1 && tasks < UINT32_MAX &&
         !atomic_exchange_explicit(&p->busy, 1, memory_order_acquire)) {
-        atomic_store_explicit(&p->tasks, (uint32_t)tasks, memory_order_relaxed);
-        atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
-        atomic_store_explicit(&p->arg, arg, memory_order_relaxed);
-        atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+        /* Closed first (no index is below any task count), then the fields, then open. Without
+         * the closing, a late thread that read the last job's exhausted state could read this
+         * job's larger task count, win its swap on the unchanged state and run a task with the
+         * last job's argument after that job's caller had moved on. */
         uint64_t gen = (atomic_load_explicit(&p->state, memory_order_relaxed) >> 32) + 1;
+        atomic_store_explicit(&p->state, gen << 32 | UINT32_MAX, memory_order_relaxed);
+        atomic_store_explicit(&p->tasks, (uint32_t)tasks, memory_order_release);
+        atomic_store_explicit(&p->fn, fn, memory_order_release);
+        atomic_store_explicit(&p->arg, arg, memory_order_release);
+        atomic_store_explicit(&p->done, 0, memory_order_relaxed);
         atomic_store_explicit(&p->state, gen << 32, memory_order_release);
         atomic_fetch_add_explicit(&p->wake, 1, memory_order_release);
         wake_all(&p->wake);
