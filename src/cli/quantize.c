@@ -824,6 +824,20 @@ static void free_model(qmodel *q)
     free(q->nodes), free(q->inits), free(q->outputs), free(q->inputs), free(q->acts);
 }
 
+/* Frees q, then gives the caller the written model b, or drops it when rc says it failed. */
+static int hand_over(qmodel *q, int rc, buf *b, uint8_t **out, size_t *out_len)
+{
+    free_model(q);
+    free(q);
+    if (rc) {
+        free(b->p);
+        return -1;
+    }
+    *out = b->p;
+    *out_len = b->n;
+    return 0;
+}
+
 int quantize_model(const uint8_t *bytes, size_t size, const ei_tensor *samples, int n_samples, int dynamic,
                    uint8_t **out, size_t *out_len, int *n_weights, int *n_acts, char *err, size_t errlen)
 {
@@ -848,15 +862,7 @@ int quantize_model(const uint8_t *bytes, size_t size, const ei_tensor *samples, 
     *n_acts = 0;
     for (int i = 0; i < q->n_acts; i++) *n_acts += q->acts[i].quantize;
     *n_acts += q->n_dyn_done;
-    free_model(q);
-    free(q);
-    if (rc) {
-        free(b.p);
-        return -1;
-    }
-    *out = b.p;
-    *out_len = b.n;
-    return 0;
+    return hand_over(q, rc, &b, out, out_len);
 }
 
 /* ---- --weights int4: MatMul weights as MatMulNBits ---- */
@@ -991,13 +997,5 @@ int quantize_model_int4(const uint8_t *bytes, size_t size, int64_t block, uint8_
     buf b = {0};
     int rc = parse_model(q, bytes, size);
     if (!rc) rc = write_model_int4(q, block, n_weights, &b);
-    free_model(q);
-    free(q);
-    if (rc) {
-        free(b.p);
-        return -1;
-    }
-    *out = b.p;
-    *out_len = b.n;
-    return 0;
+    return hand_over(q, rc, &b, out, out_len);
 }
