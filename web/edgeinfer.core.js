@@ -684,10 +684,7 @@ class Runtime {
   // Content-Length (or 1 MB) that doubles when more comes (a compressed body's length is that of
   // its encoding).
   async place({ bytes, file, response, where }) {
-    if (bytes) {
-      this.reserve(bytes.length);
-      return { ptr: this.copyIn(bytes), length: bytes.length };
-    }
+    if (bytes) return this.placeBytes(bytes);
     let p = 0, off = 0, fd = -1;
     const fs = file && nodeBuiltin('node:fs');
     try {
@@ -722,14 +719,17 @@ class Runtime {
     return { ptr: p, length: off };
   }
 
+  // Bytes copied into wasm memory, as Runtime.place gives them: { ptr, length }.
+  placeBytes(bytes) {
+    this.reserve(bytes.length);
+    return { ptr: this.copyIn(bytes), length: bytes.length };
+  }
+
   // Loads a model placed in wasm memory (or bytes, copied there) and returns its handle (the
   // caller frees it with ei_model_free) and where its bytes lie; throws the C message when
   // loading fails. The C side owns the bytes from here on (EI_LOAD_TAKE), even when it fails.
   loadModel(src) {
-    if (src instanceof Uint8Array) {
-      this.reserve(src.length);
-      src = { ptr: this.copyIn(src), length: src.length };
-    }
+    if (src instanceof Uint8Array) src = this.placeBytes(src);
     const p = src.ptr;
     this.view().setUint32(this.scratch + SCRATCH_HANDLE, 0, true);
     const st = this.call('ei_model_load', p, src.length, EI_LOAD_TAKE, this.scratch + SCRATCH_HANDLE);
@@ -1017,8 +1017,6 @@ function threadsUrlFor(cfg) {
   return wasmFileUrl(cfg, THREADS_FILES[simdBuild(cfg.simd)]);
 }
 
-// The instance a session of `threads` threads runs in: the threaded one, or this thread's
-// single-threaded one (also when threads cannot start, after the notice saying why).
 // Runtime.place, counted as a session meanwhile: a body streaming in awaits, and the release of
 // another session must not retire the instance (or stop its threads) in between.
 async function placeIn(rt, model) {
@@ -1030,6 +1028,8 @@ async function placeIn(rt, model) {
   }
 }
 
+// The instance a session of `threads` threads runs in: the threaded one, or this thread's
+// single-threaded one (also when threads cannot start, after the notice saying why).
 async function runtimeFor(cfg, threads) {
   if (threads > 1) {
     try {
@@ -1154,8 +1154,7 @@ class LocalBackend {
     const old = this.rt, { ptr, length, sum } = this.src;
     this.release();
     const rt = await runtimeFor(this.cfg, old.threads); // as many threads as before
-    rt.reserve(length);
-    const src = { ptr: rt.copyIn(old.heap().subarray(ptr, ptr + length)), length };
+    const src = rt.placeBytes(old.heap().subarray(ptr, ptr + length));
     if (rt.call('ei_checksum', src.ptr, length) !== sum) {
       rt.free(src.ptr);
       throw (this.trap = fail('RUNTIME_ERROR', `the session made from ${this.where} was lost: another session's ` +
