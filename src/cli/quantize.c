@@ -824,6 +824,19 @@ static void free_model(qmodel *q)
     free(q->nodes), free(q->inits), free(q->outputs), free(q->inputs), free(q->acts);
 }
 
+/* An empty model that reports its errors into err, or NULL (said in err) when out of memory. */
+static qmodel *new_qmodel(char *err, size_t errlen)
+{
+    qmodel *q = calloc(1, sizeof *q);
+    if (!q) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    q->err = err;
+    q->errlen = errlen;
+    return q;
+}
+
 /* Frees q, then gives the caller the written model b, or drops it when rc says it failed. */
 static int hand_over(qmodel *q, int rc, buf *b, uint8_t **out, size_t *out_len)
 {
@@ -841,13 +854,8 @@ static int hand_over(qmodel *q, int rc, buf *b, uint8_t **out, size_t *out_len)
 int quantize_model(const uint8_t *bytes, size_t size, const ei_tensor *samples, int n_samples, int dynamic,
                    uint8_t **out, size_t *out_len, int *n_weights, int *n_acts, char *err, size_t errlen)
 {
-    qmodel *q = calloc(1, sizeof *q);
-    if (!q) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    q->err = err;
-    q->errlen = errlen;
+    qmodel *q = new_qmodel(err, errlen);
+    if (!q) return -1;
     q->dynamic = dynamic;
     buf b = {0};
     int rc = parse_model(q, bytes, size);
@@ -987,13 +995,8 @@ int quantize_model_int4(const uint8_t *bytes, size_t size, int64_t block, uint8_
         snprintf(err, errlen, "block size %lld: expected 16, 32, 64, 128 or 256", (long long)block);
         return -1;
     }
-    qmodel *q = calloc(1, sizeof *q);
-    if (!q) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    q->err = err;
-    q->errlen = errlen;
+    qmodel *q = new_qmodel(err, errlen);
+    if (!q) return -1;
     buf b = {0};
     int rc = parse_model(q, bytes, size);
     if (!rc) rc = write_model_int4(q, block, n_weights, &b);
